@@ -1,0 +1,47 @@
+"""Settings, read once from the environment (prefix ``EDGESDK_``) and then frozen.
+
+pydantic-settings does the parsing so that a typo in a value fails with a field name and a
+reason instead of surfacing mid-request. The DeepSeek key is read from ``DEEPSEEK_API_KEY`` (the
+variable the DeepSeek docs use) as a ``SecretStr``: its repr is ``'**********'``, so it cannot
+leak through logs, traces or ``--json`` output by accident.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path.home() / ".cache" / "edgesdk"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EDGESDK_", frozen=True, extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    """Root of the model store (``home/models``), the outbox and the wheel cache."""
+
+    profile: str = "phone"
+    mode: str = "prefer-on-device"
+    deadline_s: float = Field(default=30.0, gt=0)
+    max_question_chars: int = Field(default=4000, gt=0)
+
+    cloud_base_url: str = "https://api.deepseek.com"
+    cloud_model: str = "deepseek-chat"
+    cloud_reasoner_model: str = "deepseek-reasoner"
+    deepseek_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DEEPSEEK_API_KEY", "EDGESDK_DEEPSEEK_API_KEY"),
+    )
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit keyword overrides winning."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]

@@ -1,0 +1,110 @@
+"""Device profiles: what a watch, glasses, a phone or an edge box may load and how it behaves.
+
+A profile is data, not code: a memory budget, a thread count, the models and perceivers it may
+load, and its default routing policy. Budgets are enforced when an Assistant is built
+(``MemoryBudgetExceeded``), never discovered mid-request by the OS killing the app.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edgesdk.errors import UnknownProfile
+
+Network = Literal["none", "metered", "unmetered"]
+
+
+class DeviceState(BaseModel):
+    """What the device is like right now; the policy and the uploader respect it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    battery: float = Field(default=1.0, ge=0.0, le=1.0)
+    charging: bool = False
+    network: Network = "unmetered"
+
+
+class DeviceProfile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+    memory_budget_mb: int = Field(gt=0)
+    threads: int = Field(ge=1)
+    llm: str
+    """Default local LLM (a catalog id)."""
+    allowed_llms: tuple[str, ...]
+    perceivers: tuple[str, ...] = ()
+    n_ctx: int = 1024
+    max_tokens: int = 48
+    target_cloud_share: float = Field(default=0.3, ge=0.0, le=1.0)
+    """Default policy: escalate about this share of LLM-answered requests."""
+    runtime_overhead_mb: int = 90
+    """Interpreter, numpy, llama.cpp and onnxruntime code and buffers, measured on x86-64."""
+
+
+PROFILES: dict[str, DeviceProfile] = {
+    p.name: p
+    for p in (
+        DeviceProfile(
+            name="watch",
+            description="smart watch: SmolLM2-135M, no vision, voice activity only",
+            memory_budget_mb=400,
+            threads=2,
+            llm="smollm2-135m-instruct",
+            allowed_llms=("smollm2-135m-instruct",),
+            perceivers=("vad",),
+            n_ctx=768,
+            max_tokens=32,
+            target_cloud_share=0.4,
+        ),
+        DeviceProfile(
+            name="glasses",
+            description="smart glasses: SmolLM2-135M plus faces, objects, OCR, VAD and wake word",
+            memory_budget_mb=700,
+            threads=2,
+            llm="smollm2-135m-instruct",
+            allowed_llms=("smollm2-135m-instruct",),
+            perceivers=("faces", "objects", "ocr", "vad", "wakeword", "denoise", "asr"),
+            n_ctx=1024,
+            max_tokens=40,
+            target_cloud_share=0.4,
+        ),
+        DeviceProfile(
+            name="phone",
+            description="phone: Gemma 3 270M; can serve a watch or glasses as their edge tier",
+            memory_budget_mb=1500,
+            threads=2,
+            llm="gemma3-270m",
+            allowed_llms=("gemma3-270m", "smollm2-135m-instruct"),
+            perceivers=("faces", "objects", "ocr", "vad", "asr"),
+            n_ctx=2048,
+            max_tokens=64,
+            target_cloud_share=0.35,
+        ),
+        DeviceProfile(
+            name="edge",
+            description="home gateway / edge box: every local model, largest context",
+            memory_budget_mb=4000,
+            threads=2,
+            llm="gemma3-270m",
+            allowed_llms=("gemma3-270m", "smollm2-135m-instruct"),
+            perceivers=("faces", "objects", "ocr", "vad", "wakeword", "denoise", "asr"),
+            n_ctx=4096,
+            max_tokens=96,
+            target_cloud_share=0.3,
+        ),
+    )
+}
+
+
+def get_profile(name: str) -> DeviceProfile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(sorted(PROFILES))
+        raise UnknownProfile(
+            f"unknown device profile '{name}'. Choose one of: {known}"
+        ) from None

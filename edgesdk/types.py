@@ -1,0 +1,191 @@
+"""Value objects that cross module boundaries.
+
+They are frozen pydantic models so that they serialise the same way everywhere (CLI ``--json``,
+the bridge protocol, the outbox) and so that one module cannot mutate what another handed it.
+Modules exchange these, never each other's internals: the router reads a
+:class:`GenerationEvidence`, not a llama.cpp context.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Tier = Literal["device", "edge", "cloud"]
+Mode = Literal["prefer-on-device", "only-on-device", "prefer-cloud", "only-cloud"]
+MODES: tuple[Mode, ...] = ("prefer-on-device", "only-on-device", "prefer-cloud", "only-cloud")
+FinishReason = Literal["stop", "length", "deadline", "skill", "cloud", "fallback", "error"]
+Box = tuple[float, float, float, float]
+"""(x0, y0, x1, y1) in source-image pixels."""
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- percepts
+
+
+class Face(Frozen):
+    kind: Literal["face"] = "face"
+    box: Box
+    score: float = Field(ge=0.0, le=1.0)
+    keypoints: tuple[tuple[float, float], ...] = ()
+
+
+class DetectedObject(Frozen):
+    """An object found in an image (``kind="object"``); named so it does not shadow ``object``."""
+
+    kind: Literal["object"] = "object"
+    label: str
+    box: Box
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class TextLine(Frozen):
+    kind: Literal["text"] = "text"
+    text: str
+    box: Box
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class SpeechSegment(Frozen):
+    start_s: float
+    end_s: float
+
+
+class Speech(Frozen):
+    kind: Literal["speech"] = "speech"
+    segments: tuple[SpeechSegment, ...]
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class WakeWord(Frozen):
+    kind: Literal["wake_word"] = "wake_word"
+    name: str
+    score: float = Field(ge=0.0, le=1.0)
+    at_s: float = 0.0
+
+
+class Transcript(Frozen):
+    kind: Literal["transcript"] = "transcript"
+    text: str
+    confidence: float = Field(ge=0.0, le=1.0)
+
+    @property
+    def score(self) -> float:
+        return self.confidence
+
+
+Percept = Annotated[
+    Face | DetectedObject | TextLine | Speech | WakeWord | Transcript,
+    Field(discriminator="kind"),
+]
+
+
+# --------------------------------------------------------------------------- generation
+
+
+class GenerationEvidence(Frozen):
+    """Per-token evidence of one local generation, taken from each decode step's logits.
+
+    ``logprobs[i]`` is the log-probability of the i-th generated token under the model's raw
+    distribution, ``entropies[i]`` that distribution's entropy (nats), ``margins[i]`` the
+    log-prob gap between its two most likely tokens.
+    """
+
+    logprobs: tuple[float, ...] = ()
+    entropies: tuple[float, ...] = ()
+    margins: tuple[float, ...] = ()
+
+
+class Timings(Frozen):
+    load_ms: float = 0.0
+    prompt_ms: float = 0.0
+    first_token_ms: float = 0.0
+    decode_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class Generation(Frozen):
+    """What a local LLM produced for one request."""
+
+    text: str
+    model_id: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_prompt_tokens: int = 0
+    finish_reason: FinishReason
+    evidence: GenerationEvidence = GenerationEvidence()
+    timings: Timings = Timings()
+
+
+class SkillResult(Frozen):
+    """A deterministic on-device skill's answer (confidence 1.0 by construction)."""
+
+    skill: str
+    text: str
+    value: str
+    confidence: float = 1.0
+
+
+# --------------------------------------------------------------------------- accounting
+
+
+class Usage(Frozen):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    prompt_cache_hit_tokens: int = 0
+    prompt_cache_miss_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Cost(Frozen):
+    amount: float = 0.0
+    currency: str = "USD"
+
+
+class TraceStep(Frozen):
+    """One step of a request's path (perceive, skills, local LLM, route, a tier, curate)."""
+
+    step: str
+    ms: float
+    detail: dict[str, str | float | int | bool | None] = Field(default_factory=dict)
+
+
+class RouteDecision(Frozen):
+    """The router's verdict for one request: stay on the device, escalate, or refuse."""
+
+    action: Literal["stay", "escalate", "refuse"]
+    confidence: float = Field(ge=0.0, le=1.0)
+    threshold: float
+    reasons: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- answer
+
+
+class Answer(Frozen):
+    """The result of one ``Assistant.ask``: what was answered, by which tier, and why."""
+
+    text: str
+    tier: Tier
+    confidence: float = Field(ge=0.0, le=1.0)
+    escalated: bool
+    reasons: list[str] = Field(default_factory=list)
+    latency_ms: float
+    usage: Usage = Usage()
+    cost: Cost = Cost()
+    percepts: list[Percept] = Field(default_factory=list)
+    trace: list[TraceStep] = Field(default_factory=list)
+    model: str = ""
+    source: Literal["skill", "llm", "percept", "tier", "none"] = "llm"
+    question: str = ""
+    device_text: str | None = None
+    reasoning: str | None = None
+    id: str = ""
