@@ -1,4 +1,4 @@
-"""edgesdk: run AI on small devices, escalate to the cloud only when the device cannot answer well."""
+"""edgesdk: run AI on small devices; escalate to the cloud only when the device cannot."""
 
 from edgesdk.errors import EdgeSDKError
 from edgesdk.types import Answer

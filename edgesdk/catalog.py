@@ -75,7 +75,7 @@ class Manifest(BaseModel):
     profiles: tuple[str, ...] = ()
     source: tuple[Source, ...] = Field(min_length=1)
     extract: Literal["file", "tar.gz", "dir"] = "file"
-    """``file``: the sources concatenate to ``file``. ``tar.gz``/``dir``: a directory is unpacked."""
+    """``file``: the sources concatenate to ``file``; ``tar.gz``/``dir``: a directory unpacks."""
 
 
 class ModelStatus(BaseModel):
