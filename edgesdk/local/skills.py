@@ -198,8 +198,8 @@ def _arithmetic(question: str) -> SkillResult | None:
         if m:
             text = build(m)
             break
-    for pattern, symbol in _PHRASES:
-        text = re.sub(pattern, f" {symbol} ", text)
+    for phrase, symbol in _PHRASES:
+        text = re.sub(phrase, f" {symbol} ", text)
     text = words_to_digits(text)
     if not text or not re.search(r"\d", text):
         return None

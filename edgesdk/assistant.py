@@ -1,0 +1,434 @@
+"""Assistant: one request's path, top to bottom — perceive, answer locally, route, escalate,
+account, curate — and nothing else.
+
+Every capability is a constructor argument typed by a Protocol (``LocalLLM``, ``TierClient``,
+``RouterLike``, ``PerceptionLike``, ``CuratorLike``); ``Assistant`` only wires them and records
+what happened in the ``Answer``. Defaults are built from the device profile at construction,
+so a missing extra, an unknown model or a memory budget that cannot hold the profile fails
+*here*, not in the middle of a user's request.
+
+Streaming never shows an answer it will retract: in modes that may escalate, the local answer
+is decided first and then streamed (or the upper tier's deltas are); ``only-on-device`` streams
+tokens as they are decoded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, overload
+
+from edgesdk.catalog import Catalog
+from edgesdk.config import Settings, load_settings
+from edgesdk.devices import DeviceProfile, DeviceState, get_profile
+from edgesdk.errors import (
+    CloudBalanceError,
+    CloudError,
+    ContextOverflow,
+    EmptyQuestion,
+    InputTooLong,
+    MemoryBudgetExceeded,
+    UnknownMode,
+)
+from edgesdk.local.llm import LlamaCppLLM, LocalLLM
+from edgesdk.local.prompts import cloud_messages, qa_prompt, stop_for
+from edgesdk.local.skills import try_skills
+from edgesdk.protocols import CuratorLike, PerceptionLike, RouterLike, TierClient
+from edgesdk.types import (
+    MODES,
+    Answer,
+    Cost,
+    Generation,
+    Mode,
+    Percept,
+    RouteDecision,
+    SkillResult,
+    TraceStep,
+    Usage,
+)
+from edgesdk.wiring import (
+    AnswerStream,
+    AssistantStats,
+    TierOutcome,
+    build_default_tiers,
+    default_router,
+    estimate_memory_mb,
+)
+
+ImageInput = bytes | str | Path | Any
+AudioInput = bytes | str | Path | Any
+
+
+class DeviceAttempt:
+    """What the device produced for one question, before any escalation."""
+
+    __slots__ = ("context", "decision", "generation", "percepts", "question", "skill", "trace",
+                 "transcript")
+
+    def __init__(self, question: str) -> None:
+        self.question = question
+        self.percepts: list[Percept] = []
+        self.context: list[str] = []
+        self.transcript: str | None = None
+        self.skill: SkillResult | None = None
+        self.generation: Generation | None = None
+        self.decision: RouteDecision | None = None
+        self.trace: list[TraceStep] = []
+
+    @property
+    def text(self) -> str:
+        if self.skill is not None:
+            return self.skill.text
+        return self.generation.text.strip() if self.generation is not None else ""
+
+
+class Assistant:
+    """Answer on the device when it can; escalate up the tiers when the router says so."""
+
+    def __init__(
+        self,
+        *,
+        profile: str | DeviceProfile = "phone",
+        mode: Mode | str = "prefer-on-device",
+        model: str | None = None,
+        settings: Settings | None = None,
+        catalog: Catalog | None = None,
+        llm: LocalLLM | None = None,
+        tiers: Sequence[TierClient] | None = None,
+        router: RouterLike | None = None,
+        perception: PerceptionLike | None = None,
+        curator: CuratorLike | None = None,
+        device_state: DeviceState | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.profile = profile if isinstance(profile, DeviceProfile) else get_profile(profile)
+        self.mode: Mode = _check_mode(mode)
+        self.catalog = catalog or Catalog(settings=self.settings)
+        model_id = model or (llm.model_id if llm is not None else self.profile.llm)
+        if llm is None:
+            if model_id not in self.profile.allowed_llms:
+                self.catalog.manifest(model_id)  # unknown id -> UnknownModel first
+                raise MemoryBudgetExceeded(
+                    f"profile '{self.profile.name}' may not load model '{model_id}' "
+                    f"(allowed: {', '.join(self.profile.allowed_llms)}). Pick an allowed model "
+                    "or a bigger profile (phone, edge)"
+                )
+            needed = estimate_memory_mb(self.profile, self.catalog, model_id)
+            if needed > self.profile.memory_budget_mb:
+                raise MemoryBudgetExceeded(
+                    f"profile '{self.profile.name}' has a {self.profile.memory_budget_mb} MB "
+                    f"budget but model '{model_id}' with its perceivers needs about {needed} MB. "
+                    "Use a smaller model or fewer perceivers, or a bigger profile"
+                )
+            llm = LlamaCppLLM.load(model_id, catalog=self.catalog, n_ctx=self.profile.n_ctx,
+                                   threads=self.profile.threads)
+        self.llm: LocalLLM = llm
+        self.tiers: list[TierClient] = (
+            list(tiers) if tiers is not None else build_default_tiers(self.settings)
+        )
+        self.router: RouterLike = router or default_router(self.llm.model_id, self.profile)
+        self.perception = perception
+        self.curator = curator
+        self.device_state = device_state or DeviceState()
+        self._now = now or (lambda: datetime.now().astimezone())
+        self._stats = AssistantStats()
+        self._stats_lock = threading.Lock()
+        self._device_only_reason: str | None = None
+        self._answers: dict[str, Answer] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def from_profile(cls, name: str, **kwargs: Any) -> Assistant:
+        return cls(profile=name, **kwargs)
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for tier in self.tiers:
+            tier.close()
+        close = getattr(self.llm, "close", None)
+        if close is not None:
+            close()
+
+    def reset_cloud(self) -> None:
+        """Leave device-only mode entered after a 402 (insufficient balance)."""
+        self._device_only_reason = None
+
+    # ------------------------------------------------------------------ public API
+
+    @overload
+    def ask(self, question: str | None = ..., *, image: ImageInput | None = ...,
+            audio: AudioInput | None = ..., mode: Mode | str | None = ...,
+            stream: Literal[False] = ..., deadline_s: float | None = ...) -> Answer: ...
+
+    @overload
+    def ask(self, question: str | None = ..., *, image: ImageInput | None = ...,
+            audio: AudioInput | None = ..., mode: Mode | str | None = ...,
+            stream: Literal[True], deadline_s: float | None = ...) -> AnswerStream: ...
+
+    def ask(
+        self,
+        question: str | None = None,
+        *,
+        image: ImageInput | None = None,
+        audio: AudioInput | None = None,
+        mode: Mode | str | None = None,
+        stream: bool = False,
+        deadline_s: float | None = None,
+    ) -> Answer | AnswerStream:
+        """Answer ``question`` (or the question spoken in ``audio``) about ``image``."""
+        chosen: Mode = _check_mode(mode) if mode is not None else self.mode
+        if question is not None and len(question) > self.settings.max_question_chars:
+            raise InputTooLong(
+                f"the question is {len(question)} characters; the limit is "
+                f"{self.settings.max_question_chars}. Shorten it "
+                "(or raise EDGESDK_MAX_QUESTION_CHARS)"
+            )
+        if (question is None or not question.strip()) and audio is None:
+            raise EmptyQuestion("the question is empty. Pass a question, or audio that asks one")
+        budget = deadline_s if deadline_s is not None else self.settings.deadline_s
+        deadline = time.monotonic() + budget
+        answer_stream = AnswerStream(self._path(question or "", image, audio, chosen, deadline,
+                                                stream))
+        if stream:
+            return answer_stream
+        return answer_stream.result()
+
+    def perceive(self, *, image: ImageInput | None = None,
+                 audio: AudioInput | None = None) -> list[Percept]:
+        if self.perception is None:
+            return []
+        return list(self.perception.perceive(image=image, audio=audio).percepts)
+
+    def feedback(self, answer: Answer | str, *, good: bool, correction: str | None = None) -> None:
+        answer_id = answer if isinstance(answer, str) else answer.id
+        with self._stats_lock:
+            self._stats.feedback += 1
+            if not good:
+                self._stats.negative_feedback += 1
+        if self.curator is not None:
+            self.curator.feedback(answer_id, good=good, correction=correction)
+
+    def stats(self) -> AssistantStats:
+        with self._stats_lock:
+            return self._stats.model_copy(deep=True)
+
+    # ------------------------------------------------------------------ the path
+
+    def answer_on_device(self, question: str, *, image: ImageInput | None = None,
+                         audio: AudioInput | None = None, deadline: float | None = None,
+                         mode: Mode = "prefer-on-device") -> DeviceAttempt:
+        """Steps 1-3 (perceive, answer locally, route) without escalating; used by ``ask`` and
+        by the evaluation harness so both measure the same device path."""
+        attempt = DeviceAttempt(question)
+        deadline = deadline if deadline is not None else time.monotonic() + self.settings.deadline_s
+        self._perceive(attempt, image, audio)
+        for _ in self._device_steps(attempt, mode, deadline, stream_tokens=False):
+            pass
+        return attempt
+
+    def _perceive(self, attempt: DeviceAttempt, image: ImageInput | None,
+                  audio: AudioInput | None) -> None:
+        """Step 1: percepts, their text for the prompt, and the spoken question if any."""
+        if image is not None or audio is not None:
+            if self.perception is None:
+                attempt.trace.append(TraceStep(step="perceive", ms=0.0,
+                                               detail={"skipped": "no perceivers"}))
+            else:
+                t = time.perf_counter()
+                result = self.perception.perceive(image=image, audio=audio)
+                attempt.percepts = list(result.percepts)
+                attempt.context = list(result.context_lines())
+                attempt.transcript = result.transcript
+                attempt.trace.append(_step("perceive", t, percepts=len(attempt.percepts)))
+                if not attempt.question.strip() and result.transcript:
+                    attempt.question = result.transcript
+        if not attempt.question.strip():
+            raise EmptyQuestion("no question was heard in the audio. Ask again, or type it")
+
+    def _device_steps(self, attempt: DeviceAttempt, mode: Mode, deadline: float,
+                      stream_tokens: bool) -> Iterator[str]:
+        # 2a. skills
+        t = time.perf_counter()
+        attempt.skill = None if attempt.context else try_skills(attempt.question, now=self._now())
+        attempt.trace.append(_step("skills", t, answered=attempt.skill is not None))
+        if attempt.skill is not None:
+            attempt.decision = RouteDecision(action="stay", confidence=1.0, threshold=0.0,
+                                             reasons=(f"skill:{attempt.skill.skill}",))
+            return
+        # 2b. pre-generation prior: hopeless questions skip the local model
+        if mode != "only-on-device":
+            prior = self.router.prior(attempt.question)
+            if prior is not None and prior < self.router.skip_below:
+                attempt.decision = RouteDecision(
+                    action="escalate", confidence=prior, threshold=self.router.skip_below,
+                    reasons=(f"prior {prior:.2f} below {self.router.skip_below:.2f}: "
+                             "skipped local generation",),
+                )
+                return
+        # 2c. local LLM
+        t = time.perf_counter()
+        prompt = qa_prompt(self.llm.prompt_style, attempt.question, attempt.context)
+        try:
+            gen_stream = self.llm.stream(prompt, max_tokens=self.profile.max_tokens,
+                                         stop=stop_for(self.llm.prompt_style), deadline=deadline)
+        except ContextOverflow:
+            if mode == "only-on-device":
+                raise
+            attempt.decision = RouteDecision(action="escalate", confidence=0.0, threshold=1.0,
+                                             reasons=("context_overflow: question too long for "
+                                                      "the device model",))
+            return
+        for delta in gen_stream:
+            if stream_tokens:
+                yield delta
+        attempt.generation = gen_stream.result()
+        attempt.trace.append(_step("local_llm", t, model=self.llm.model_id,
+                                   tokens=attempt.generation.completion_tokens,
+                                   finish=attempt.generation.finish_reason))
+        # 3. route
+        t = time.perf_counter()
+        attempt.decision = self.router.decide(
+            question=attempt.question, generation=attempt.generation, skill=None,
+            percepts=attempt.percepts, mode=mode,
+        )
+        attempt.trace.append(_step("route", t, action=attempt.decision.action,
+                                   confidence=round(attempt.decision.confidence, 4)))
+
+    def _path(self, question: str, image: ImageInput | None, audio: AudioInput | None,
+              mode: Mode, deadline: float, stream: bool) -> Iterator[str | Answer]:
+        started = time.perf_counter()
+        attempt = DeviceAttempt(question)
+        reasons: list[str] = []
+        outcome: TierOutcome | None = None
+        self._perceive(attempt, image, audio)
+        if mode == "only-cloud" or mode == "prefer-cloud":
+            outcome = self._escalate(attempt, deadline, reasons, stream=stream)
+            if outcome.answer is None:
+                if mode == "only-cloud":
+                    assert outcome.error is not None
+                    raise outcome.error
+                yield from self._device_steps(attempt, "only-on-device", deadline,
+                                              stream_tokens=stream)
+                reasons.append("fell back to the device answer")
+        else:
+            yield from self._device_steps(attempt, mode, deadline,
+                                          stream_tokens=stream and mode == "only-on-device")
+            decision = attempt.decision
+            assert decision is not None
+            reasons.extend(decision.reasons)
+            if decision.action == "escalate":
+                if mode == "only-on-device":
+                    reasons.append("router would escalate, but mode is only-on-device")
+                else:
+                    outcome = self._escalate(attempt, deadline, reasons, stream=stream)
+                    if outcome.answer is None:
+                        reasons.append("fell back to the device answer")
+            if stream and mode != "only-on-device" and (outcome is None or outcome.answer is None):
+                yield attempt.text
+        answer = self._finish(attempt, outcome, reasons, started)
+        yield answer
+
+    def _escalate(self, attempt: DeviceAttempt, deadline: float, reasons: list[str], *,
+                  stream: bool) -> TierOutcome:
+        if not attempt.question.strip():
+            raise EmptyQuestion("no question was heard in the audio. Ask again, or type it")
+        if self._device_only_reason is not None:
+            error = CloudBalanceError(self._device_only_reason)
+            reasons.append(f"cloud skipped: {self._device_only_reason}")
+            return TierOutcome(answer=None, error=error, tier=None)
+        if not self.tiers:
+            reasons.append("no upper tier configured (set DEEPSEEK_API_KEY or --cloud-url)")
+            return TierOutcome(answer=None, error=CloudError(
+                "no upper tier is configured. Set DEEPSEEK_API_KEY, or pass --cloud-url / "
+                "EDGESDK_CLOUD_BASE_URL for an OpenAI-compatible server"), tier=None)
+        messages = cloud_messages(attempt.question, attempt.context)
+        last_error: CloudError | None = None
+        for tier in self.tiers:
+            if time.monotonic() >= deadline:
+                reasons.append(f"{tier.name}: skipped, deadline passed")
+                last_error = last_error or CloudError("the request deadline passed")
+                break
+            t = time.perf_counter()
+            try:
+                result = tier.chat(messages, deadline=deadline)
+            except CloudError as exc:
+                attempt.trace.append(_step(f"tier:{tier.name}", t, error=exc.code))
+                reasons.append(f"{tier.name} failed: {exc.code}: {exc}")
+                last_error = exc
+                if isinstance(exc, CloudBalanceError):
+                    self._device_only_reason = (
+                        f"{tier.name} reported insufficient balance (402); device-only until "
+                        "reset_cloud()")
+                continue
+            attempt.trace.append(_step(f"tier:{tier.name}", t, model=result.model,
+                                       tokens=result.usage.completion_tokens))
+            reasons.append(f"answered by {tier.name} ({result.model})")
+            return TierOutcome(answer=result, error=None, tier=tier)
+        return TierOutcome(answer=None, error=last_error, tier=None)
+
+    def _finish(self, attempt: DeviceAttempt, outcome: TierOutcome | None, reasons: list[str],
+                started: float) -> Answer:
+        latency_ms = (time.perf_counter() - started) * 1000
+        device_conf = attempt.decision.confidence if attempt.decision is not None else 0.0
+        answer_id = uuid.uuid4().hex
+        if outcome is not None and outcome.answer is not None and outcome.tier is not None:
+            result = outcome.answer
+            answer = Answer(
+                id=answer_id, text=result.text.strip(), tier=outcome.tier.tier,
+                confidence=1.0 if result.finish_reason == "stop" else 0.5,
+                escalated=True, reasons=reasons, latency_ms=latency_ms, usage=result.usage,
+                cost=result.cost, percepts=attempt.percepts, trace=attempt.trace,
+                model=result.model, source="tier", question=attempt.question,
+                device_text=attempt.text or None, reasoning=result.reasoning,
+            )
+        else:
+            gen = attempt.generation
+            usage = Usage(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
+                          prompt_cache_hit_tokens=gen.cached_prompt_tokens,
+                          prompt_cache_miss_tokens=gen.prompt_tokens - gen.cached_prompt_tokens,
+                          ) if gen is not None else Usage()
+            answer = Answer(
+                id=answer_id, text=attempt.text, tier="device", confidence=device_conf,
+                escalated=False, reasons=reasons, latency_ms=latency_ms, usage=usage,
+                cost=Cost(), percepts=attempt.percepts, trace=attempt.trace,
+                model=(self.llm.model_id if attempt.skill is None
+                       else f"skill:{attempt.skill.skill}"),
+                source="skill" if attempt.skill is not None else ("llm" if gen else "none"),
+                question=attempt.question,
+            )
+        if self.curator is not None:
+            t = time.perf_counter()
+            decision = self.curator.consider(answer)
+            curate = _step("curate", t, kept=bool(getattr(decision, "kept", False)))
+            answer = answer.model_copy(update={"trace": [*answer.trace, curate]})
+        self._record(answer)
+        return answer
+
+    def _record(self, answer: Answer) -> None:
+        with self._stats_lock:
+            self._stats.add(answer)
+            self._answers[answer.id] = answer
+            if len(self._answers) > 256:
+                self._answers.pop(next(iter(self._answers)))
+
+
+def _check_mode(mode: str) -> Mode:
+    if mode not in MODES:
+        raise UnknownMode(f"unknown mode '{mode}'. Choose one of: {', '.join(MODES)}")
+    return mode  # type: ignore[return-value]
+
+
+def _step(name: str, started: float, **detail: str | float | int | bool | None) -> TraceStep:
+    return TraceStep(step=name, ms=round((time.perf_counter() - started) * 1000, 3),
+                     detail=detail)

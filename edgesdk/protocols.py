@@ -1,0 +1,80 @@
+"""The seams the Assistant is wired through, as Protocols (layer 1: imports only ``types``).
+
+Each capability (router, upper tiers, perception, curation) is handed to ``Assistant`` as an
+object satisfying one of these, so tests use small fakes written against the Protocol and the
+capabilities never import each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from edgesdk.types import Cost, Generation, Mode, Percept, RouteDecision, SkillResult, Tier, Usage
+
+
+@runtime_checkable
+class ChatResultLike(Protocol):
+    text: str
+    reasoning: str | None
+    model: str
+    usage: Usage
+    cost: Cost
+    finish_reason: str
+
+
+@runtime_checkable
+class TierClient(Protocol):
+    """An upper tier: an OpenAI-compatible chat endpoint (edge gateway, DeepSeek, a cluster)."""
+
+    name: str
+    tier: Tier
+
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        deadline: float,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> ChatResultLike: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class RouterLike(Protocol):
+    """Decides, from the device's own evidence, whether its answer is good enough."""
+
+    skip_below: float
+    """Pre-generation priors below this skip local generation entirely."""
+
+    def prior(self, question: str) -> float | None: ...
+
+    def decide(
+        self,
+        *,
+        question: str,
+        generation: Generation | None,
+        skill: SkillResult | None,
+        percepts: Sequence[Percept],
+        mode: Mode,
+    ) -> RouteDecision: ...
+
+
+class PerceptionResultLike(Protocol):
+    percepts: Sequence[Percept]
+    transcript: str | None
+
+    def context_lines(self) -> Sequence[str]: ...
+
+
+@runtime_checkable
+class PerceptionLike(Protocol):
+    def perceive(self, *, image: Any = None, audio: Any = None) -> PerceptionResultLike: ...
+
+
+@runtime_checkable
+class CuratorLike(Protocol):
+    def consider(self, answer: Any, *, image: bytes | None = None) -> Any: ...
+
+    def feedback(self, answer_id: str, *, good: bool, correction: str | None = None) -> Any: ...

@@ -1,0 +1,143 @@
+"""How an Assistant's default parts are built from a profile and settings, plus the small
+objects the request path hands back (``AnswerStream``, ``AssistantStats``).
+
+Kept apart from ``assistant.py`` so that file reads as the request path and nothing more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from edgesdk.catalog import Catalog
+from edgesdk.config import Settings
+from edgesdk.devices import DeviceProfile
+from edgesdk.errors import CloudError
+from edgesdk.protocols import ChatResultLike, RouterLike, TierClient
+from edgesdk.types import Answer, Generation, Mode, Percept, RouteDecision, SkillResult
+
+KV_MB_PER_CTX_TOKEN = 0.08
+"""Measured: KV cache + compute buffers of SmolLM2/Gemma-270M grow ~0.08 MB per context token."""
+
+
+def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog, model_id: str) -> int:
+    """Peak resident memory a profile needs for ``model_id`` and its perceivers (MB)."""
+    total = profile.runtime_overhead_mb + catalog.manifest(model_id).size / 1e6
+    total += profile.n_ctx * KV_MB_PER_CTX_TOKEN
+    for perceiver_model in perceiver_models(profile, catalog):
+        total += 2 * catalog.manifest(perceiver_model).size / 1e6
+    return math.ceil(total)
+
+
+def perceiver_models(profile: DeviceProfile, catalog: Catalog) -> list[str]:
+    """Catalog ids of the perception models a profile's perceivers load."""
+    tasks = {
+        "faces": ("face",), "objects": ("object",), "ocr": ("ocr-det", "ocr-rec", "ocr-cls"),
+        "vad": ("vad",), "wakeword": ("wakeword",), "denoise": ("denoise",), "asr": ("asr",),
+    }
+    wanted = {task for name in profile.perceivers for task in tasks.get(name, ())}
+    return sorted(m.id for m in catalog.manifests.values()
+                  if m.task in wanted and (not m.profiles or profile.name in m.profiles))
+
+
+def build_default_tiers(settings: Settings) -> list[TierClient]:
+    """One cloud tier when a DeepSeek key or a non-default base URL is configured, else none."""
+    custom_url = settings.cloud_base_url != Settings.model_fields["cloud_base_url"].default
+    if settings.deepseek_api_key is None and not custom_url:
+        return []
+    from edgesdk.cloud.tier import build_tier
+
+    return [build_tier(name="cloud", tier="cloud", base_url=settings.cloud_base_url,
+                       model=settings.cloud_model, api_key=settings.deepseek_api_key)]
+
+
+@dataclass
+class TierOutcome:
+    answer: ChatResultLike | None
+    error: CloudError | None
+    tier: TierClient | None
+
+
+class AnswerStream:
+    """Iterate the answer's text deltas; ``answer`` holds the final ``Answer`` afterwards."""
+
+    def __init__(self, chunks: Iterator[str | Answer]) -> None:
+        self._chunks = chunks
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self._chunks:
+            if isinstance(chunk, Answer):
+                self.answer = chunk
+            elif chunk:
+                yield chunk
+
+    def result(self) -> Answer:
+        for _ in self:
+            pass
+        assert self.answer is not None
+        return self.answer
+
+
+class AssistantStats(BaseModel):
+    requests: int = 0
+    by_tier: dict[str, int] = Field(default_factory=dict)
+    by_source: dict[str, int] = Field(default_factory=dict)
+    escalated: int = 0
+    fallbacks: int = 0
+    cost: dict[str, float] = Field(default_factory=dict)
+    prompt_cache_hit_tokens: int = 0
+    prompt_cache_miss_tokens: int = 0
+    feedback: int = 0
+    negative_feedback: int = 0
+
+    def add(self, answer: Answer) -> None:
+        self.requests += 1
+        self.by_tier[answer.tier] = self.by_tier.get(answer.tier, 0) + 1
+        self.by_source[answer.source] = self.by_source.get(answer.source, 0) + 1
+        if answer.escalated:
+            self.escalated += 1
+            self.prompt_cache_hit_tokens += answer.usage.prompt_cache_hit_tokens
+            self.prompt_cache_miss_tokens += answer.usage.prompt_cache_miss_tokens
+        if any("fell back" in r for r in answer.reasons):
+            self.fallbacks += 1
+        if answer.cost.amount:
+            currency = answer.cost.currency
+            self.cost[currency] = self.cost.get(currency, 0.0) + answer.cost.amount
+
+    @property
+    def cloud_cache_hit_share(self) -> float:
+        total = self.prompt_cache_hit_tokens + self.prompt_cache_miss_tokens
+        return self.prompt_cache_hit_tokens / total if total else 0.0
+
+
+class InterimRouter:
+    """Placeholder until the calibrated router lands: min token log-prob vs a fixed threshold."""
+
+    skip_below = 0.0
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+
+    def prior(self, question: str) -> float | None:
+        return None
+
+    def decide(self, *, question: str, generation: Generation | None, skill: SkillResult | None,
+               percepts: Sequence[Percept], mode: Mode) -> RouteDecision:
+        if skill is not None:
+            return RouteDecision(action="stay", confidence=1.0, threshold=self.threshold,
+                                 reasons=(f"skill:{skill.skill}",))
+        if generation is None or not generation.evidence.logprobs or not generation.text.strip():
+            return RouteDecision(action="escalate", confidence=0.0, threshold=self.threshold,
+                                 reasons=("no usable local answer",))
+        conf = math.exp(min(generation.evidence.logprobs))
+        action = "stay" if conf >= self.threshold else "escalate"
+        return RouteDecision(action=action, confidence=conf, threshold=self.threshold,
+                             reasons=(f"confidence {conf:.2f} vs threshold {self.threshold:.2f}",))
+
+
+def default_router(model_id: str, profile: DeviceProfile) -> RouterLike:
+    return InterimRouter()
