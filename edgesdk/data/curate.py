@@ -1,0 +1,221 @@
+"""The Curator: the last step of ``Assistant.ask`` — score, redact, cap, store.
+
+It exists so that the assistant makes one call per interaction and the policy stays in one
+place: the :class:`ValueScorer` says whether the interaction is worth keeping and why, the
+:class:`Redactor` strips personal data (text and faces) *before* anything touches the disk, the
+rate caps bound the volume, and only then the record goes to the crash-safe :class:`Outbox`.
+Curation never breaks the request path: a full or read-only disk is logged and reported in the
+decision (``dropped="storage_error"``), so answering the user is never blocked by the outbox.
+
+User feedback comes later than the answer, so the Curator remembers the last few hundred
+interactions in memory (never on disk unredacted) to attach them, redacted, to a ``feedback``
+record when the interaction itself was not kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from edgesdk.data.outbox import Outbox
+from edgesdk.data.redact import RedactionReport, Redactor
+from edgesdk.data.value import Embedder, RateCaps, Triggers, ValueScorer
+from edgesdk.errors import StorageError
+from edgesdk.types import Answer
+
+log = logging.getLogger(__name__)
+
+INTERACTION = "interaction"
+FEEDBACK = "feedback"
+
+
+class CurationDecision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kept: bool
+    reasons: list[str]
+    record_id: str | None = None
+    bytes: int = 0
+    value: float = 0.0
+    dropped: str | None = None
+    redactions: dict[str, int] = {}
+
+
+class CuratorStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    considered: int
+    kept: int
+    kept_bytes: int
+    dropped: dict[str, int]
+    reasons: dict[str, int]
+    redactions: dict[str, int]
+
+
+class Curator:
+    """Decides, per interaction, whether a redacted record goes to the outbox."""
+
+    def __init__(
+        self,
+        *,
+        outbox: Outbox,
+        triggers: Triggers | None = None,
+        redactor: Redactor | None = None,
+        embedder: Embedder | None = None,
+        clock: Callable[[], float] = time.time,
+        scorer: ValueScorer | None = None,
+        seed: int = 0,
+        memory: int = 256,
+    ) -> None:
+        self.outbox = outbox
+        self.triggers = triggers or Triggers()
+        self.redactor = redactor or Redactor()
+        self.scorer = scorer or ValueScorer(
+            triggers=self.triggers, embedder=embedder, clock=clock, seed=seed
+        )
+        self._caps = RateCaps(self.triggers.caps, clock=clock)
+        self._clock = clock
+        self._memory: OrderedDict[str, tuple[Answer, str | None, str | None]] = OrderedDict()
+        self._memory_size = memory
+        self._considered = 0
+        self._kept = 0
+        self._kept_bytes = 0
+        self._dropped: dict[str, int] = {}
+        self._reasons: dict[str, int] = {}
+        self._redactions: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ public
+
+    def consider(
+        self,
+        answer: Answer,
+        *,
+        image: bytes | None = None,
+        extra: dict[str, Any] | None = None,
+        device_text: str | None = None,
+    ) -> CurationDecision:
+        """Score one answered request; store a redacted record if it is worth it."""
+        self._considered += 1
+        assessment, vector = self.scorer.assess(answer, device_text=device_text)
+        if not assessment.keep:
+            self._remember(answer, device_text, None)
+            return self._drop(assessment.dropped or "not_valuable", assessment.reasons)
+        report = RedactionReport()
+        payload = self._payload(answer, device_text=device_text, extra=extra, report=report)
+        if image is not None:
+            thumb = self.redactor.redact_image(image, report)
+            if thumb is not None:
+                payload["image_jpeg_b64"] = base64.b64encode(thumb).decode()
+        decision = self._store(INTERACTION, payload, assessment.value, assessment.reasons,
+                               report)
+        if decision.kept:
+            self.scorer.kept(vector, assessment.reasons)
+        self._remember(answer, device_text, decision.record_id)
+        return decision
+
+    def feedback(
+        self, answer_id: str | Answer, good: bool, correction: str | None = None
+    ) -> CurationDecision:
+        """Record the user's verdict on an earlier answer (with the interaction if remembered)."""
+        if isinstance(answer_id, Answer):
+            answer_id = answer_id.id
+        self._considered += 1
+        if good and not correction:
+            rate = self.triggers.sample_rates.get("feedback_good", 0.1)
+            if self.scorer._rng.random() >= rate:
+                return self._drop("sampled_out", ["feedback_good"])
+            reasons = ["feedback_good"]
+        else:
+            reasons = ["feedback"]
+        report = RedactionReport()
+        remembered = self._memory.get(answer_id)
+        payload: dict[str, Any] = {
+            "answer_id": answer_id,
+            "good": good,
+            "correction": self.redactor.redact_text(correction, report) if correction else None,
+        }
+        if remembered is not None:
+            answer, device_text, record_id = remembered
+            payload["interaction_record_id"] = record_id
+            if record_id is None or not self.outbox.contains(record_id):
+                payload["interaction"] = self._payload(
+                    answer, device_text=device_text, extra=None, report=report)
+        value = self.scorer.value_of(reasons) if reasons != ["feedback_good"] else 0.2
+        return self._store(FEEDBACK, payload, value, reasons, report)
+
+    def stats(self) -> CuratorStats:
+        return CuratorStats(considered=self._considered, kept=self._kept,
+                            kept_bytes=self._kept_bytes, dropped=dict(self._dropped),
+                            reasons=dict(self._reasons), redactions=dict(self._redactions))
+
+    # ------------------------------------------------------------------ internals
+
+    def _payload(self, answer: Answer, *, device_text: str | None, extra: dict[str, Any] | None,
+                 report: RedactionReport) -> dict[str, Any]:
+        percepts = []
+        for p in answer.percepts:
+            item: dict[str, Any] = {"kind": p.kind, "score": round(float(p.score), 4)}
+            if p.kind == "object":
+                item["label"] = p.label
+            elif p.kind in ("text", "transcript"):
+                item["text"] = p.text
+            percepts.append(item)
+        raw: dict[str, Any] = {
+            "answer_id": answer.id,
+            "question": answer.question,
+            "answer": answer.text,
+            "device_text": device_text if device_text is not None else answer.device_text,
+            "tier": answer.tier,
+            "model": answer.model,
+            "source": answer.source,
+            "confidence": round(answer.confidence, 4),
+            "escalated": answer.escalated,
+            "route_reasons": list(answer.reasons),
+            "percepts": percepts,
+            "usage": answer.usage.model_dump(),
+            "latency_ms": round(answer.latency_ms, 1),
+        }
+        if extra:
+            raw["extra"] = extra
+        redacted: dict[str, Any] = self.redactor.redact_payload(raw, report)
+        return redacted
+
+    def _store(self, kind: str, payload: dict[str, Any], value: float, reasons: list[str],
+               report: RedactionReport) -> CurationDecision:
+        size = len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
+        blocked = self._caps.blocked(size)
+        if blocked is not None and "feedback" not in reasons:
+            return self._drop(blocked, reasons)
+        try:
+            record_id = self.outbox.put(kind, payload, value=value, reasons=reasons)
+        except StorageError as exc:
+            log.warning("curation skipped: %s", exc)
+            return self._drop("storage_error", reasons)
+        self._caps.record(size)
+        self._kept += 1
+        self._kept_bytes += size
+        for r in reasons:
+            self._reasons[r] = self._reasons.get(r, 0) + 1
+        for name, n in report.found.items():
+            self._redactions[name] = self._redactions.get(name, 0) + n
+        return CurationDecision(kept=True, reasons=reasons, record_id=record_id, bytes=size,
+                                value=value, redactions=dict(report.found))
+
+    def _drop(self, why: str, reasons: list[str]) -> CurationDecision:
+        self._dropped[why] = self._dropped.get(why, 0) + 1
+        return CurationDecision(kept=False, reasons=reasons, dropped=why)
+
+    def _remember(self, answer: Answer, device_text: str | None, record_id: str | None) -> None:
+        if not answer.id:
+            return
+        self._memory[answer.id] = (answer, device_text, record_id)
+        self._memory.move_to_end(answer.id)
+        while len(self._memory) > self._memory_size:
+            self._memory.popitem(last=False)

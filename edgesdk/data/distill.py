@@ -1,0 +1,75 @@
+"""Distillation set: escalated questions with the upper tier's answers, as chat JSONL.
+
+Every escalation is a free lesson: the device could not answer well, and a bigger model (the
+teacher) did. Exporting those pairs in the chat fine-tuning format
+(``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}``) lets the small model be
+fine-tuned on exactly the questions it gets wrong. Records are read after redaction (from the
+outbox or from an ingest server's database), answers that are fallbacks or empty are skipped,
+and repeated questions are kept once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from edgesdk.data.outbox import Outbox
+
+TEACHER_TIERS = frozenset({"edge", "cloud"})
+
+
+def records_from_outbox(outbox: Outbox) -> Iterator[dict[str, Any]]:
+    for record in outbox.records(kind="interaction"):
+        yield record.payload
+
+
+def records_from_ingest_db(path: str | Path) -> Iterator[dict[str, Any]]:
+    db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
+    try:
+        for (payload,) in db.execute(
+            "SELECT payload FROM records WHERE kind = 'interaction' ORDER BY created_at, id"
+        ):
+            yield json.loads(payload)
+    finally:
+        db.close()
+
+
+def distill_example(payload: dict[str, Any], *, system: str | None = None
+                    ) -> dict[str, Any] | None:
+    """One chat example from an interaction payload, or None if it teaches nothing."""
+    question = str(payload.get("question") or "").strip()
+    answer = str(payload.get("answer") or "").strip()
+    if not (payload.get("escalated") and payload.get("tier") in TEACHER_TIERS):
+        return None
+    if not question or not answer or "fallback" in (payload.get("route_reasons") or []):
+        return None
+    messages = [] if system is None else [{"role": "system", "content": system}]
+    messages += [{"role": "user", "content": question},
+                 {"role": "assistant", "content": answer}]
+    return {"messages": messages}
+
+
+def export_distill(payloads: Iterable[dict[str, Any]], out: str | Path, *,
+                   system: str | None = None) -> int:
+    """Write chat fine-tuning JSONL to ``out`` (atomically); returns the number of examples."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    tmp = out.with_name(out.name + ".part")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as fh:
+        for payload in payloads:
+            example = distill_example(payload, system=system)
+            if example is None:
+                continue
+            key = " ".join(str(payload.get("question", "")).lower().split())
+            if key in seen:
+                continue
+            seen.add(key)
+            fh.write(json.dumps(example, ensure_ascii=False) + "\n")
+            count += 1
+    tmp.replace(out)
+    return count

@@ -1,0 +1,246 @@
+"""Redaction: strip what must never leave the device *before* a record reaches the disk.
+
+Text is scanned for e-mail addresses, API keys and bearer tokens, Chinese resident ID numbers
+(ISO 7064 MOD 11-2 checksum), payment card numbers (Luhn), phone numbers (international and
+Chinese mobile) and IP addresses, each replaced by a typed placeholder such as ``[EMAIL]``.
+Checksums keep order numbers and timestamps from being mangled, while numbers that *look* like
+a card or ID but fail the check are still caught by the phone rule when they are phone-shaped.
+Digit rules use digit look-arounds rather than ``\\b``: in Chinese text ``号码13812345678``
+has no word boundary before the number.
+
+Images never leave at full resolution: faces are found with a :class:`FaceDetector` (a
+Protocol; the app wires in the BlazeFace detector), pixelated and blurred, and only a small
+thumbnail is kept, and only when the policy allows images at all. Without a detector, or when it
+fails, the image is dropped: an image we could not check is not kept.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edgesdk.errors import MissingExtra
+
+Box = tuple[float, float, float, float]
+
+
+@runtime_checkable
+class FaceDetector(Protocol):
+    """Anything that finds faces: returns ``(x0, y0, x1, y1)`` pixel boxes for an RGB image."""
+
+    def detect_faces(self, image: NDArray[np.uint8]) -> Sequence[Box]: ...
+
+
+# --------------------------------------------------------------------------- checksums
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def cn_id_ok(number: str) -> bool:
+    """GB 11643-1999 check digit of an 18-character resident ID number."""
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    total = sum(int(c) * w for c, w in zip(number[:17], _ID_WEIGHTS))
+    return _ID_CHECK[total % 11] == number[17].upper()
+
+
+def _ipv4_ok(text: str) -> bool:
+    parts = text.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 and len(p) <= 3 for p in parts)
+
+
+def _ipv6_ok(text: str) -> bool:
+    hexdigits = sum(c in "0123456789abcdefABCDEF" for c in text)
+    return hexdigits >= 2 and (text.count(":") >= 3 or "::" in text) and ":::" not in text
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: re.Pattern[str]
+    placeholder: str
+    check: Callable[[str], bool] | None = None
+    group: int = 0
+
+
+_SEP = r"[ \-]?"
+_NOT_DIGIT_BEFORE = r"(?<![0-9A-Za-z])"
+_NOT_DIGIT_AFTER = r"(?![0-9])"
+
+RULES: tuple[Rule, ...] = (
+    Rule("private_key", re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
+        "[KEY]"),
+    Rule("bearer", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*"), "Bearer [TOKEN]"),
+    Rule("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"),
+         "[TOKEN]"),
+    Rule("api_key", re.compile(
+        r"(?<![A-Za-z0-9])(?:sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}|AKIA[0-9A-Z]{16}"
+        r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|AIza[0-9A-Za-z_\-]{30,}"
+        r"|xox[abposr]-[A-Za-z0-9\-]{10,}|glpat-[A-Za-z0-9_\-]{20,})"), "[KEY]"),
+    Rule("secret_assignment", re.compile(
+        r"(?i)(?<![A-Za-z])(?:api[_\- ]?key|access[_\- ]?token|secret(?:[_\- ]?key)?|"
+        r"password|passwd|"
+        r"token|密码|密钥|令牌)\s*(?:[:=：]|is|是|为)\s*[\"']?([^\s\"',，。;；]{6,})"),
+        "[SECRET]", group=1),
+    Rule("email", re.compile(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u4e00-\u9fff]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+"), "[EMAIL]"),
+    Rule("cn_id", re.compile(
+        _NOT_DIGIT_BEFORE + r"[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+        r"\d{3}[0-9Xx]" + r"(?![0-9A-Za-z])"), "[ID]", check=cn_id_ok),
+    Rule("cn_mobile", re.compile(
+        r"(?<![0-9A-Za-z+])(?:(?:\+|00)?86[ \-]?)?1[3-9]\d[ \-]?\d{4}[ \-]?\d{4}"
+        + _NOT_DIGIT_AFTER), "[PHONE]"),
+    Rule("phone_intl", re.compile(
+        r"(?<![0-9A-Za-z])(?:\+|00)[1-9]\d{0,2}[ \-.]?(?:\(\d{1,4}\)[ \-.]?)?"
+        r"\d{1,4}(?:[ \-.]?\d{2,4}){1,4}" + _NOT_DIGIT_AFTER), "[PHONE]"),
+    Rule("card", re.compile(
+        r"(?<![0-9A-Za-z+])\d(?:" + _SEP + r"\d){12,18}" + _NOT_DIGIT_AFTER), "[CARD]",
+        check=lambda s: luhn_ok(re.sub(r"\D", "", s))),
+    Rule("ipv4", re.compile(r"(?<![0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9]|\.\d)"), "[IP]",
+         check=_ipv4_ok),
+    Rule("ipv6", re.compile(
+        r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])"),
+        "[IP]", check=_ipv6_ok),
+    Rule("phone_national", re.compile(
+        r"(?<![0-9A-Za-z])(?:(?:\(\d{2,4}\)[ \-.]?|\d{2,4}[ \-.])\d{3,4}[ \-.]\d{4}"
+        r"|0\d{2,3}[ \-]\d{7,8})" + _NOT_DIGIT_AFTER), "[PHONE]"),
+    Rule("phone_digits", re.compile(_NOT_DIGIT_BEFORE + r"0\d{9,11}" + _NOT_DIGIT_AFTER),
+         "[PHONE]"),
+)
+
+
+@dataclass
+class RedactionReport:
+    found: Counter[str] = field(default_factory=Counter)
+    images_dropped: int = 0
+    faces_blurred: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.found.values())
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """Whether images may be kept at all, and how small they become."""
+
+    keep_images: bool = True
+    thumbnail_px: int = 128
+    jpeg_quality: int = 60
+    face_padding: float = 0.25
+
+
+class Redactor:
+    """Removes personal data from text, nested payloads and images."""
+
+    def __init__(
+        self,
+        *,
+        face_detector: FaceDetector | None = None,
+        image_policy: ImagePolicy | None = None,
+        rules: Sequence[Rule] = RULES,
+    ) -> None:
+        self.face_detector = face_detector
+        self.image_policy = image_policy or ImagePolicy()
+        self.rules = tuple(rules)
+
+    # ------------------------------------------------------------------ text
+
+    def redact_text(self, text: str, report: RedactionReport | None = None) -> str:
+        report = report if report is not None else RedactionReport()
+        for rule in self.rules:
+            text = self._apply(rule, text, report)
+        return text
+
+    @staticmethod
+    def _apply(rule: Rule, text: str, report: RedactionReport) -> str:
+        def replace(match: re.Match[str]) -> str:
+            target = match.group(rule.group)
+            if rule.check is not None and not rule.check(target):
+                return match.group(0)
+            report.found[rule.name] += 1
+            if rule.group:
+                start = match.start(rule.group) - match.start(0)
+                end = match.end(rule.group) - match.start(0)
+                whole = match.group(0)
+                return whole[:start] + rule.placeholder + whole[end:]
+            return rule.placeholder
+
+        return rule.pattern.sub(replace, text)
+
+    def redact_payload(self, payload: Any, report: RedactionReport | None = None) -> Any:
+        """Redact every string (keys too) in a JSON-like structure; returns a new structure."""
+        report = report if report is not None else RedactionReport()
+        if isinstance(payload, str):
+            return self.redact_text(payload, report)
+        if isinstance(payload, dict):
+            return {self.redact_text(str(k), report): self.redact_payload(v, report)
+                    for k, v in payload.items()}
+        if isinstance(payload, list | tuple):
+            return [self.redact_payload(v, report) for v in payload]
+        return payload
+
+    # ------------------------------------------------------------------ images
+
+    def redact_image(self, image: bytes, report: RedactionReport | None = None) -> bytes | None:
+        """A face-blurred JPEG thumbnail, or None when images are not allowed or uncheckable."""
+        report = report if report is not None else RedactionReport()
+        policy = self.image_policy
+        if not policy.keep_images or self.face_detector is None:
+            report.images_dropped += 1
+            return None
+        try:
+            from PIL import Image, ImageFilter
+        except ImportError as exc:  # pragma: no cover - pillow ships with the vision extra
+            raise MissingExtra(module="PIL", extra="vision",
+                               purpose="keeping redacted image thumbnails") from exc
+        try:
+            img = Image.open(io.BytesIO(image)).convert("RGB")
+            pixels = np.asarray(img, dtype=np.uint8)
+            boxes = list(self.face_detector.detect_faces(pixels))
+        except Exception:  # an image we cannot check is an image we do not keep
+            report.images_dropped += 1
+            return None
+        width, height = img.size
+        for x0, y0, x1, y1 in boxes:
+            pad_w, pad_h = (x1 - x0) * policy.face_padding, (y1 - y0) * policy.face_padding
+            box = (max(0, int(x0 - pad_w)), max(0, int(y0 - pad_h)),
+                   min(width, int(x1 + pad_w) + 1), min(height, int(y1 + pad_h) + 1))
+            if box[2] <= box[0] or box[3] <= box[1]:
+                continue
+            region = img.crop(box)
+            small = region.resize((max(1, region.width // 16), max(1, region.height // 16)))
+            region = small.resize(region.size, Image.Resampling.NEAREST)
+            region = region.filter(ImageFilter.GaussianBlur(radius=max(2, region.width // 8)))
+            img.paste(region, box)
+            report.faces_blurred += 1
+        img.thumbnail((policy.thumbnail_px, policy.thumbnail_px))
+        out = io.BytesIO()
+        img.save(out, format="JPEG", quality=policy.jpeg_quality)
+        return out.getvalue()
