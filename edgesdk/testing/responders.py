@@ -1,0 +1,102 @@
+"""Who answers inside the stand-in server: a scripted responder, or a local GGUF model.
+
+The stand-in speaks the wire protocol; a responder only decides the words. Tests want fixed,
+known answers (``ScriptedResponder``); a demo or a soak test wants a real "bigger model" that
+still runs offline (``GGUFResponder`` over llama-cpp-python). Any callable with the
+:class:`Responder` signature works, so app developers can script their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from edgesdk.errors import MissingExtra
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    messages: tuple[Mapping[str, str], ...]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stream: bool = False
+
+    @property
+    def question(self) -> str:
+        """The last user message (what a scripted answer is keyed by)."""
+        for m in reversed(self.messages):
+            if m.get("role") == "user":
+                return str(m.get("content") or "")
+        return ""
+
+    @property
+    def thinking(self) -> bool:
+        return "reasoner" in self.model
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    reasoning: str | None = None
+    finish_reason: str = "stop"
+
+
+class Responder(Protocol):
+    def __call__(self, request: ChatRequest) -> Reply: ...
+
+
+@dataclass
+class ScriptedResponder:
+    """Answers from a table (question -> answer, matched exactly then by substring), else from
+    a list of replies in turn, else an echo. Reasoner models also get a short reasoning text."""
+
+    answers: Mapping[str, str] = field(default_factory=dict)
+    replies: Sequence[Reply | str] = ()
+    _turn: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, request: ChatRequest) -> Reply:
+        q = request.question
+        reasoning = f"The user asks: {q[:80]}. Answer briefly." if request.thinking else None
+        if q in self.answers:
+            return Reply(text=self.answers[q], reasoning=reasoning)
+        for key, answer in self.answers.items():
+            if key.lower() in q.lower():
+                return Reply(text=answer, reasoning=reasoning)
+        if self.replies:
+            with self._lock:
+                r = self.replies[self._turn % len(self.replies)]
+                self._turn += 1
+            return r if isinstance(r, Reply) else Reply(text=r, reasoning=reasoning)
+        return Reply(text=f"Stand-in answer to: {q}", reasoning=reasoning)
+
+
+class GGUFResponder:
+    """A local GGUF chat model (llama-cpp-python) as the stand-in's "bigger model"."""
+
+    def __init__(self, *, model_path: Path | str, n_ctx: int = 2048, threads: int = 2,
+                 default_max_tokens: int = 128) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise MissingExtra(module="llama_cpp", extra="llm",
+                               purpose="the stand-in's GGUF responder") from exc
+        self._llm: Any = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=threads,
+                               verbose=False)
+        self._lock = threading.Lock()  # one llama context cannot serve two requests at once
+        self.default_max_tokens = default_max_tokens
+
+    def __call__(self, request: ChatRequest) -> Reply:
+        with self._lock:
+            out = self._llm.create_chat_completion(
+                messages=[dict(m) for m in request.messages],
+                max_tokens=request.max_tokens or self.default_max_tokens,
+                temperature=0.0 if request.temperature is None else request.temperature,
+            )
+        choice = out["choices"][0]
+        return Reply(text=str(choice["message"].get("content") or ""),
+                     finish_reason=str(choice.get("finish_reason") or "stop"))
