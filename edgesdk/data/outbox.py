@@ -310,19 +310,21 @@ class Outbox:
         """Upload failed: retry after an exponential backoff (or the server's Retry-After)."""
         now = self._clock()
         with self._tx("reschedule records") as db:
-            for rid in ids:
-                row = db.execute("SELECT attempts FROM records WHERE id = ?", (rid,)).fetchone()
-                if row is None:
-                    continue
-                attempts = int(row[0]) + 1
-                delay = self.backoff_s(attempts)
-                if retry_after_s is not None:
-                    delay = max(delay, retry_after_s)
-                db.execute(
-                    "UPDATE records SET attempts = ?, next_attempt_at = ?, lease_token = NULL, "
-                    "lease_until = 0, dead = ? WHERE id = ?",
-                    (attempts, now + delay, int(attempts >= self._max_attempts), rid),
-                )
+            marks = ",".join("?" * len(ids))
+            rows = db.execute(f"SELECT id, attempts FROM records WHERE id IN ({marks})",
+                              list(ids)).fetchall()
+            if not rows:
+                return
+            # one delay for the whole batch, so it is retried together
+            attempts = max(int(a) for _, a in rows) + 1
+            delay = self.backoff_s(attempts)
+            if retry_after_s is not None:
+                delay = max(delay, retry_after_s)
+            db.executemany(
+                "UPDATE records SET attempts = attempts + 1, next_attempt_at = ?, "
+                "lease_token = NULL, lease_until = 0, dead = (attempts + 1 >= ?) WHERE id = ?",
+                [(now + delay, self._max_attempts, rid) for rid, _ in rows],
+            )
 
     def backoff_s(self, attempts: int) -> float:
         """Jittered exponential backoff: uniform in [base*2^(n-1)/2, base*2^(n-1)], capped."""

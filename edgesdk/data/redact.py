@@ -27,15 +27,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgesdk.errors import MissingExtra
-
-Box = tuple[float, float, float, float]
+from edgesdk.types import Face
 
 
 @runtime_checkable
 class FaceDetector(Protocol):
-    """Anything that finds faces: returns ``(x0, y0, x1, y1)`` pixel boxes for an RGB image."""
+    """Anything that finds faces in an RGB ``uint8`` image (HxWx3), boxes in source pixels.
 
-    def detect_faces(self, image: NDArray[np.uint8]) -> Sequence[Box]: ...
+    ``edgesdk.local.vision.FaceDetector`` (BlazeFace) satisfies it; so does a fake in tests.
+    """
+
+    def detect(self, rgb: NDArray[np.uint8]) -> Sequence[Face]: ...
 
 
 # --------------------------------------------------------------------------- checksums
@@ -223,7 +225,7 @@ class Redactor:
         try:
             img = Image.open(io.BytesIO(image)).convert("RGB")
             pixels = np.asarray(img, dtype=np.uint8)
-            boxes = list(self.face_detector.detect_faces(pixels))
+            boxes = [face.box for face in self.face_detector.detect(pixels)]
         except Exception:  # an image we cannot check is an image we do not keep
             report.images_dropped += 1
             return None

@@ -133,6 +133,11 @@ class Uploader:
         day = datetime.fromtimestamp(self._clock(), tz=timezone.utc).strftime("%Y-%m-%d")
         return f"uploaded_bytes:{day}"
 
+    def budget_left(self) -> int | None:
+        if self.policy.daily_bytes is None:
+            return None
+        return max(self.policy.daily_bytes - int(self.outbox.counter(self._budget_key())), 0)
+
     def blocked_reason(self) -> str | None:
         """Why the device must not upload right now, or None."""
         state = self._state()
@@ -142,8 +147,7 @@ class Uploader:
             return "metered network (policy: unmetered only)"
         if self.policy.charging_only and not state.charging:
             return "not charging (policy: charging only)"
-        if (self.policy.daily_bytes is not None
-                and self.outbox.counter(self._budget_key()) >= self.policy.daily_bytes):
+        if self.budget_left() == 0:
             return "daily upload budget used"
         return None
 
@@ -161,8 +165,10 @@ class Uploader:
             blocked = self.blocked_reason()
             if blocked is not None:
                 return tally.report(blocked=blocked, remaining=self.outbox.stats().pending)
-            batch = self.outbox.lease(max_records=self.batch_records,
-                                      max_bytes=self.batch_bytes, lease_s=self.lease_s)
+            left = self.budget_left()
+            limit = self.batch_bytes if left is None else min(self.batch_bytes, left)
+            batch = self.outbox.lease(max_records=self.batch_records, max_bytes=limit,
+                                      lease_s=self.lease_s)
             if batch:
                 self._deliver(batch, tally)
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def test_ack_deletes_and_nack_backs_off_exponentially(tmp_path: Path) -> None:
             delays.append(ready - clock.t)
             assert box.lease() == []
             clock.t = ready
-        assert all(b > a for a, b in zip(delays, delays[1:]))
+        assert all(b > a for a, b in itertools.pairwise(delays))
         assert 1.0 <= delays[0] <= 2.0 and 16.0 <= delays[4] <= 32.0
         [rec] = box.lease()
         assert rec.attempts == 5

@@ -19,6 +19,7 @@ from edgesdk.data.redact import (
     luhn_ok,
 )
 from edgesdk.testing.pii_corpus import CLEAN, CORPUS
+from edgesdk.types import Face
 
 
 def test_checksums() -> None:
@@ -57,16 +58,17 @@ def test_payload_is_redacted_recursively_and_counted() -> None:
 
 class FakeFaces:
     def __init__(self, boxes: Sequence[tuple[float, float, float, float]]) -> None:
-        self.boxes = list(boxes)
+        self.faces = [Face(box=b, score=0.9) for b in boxes]
         self.calls = 0
 
-    def detect_faces(self, image: NDArray[np.uint8]) -> Sequence[tuple[float, float, float, float]]:
+    def detect(self, rgb: NDArray[np.uint8]) -> list[Face]:
+        assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
         self.calls += 1
-        return self.boxes
+        return self.faces
 
 
 class BrokenFaces:
-    def detect_faces(self, image: NDArray[np.uint8]) -> Sequence[tuple[float, float, float, float]]:
+    def detect(self, rgb: NDArray[np.uint8]) -> list[Face]:
         raise RuntimeError("model crashed")
 
 
