@@ -1,7 +1,22 @@
 """edgesdk: run AI on small devices; escalate to the cloud only when the device cannot."""
 
+from edgesdk.assistant import Assistant, AsyncAssistant
+from edgesdk.config import Settings
+from edgesdk.devices import DeviceProfile, DeviceState
 from edgesdk.errors import EdgeSDKError
 from edgesdk.types import Answer
+from edgesdk.wiring import AnswerStream, AssistantStats
 
-__all__ = ["Answer", "EdgeSDKError"]
+__all__ = [
+    "Answer",
+    "AnswerStream",
+    "Assistant",
+    "AssistantStats",
+    "AsyncAssistant",
+    "DeviceProfile",
+    "DeviceState",
+    "EdgeSDKError",
+    "Settings",
+    "__version__",
+]
 __version__ = "0.1.0"

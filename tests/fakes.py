@@ -1,0 +1,119 @@
+"""Fakes written against edgesdk's Protocols (no models, no network)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from edgesdk.errors import CloudError
+from edgesdk.local.llm import GenerationStream, Prompt
+from edgesdk.types import (
+    Cost,
+    Generation,
+    GenerationEvidence,
+    Mode,
+    Percept,
+    RouteDecision,
+    SkillResult,
+    Usage,
+)
+
+
+class FakeLLM:
+    """Answers from a table (question substring -> (text, per-token log-prob))."""
+
+    prompt_style = "completion"
+
+    def __init__(self, answers: Mapping[str, tuple[str, float]] | None = None, *,
+                 model_id: str = "fake-llm", n_ctx: int = 512) -> None:
+        self.answers = dict(answers or {})
+        self.model_id = model_id
+        self.n_ctx = n_ctx
+        self.prompts: list[Prompt] = []
+
+    def _pick(self, prompt: Prompt) -> tuple[str, float]:
+        text = prompt if isinstance(prompt, str) else prompt[-1]["content"]
+        last = text.rsplit("Q:", 1)[-1]
+        for key, value in self.answers.items():
+            if key in last:
+                return value
+        return ("I do not know", -3.0)
+
+    def stream(self, prompt: Prompt, *, max_tokens: int, stop: Sequence[str] = (),
+               temperature: float = 0.0, deadline: float | None = None, evidence: bool = True,
+               seed: int | None = None) -> GenerationStream:
+        self.prompts.append(prompt)
+        text, logprob = self._pick(prompt)
+        words = text.split(" ")[:max_tokens]
+
+        def chunks():
+            for i, word in enumerate(words):
+                yield word if i == 0 else " " + word
+            yield Generation(
+                text=" ".join(words), model_id=self.model_id, prompt_tokens=20,
+                completion_tokens=len(words), finish_reason="stop",
+                evidence=GenerationEvidence(logprobs=tuple([logprob] * len(words)),
+                                            entropies=tuple([0.5] * len(words)),
+                                            margins=tuple([1.0] * len(words))),
+            )
+        return GenerationStream(chunks())
+
+    def generate(self, prompt: Prompt, **kwargs: object) -> Generation:
+        return self.stream(prompt, **kwargs).result()
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class FakeRouter:
+    skip_below = 0.0
+
+    def __init__(self, threshold: float = 0.5, prior: float | None = None) -> None:
+        self.threshold = threshold
+        self._prior = prior
+        self.calls = 0
+
+    def prior(self, question: str) -> float | None:
+        return self._prior
+
+    def decide(self, *, question: str, generation: Generation | None, skill: SkillResult | None,
+               percepts: Sequence[Percept], mode: Mode) -> RouteDecision:
+        self.calls += 1
+        import math
+        conf = math.exp(min(generation.evidence.logprobs)) if generation else 0.0
+        return RouteDecision(action="stay" if conf >= self.threshold else "escalate",
+                             confidence=conf, threshold=self.threshold,
+                             reasons=(f"conf {conf:.2f}",))
+
+
+@dataclass
+class FakeResult:
+    text: str
+    model: str = "fake-cloud"
+    reasoning: str | None = None
+    usage: Usage = field(default_factory=lambda: Usage(prompt_tokens=30, completion_tokens=5,
+                                                       prompt_cache_hit_tokens=0,
+                                                       prompt_cache_miss_tokens=30))
+    cost: Cost = field(default_factory=lambda: Cost(amount=0.0001, currency="USD"))
+    finish_reason: str = "stop"
+
+
+class FakeTier:
+    def __init__(self, name: str = "cloud", *, text: str = "Paris", error: CloudError | None = None,
+                 tier: str = "cloud") -> None:
+        self.name = name
+        self.tier = tier
+        self.text = text
+        self.error = error
+        self.calls: list[Sequence[Mapping[str, str]]] = []
+        self.closed = False
+
+    def chat(self, messages: Sequence[Mapping[str, str]], *, deadline: float,
+             on_delta: Callable[[str], None] | None = None) -> FakeResult:
+        self.calls.append(messages)
+        if self.error is not None:
+            raise self.error
+        return FakeResult(text=self.text)
+
+    def close(self) -> None:
+        self.closed = True

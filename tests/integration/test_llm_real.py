@@ -1,0 +1,106 @@
+"""The real llama.cpp runtime on the real SmolLM2 and Gemma files, and `edgesdk ask` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edgesdk.errors import ContextOverflow
+from edgesdk.local.llm import LlamaCppLLM
+from edgesdk.local.prompts import qa_prompt, stop_for
+from tests.conftest import REAL_HOME
+
+pytestmark = pytest.mark.integration
+MODELS = ("smollm2-135m-instruct", "gemma3-270m")
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def llm(request, real_catalog):
+    model = LlamaCppLLM.load(request.param, catalog=real_catalog, n_ctx=512, threads=2)
+    yield model
+    model.close()
+
+
+def test_generation_carries_per_token_evidence(llm: LlamaCppLLM) -> None:
+    gen = llm.generate(qa_prompt(llm.prompt_style, "What is the capital of France?"),
+                       max_tokens=16, stop=stop_for(llm.prompt_style))
+    assert gen.text.strip()
+    n = gen.completion_tokens
+    assert n >= 1
+    assert len(gen.evidence.logprobs) == len(gen.evidence.entropies) == len(gen.evidence.margins) == n
+    assert all(lp <= 1e-6 and math.isfinite(lp) for lp in gen.evidence.logprobs)
+    assert all(e >= 0 for e in gen.evidence.entropies)
+    assert gen.timings.first_token_ms > 0
+
+
+def test_stream_equals_generate_and_prefix_cache_hits(llm: LlamaCppLLM) -> None:
+    prompt = qa_prompt(llm.prompt_style, "Who wrote Hamlet?")
+    first = llm.generate(prompt, max_tokens=12, stop=stop_for(llm.prompt_style))
+    stream = llm.stream(prompt, max_tokens=12, stop=stop_for(llm.prompt_style))
+    assert "".join(stream) == first.text
+    other = llm.generate(qa_prompt(llm.prompt_style, "Who painted the Mona Lisa?"),
+                         max_tokens=12, stop=stop_for(llm.prompt_style))
+    # the few-shot prefix is byte-stable, so llama.cpp reuses it
+    assert other.cached_prompt_tokens >= 0.6 * other.prompt_tokens
+
+
+def test_context_overflow_is_explicit(llm: LlamaCppLLM) -> None:
+    with pytest.raises(ContextOverflow, match="Shorten the question"):
+        llm.generate("word " * 2000, max_tokens=8)
+
+
+def test_max_tokens_is_clipped_to_the_room_left(llm: LlamaCppLLM) -> None:
+    prompt = "count: " + "1 2 3 " * 40
+    n_prompt = len(llm.tokenize(prompt))
+    gen = llm.generate(prompt, max_tokens=10_000, evidence=False)
+    assert gen.prompt_tokens == n_prompt
+    assert gen.completion_tokens <= llm.n_ctx - n_prompt
+
+
+def test_deadline_stops_decoding(llm: LlamaCppLLM) -> None:
+    started = time.monotonic()
+    gen = llm.generate("Once upon a time", max_tokens=400, deadline=time.monotonic() + 0.05)
+    assert gen.finish_reason in ("deadline", "stop")
+    assert time.monotonic() - started < 3.0
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EDGESDK_HOME": str(REAL_HOME)}
+    env.pop("DEEPSEEK_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", "edgesdk.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def test_cli_ask_skill(real_catalog) -> None:
+    proc = _cli("ask", "What is 17 times 23?", "--json")
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["tier"] == "device" and "391" in answer["text"] and answer["confidence"] == 1.0
+
+
+@pytest.mark.parametrize("profile", ["phone", "watch"])
+def test_cli_ask_real_model_only_on_device(real_catalog, profile: str) -> None:
+    proc = _cli("ask", "The capital of France is", "--mode", "only-on-device", "--json",
+                "--profile", profile)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    fields = {"text", "tier", "confidence", "escalated", "reasons", "latency_ms", "usage", "cost",
+              "percepts", "trace"}
+    assert fields <= set(answer)
+    assert answer["tier"] == "device" and answer["source"] == "llm" and answer["text"]
+    assert 0.0 <= answer["confidence"] <= 1.0
+    assert answer["usage"]["completion_tokens"] >= 1
+
+
+def test_cli_errors_are_one_line_without_traceback(real_catalog) -> None:
+    for args, code in ((["ask", ""], 2), (["ask", "hi", "--profile", "toaster"], 1),
+                       (["ask", "hi", "--model", "nope"], 1), (["ask", "x" * 5000], 2)):
+        proc = _cli(*args)
+        assert proc.returncode == code, (args, proc.stderr)
+        assert proc.stderr.startswith("edgesdk: error:") and "Traceback" not in proc.stderr

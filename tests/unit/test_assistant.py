@@ -1,0 +1,200 @@
+"""The request path with fakes: modes, escalation, fallbacks, streaming, input errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgesdk.assistant import Assistant
+from edgesdk.config import Settings
+from edgesdk.errors import (
+    CloudBalanceError,
+    CloudUnavailable,
+    EmptyQuestion,
+    InputTooLong,
+    UnknownMode,
+    UnknownProfile,
+)
+from tests.fakes import FakeLLM, FakeRouter, FakeTier
+
+
+def make(tmp_path, *, tiers=(), mode="prefer-on-device", router=None, llm=None, **kw):
+    return Assistant(
+        profile="phone", mode=mode, settings=Settings(home=tmp_path, max_question_chars=200),
+        llm=llm or FakeLLM({"capital of France": ("Paris", -0.05), "moon": ("cheese", -4.0)}),
+        tiers=list(tiers), router=router or FakeRouter(threshold=0.5), **kw,
+    )
+
+
+def test_skill_answers_on_device_with_full_confidence(tmp_path) -> None:
+    llm = FakeLLM()
+    with make(tmp_path, llm=llm) as a:
+        answer = a.ask("What is 17 times 23?")
+    assert "391" in answer.text
+    assert (answer.tier, answer.confidence, answer.escalated, answer.source) == (
+        "device", 1.0, False, "skill")
+    assert llm.prompts == []  # the LLM never ran
+
+
+def test_confident_local_answer_stays(tmp_path) -> None:
+    tier = FakeTier()
+    with make(tmp_path, tiers=[tier]) as a:
+        answer = a.ask("The capital of France is")
+    assert answer.text == "Paris" and answer.tier == "device" and not answer.escalated
+    assert 0.9 < answer.confidence <= 1.0
+    assert tier.calls == []
+    assert [s.step for s in answer.trace] == ["skills", "local_llm", "route"]
+
+
+def test_unsure_answer_escalates_with_text_only(tmp_path) -> None:
+    tier = FakeTier(text="No, the moon is rock.")
+    with make(tmp_path, tiers=[tier]) as a:
+        answer = a.ask("Is the moon made of cheese?")
+    assert answer.tier == "cloud" and answer.escalated and answer.source == "tier"
+    assert answer.text == "No, the moon is rock."
+    assert answer.device_text == "cheese"
+    assert answer.cost.amount > 0
+    sent = tier.calls[0]
+    assert sent[-1]["content"] == "Is the moon made of cheese?"
+    assert all(isinstance(m["content"], str) for m in sent)
+
+
+def test_cloud_failure_falls_back_with_reason(tmp_path) -> None:
+    tier = FakeTier(error=CloudUnavailable("503 overloaded", status=503))
+    with make(tmp_path, tiers=[tier]) as a:
+        answer = a.ask("Is the moon made of cheese?")
+    assert answer.tier == "device" and answer.text == "cheese" and not answer.escalated
+    assert any("cloud failed: cloud_unavailable" in r for r in answer.reasons)
+    assert any("fell back" in r for r in answer.reasons)
+
+
+def test_cascade_walks_up_the_tiers(tmp_path) -> None:
+    edge = FakeTier("edge", tier="edge", error=CloudUnavailable("down"))
+    cloud = FakeTier("cloud", text="Rock")
+    with make(tmp_path, tiers=[edge, cloud]) as a:
+        answer = a.ask("Is the moon made of cheese?")
+    assert answer.tier == "cloud"
+    assert any(r.startswith("edge failed") for r in answer.reasons)
+
+
+def test_only_cloud_raises_the_typed_error(tmp_path) -> None:
+    tier = FakeTier(error=CloudUnavailable("down"))
+    with make(tmp_path, tiers=[tier], mode="only-cloud") as a, pytest.raises(CloudUnavailable):
+        a.ask("The capital of France is")
+
+
+def test_prefer_cloud_uses_cloud_first_then_device(tmp_path) -> None:
+    with make(tmp_path, tiers=[FakeTier(text="Paris!")], mode="prefer-cloud") as a:
+        assert a.ask("The capital of France is").tier == "cloud"
+    with make(tmp_path, tiers=[FakeTier(error=CloudUnavailable("x"))], mode="prefer-cloud") as a:
+        answer = a.ask("The capital of France is")
+    assert answer.tier == "device" and answer.text == "Paris"
+
+
+def test_only_on_device_never_calls_a_tier(tmp_path) -> None:
+    tier = FakeTier()
+    with make(tmp_path, tiers=[tier], mode="only-on-device") as a:
+        answer = a.ask("Is the moon made of cheese?")
+    assert answer.tier == "device" and tier.calls == []
+    assert any("only-on-device" in r for r in answer.reasons)
+
+
+def test_balance_error_switches_to_device_only_until_reset(tmp_path) -> None:
+    tier = FakeTier(error=CloudBalanceError("402 insufficient balance", status=402))
+    with make(tmp_path, tiers=[tier]) as a:
+        a.ask("Is the moon made of cheese?")
+        tier.error = None
+        second = a.ask("Is the moon made of cheese?")
+        assert second.tier == "device" and len(tier.calls) == 1
+        assert any("device-only" in r for r in second.reasons)
+        a.reset_cloud()
+        assert a.ask("Is the moon made of cheese?").tier == "cloud"
+
+
+def test_no_tier_configured_is_a_reason_not_a_crash(tmp_path) -> None:
+    with make(tmp_path) as a:
+        answer = a.ask("Is the moon made of cheese?")
+    assert answer.tier == "device"
+    assert any("no upper tier configured" in r for r in answer.reasons)
+
+
+def test_prior_below_threshold_skips_local_generation(tmp_path) -> None:
+    router = FakeRouter(prior=0.01)
+    router.skip_below = 0.05
+    llm = FakeLLM()
+    with make(tmp_path, tiers=[FakeTier(text="42")], router=router, llm=llm) as a:
+        answer = a.ask("A train leaves at 3pm going 60 mph; when does it arrive?")
+    assert answer.tier == "cloud" and llm.prompts == []
+
+
+def test_stream_only_on_device_yields_tokens_then_answer(tmp_path) -> None:
+    llm = FakeLLM({"Hamlet": ("William Shakespeare wrote it", -0.1)})
+    with make(tmp_path, llm=llm, mode="only-on-device") as a:
+        stream = a.ask("Who wrote Hamlet?", stream=True)
+        deltas = list(stream)
+    assert len(deltas) > 1 and "".join(deltas) == "William Shakespeare wrote it"
+    assert stream.answer is not None and stream.answer.text == "William Shakespeare wrote it"
+
+
+def test_stream_with_escalation_shows_only_the_final_text(tmp_path) -> None:
+    with make(tmp_path, tiers=[FakeTier(text="Rock")]) as a:
+        stream = a.ask("Is the moon made of cheese?", stream=True)
+        assert "".join(stream) == "" or stream.answer is not None
+    assert stream.answer is not None and stream.answer.text == "Rock"
+
+
+@pytest.mark.parametrize("question", ["", "   ", None])
+def test_empty_question_is_a_typed_error(tmp_path, question) -> None:
+    with make(tmp_path) as a, pytest.raises(EmptyQuestion, match="question is empty"):
+        a.ask(question)
+
+
+def test_absurdly_long_question_is_refused(tmp_path) -> None:
+    with make(tmp_path) as a, pytest.raises(InputTooLong, match="limit is 200"):
+        a.ask("why " * 100)
+
+
+def test_unknown_mode_and_profile(tmp_path) -> None:
+    with pytest.raises(UnknownMode, match="prefer-on-device"):
+        make(tmp_path, mode="sometimes")
+    with pytest.raises(UnknownProfile, match="glasses"):
+        Assistant(profile="toaster", llm=FakeLLM(), tiers=[], router=FakeRouter())
+
+
+def test_stats_and_feedback(tmp_path) -> None:
+    with make(tmp_path, tiers=[FakeTier(text="Rock")]) as a:
+        a.ask("What is 2 plus 2?")
+        bad = a.ask("Is the moon made of cheese?")
+        a.feedback(bad, good=False, correction="It is rock")
+        stats = a.stats()
+    assert stats.requests == 2 and stats.escalated == 1
+    assert stats.by_tier == {"device": 1, "cloud": 1}
+    assert stats.negative_feedback == 1 and stats.cost["USD"] > 0
+
+
+def test_close_closes_tiers(tmp_path) -> None:
+    tier = FakeTier()
+    with make(tmp_path, tiers=[tier]):
+        pass
+    assert tier.closed
+
+
+def test_async_twin_asks_and_streams(tmp_path) -> None:
+    import asyncio
+
+    from edgesdk.assistant import AsyncAssistant
+    from edgesdk.types import Answer
+
+    async def run() -> tuple[Answer, list[object]]:
+        async with AsyncAssistant(
+            profile="phone", mode="only-on-device", settings=Settings(home=tmp_path),
+            llm=FakeLLM({"Hamlet": ("William Shakespeare", -0.1)}), tiers=[],
+            router=FakeRouter(),
+        ) as a:
+            answer = await a.ask("What is 2 plus 2?")
+            items = [item async for item in a.stream("Who wrote Hamlet?")]
+        return answer, items
+
+    answer, items = asyncio.run(run())
+    assert "4" in answer.text
+    assert items[:-1] == ["William", " Shakespeare"]
+    assert isinstance(items[-1], Answer) and items[-1].text == "William Shakespeare"

@@ -1,0 +1,82 @@
+"""On-device skills: they answer exactly when they parse, and decline otherwise."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from edgesdk.local.numbers import chinese_to_int, words_to_digits
+from edgesdk.local.skills import try_skills
+
+NOW = datetime(2026, 11, 28, 21, 40)
+
+
+@pytest.mark.parametrize(("question", "value"), [
+    ("What is 17 times 23?", "391"),
+    ("what is 3 plus 5", "8"),
+    ("12 除以 4", "3"),
+    ("(2+3)*4", "20"),
+    ("十七乘以二十三等于多少？", "391"),
+    ("What is seventeen times twenty-three?", "391"),
+    ("one hundred and five minus 5", "100"),
+    ("add 3 and 5", "8"),
+    ("subtract 3 from 10", "7"),
+    ("15% of 80", "12"),
+    ("2^10", "1024"),
+    ("10 / 4", "2.5"),
+    ("what is 3 + 5 * 2", "13"),
+    ("-3 * -4", "12"),
+    ("1,000 + 2,500", "3500"),
+    ("9 x 9", "81"),
+    ("What is sixteen plus six?", "22"),
+    ("square root of 144", "12"),
+    ("两千加三百", "2300"),
+    ("5/0", "undefined"),
+])
+def test_arithmetic(question: str, value: str) -> None:
+    result = try_skills(question, now=NOW)
+    assert result is not None and result.skill == "arithmetic"
+    assert result.value == value and value in result.text and result.confidence == 1.0
+
+
+@pytest.mark.parametrize(("question", "value"), [
+    ("convert 5 km to miles", "3.107"),
+    ("how many feet in 3 meters", "9.843"),
+    ("100 fahrenheit in celsius", "37.78"),
+    ("10公里是多少英里", "6.214"),
+    ("5 kg in pounds", "11.02"),
+])
+def test_units(question: str, value: str) -> None:
+    result = try_skills(question, now=NOW)
+    assert result is not None and result.skill == "units" and result.value == value
+
+
+@pytest.mark.parametrize(("question", "value"), [
+    ("What time is it?", "21:40"),
+    ("今天星期几", "Saturday"),
+    ("what day of the week is 2025-03-14", "Friday"),
+    ("how many days until 2026-12-25", "27"),
+    ("what is the date in ten days", "2026-12-08"),
+    ("What is today's date?", "2026-11-28"),
+])
+def test_dates(question: str, value: str) -> None:
+    result = try_skills(question, now=NOW)
+    assert result is not None and result.value == value
+
+
+@pytest.mark.parametrize("question", [
+    "What is the capital of France?", "What year did WW2 end?", "The capital of France is",
+    "What is 5?", "Is 7 a prime number?", "How many legs does a spider have?",
+    "3 apples plus 5 apples", "Who is the president?", "How many states are in the US?",
+    "convert 5 bananas to miles", "what is 2 ^ 100000", "__import__('os').system('ls')",
+])
+def test_declines_what_it_cannot_fully_parse(question: str) -> None:
+    assert try_skills(question, now=NOW) is None
+
+
+def test_number_words() -> None:
+    assert words_to_digits("twenty-three and one hundred and five") == "23 and 105"
+    assert chinese_to_int("一百零五") == 105
+    assert chinese_to_int("两万三千") == 23000
+    assert chinese_to_int("十七") == 17
