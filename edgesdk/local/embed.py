@@ -1,0 +1,107 @@
+"""Sentence embeddings on the device: all-MiniLM-L6-v2, int8 ONNX, via onnxruntime + tokenizers.
+
+Several capabilities need to know whether two texts mean the same thing: curation (novelty and
+near-duplicates), the router (questions like ones it got wrong before), device/cloud
+disagreement. MiniLM-L6 int8 is 23 MB and embeds a short sentence in a few milliseconds on one
+core, so it fits every profile. The recipe is the sentence-transformers one: WordPiece tokens
+(truncated to 256), the last hidden state mean-pooled over the attention mask, L2-normalised, so
+a dot product is the cosine similarity.
+
+Both the model and its tokenizer come from registry packages through the catalog
+(``minilm-l6-int8``, ``minilm-l6-tokenizer``); ``onnxruntime`` and ``tokenizers`` are the
+``embed`` extra, imported only when an embedder is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edgesdk.catalog import Catalog
+from edgesdk.errors import InputError, MissingExtra, ModelLoadError
+
+MODEL_ID = "minilm-l6-int8"
+TOKENIZER_ID = "minilm-l6-tokenizer"
+DIM = 384
+
+
+def _import(module: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtra(module=module, extra="embed", purpose="sentence embeddings") from exc
+
+
+class MiniLMEmbedder:
+    """``embed(texts) -> float32[n, 384]``, rows L2-normalised."""
+
+    model_id = MODEL_ID
+    dim = DIM
+
+    def __init__(self, *, session: Any, tokenizer: Any, max_length: int = 256,
+                 batch_size: int = 32) -> None:
+        self._session = session
+        self._tokenizer = tokenizer
+        self._tokenizer.enable_truncation(max_length=max_length)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._inputs = {i.name for i in session.get_inputs()}
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, *, catalog: Catalog | None = None, threads: int = 1,
+             max_length: int = 256) -> MiniLMEmbedder:
+        catalog = catalog or Catalog()
+        return cls.from_files(model=catalog.locate(MODEL_ID),
+                              tokenizer=catalog.locate(TOKENIZER_ID), threads=threads,
+                              max_length=max_length)
+
+    @classmethod
+    def from_files(cls, *, model: Path, tokenizer: Path, threads: int = 1,
+                   max_length: int = 256) -> MiniLMEmbedder:
+        ort = _import("onnxruntime")
+        tokenizers = _import("tokenizers")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(str(model), sess_options=options,
+                                           providers=["CPUExecutionProvider"])
+            tok = tokenizers.Tokenizer.from_file(str(tokenizer))
+        except Exception as exc:  # engine errors are not ours to leak
+            raise ModelLoadError(
+                f"could not load the embedding model {model} / {tokenizer}: {exc}. "
+                f"Re-fetch with: edgesdk models fetch {MODEL_ID} {TOKENIZER_ID} --force"
+            ) from exc
+        return cls(session=session, tokenizer=tok, max_length=max_length)
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if isinstance(texts, str):
+            raise InputError("embed() takes a list of texts, not one string: embed([text])")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = [self._embed_batch(list(texts[i:i + self.batch_size]))
+               for i in range(0, len(texts), self.batch_size)]
+        return np.concatenate(out, axis=0)
+
+    def _embed_batch(self, texts: list[str]) -> NDArray[np.float32]:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask,
+                 "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        result: NDArray[np.float32] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return result
+
+    def similarity(self, a: str, b: str) -> float:
+        vectors = self.embed([a, b])
+        return float(vectors[0] @ vectors[1])
