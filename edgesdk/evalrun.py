@@ -1,0 +1,224 @@
+"""Running the device path over a labelled dataset, once per question, with a cache.
+
+LLM runs over the datasets are the heaviest job in the project (2 shared cores), and a router
+refit must not pay for them again. So every local generation is stored in a JSONL cache under
+``$EDGESDK_HOME/cache/generations/<model_id>.jsonl`` keyed by a hash of (model, rendered
+prompt, max_tokens): the evaluation and ``edgesdk router fit`` read the same cache.
+
+Correctness is a normalised match against the dataset's ``answers`` (numbers compare as numbers,
+yes/no by the first word, text by whole-word containment), the same rule for training labels
+and for the report, so the router learns exactly what the report measures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from edgesdk.config import load_settings
+from edgesdk.local.llm import LocalLLM
+from edgesdk.local.prompts import qa_prompt, stop_for
+from edgesdk.types import Generation, SkillResult
+
+EVAL_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+"""The clock for relative date questions; ``scripts/build_datasets.py`` uses the same day."""
+EVAL_MAX_TOKENS = 40
+
+SkillFn = Callable[[str], "SkillResult | None"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Item:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    category: str = "unknown"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """One question through the device path: the skill's and the LLM's answers, scored."""
+
+    item: Item
+    skill: SkillResult | None
+    generation: Generation
+    correct: bool
+    """Whether the device's answer (the skill's if it answered, else the LLM's) is right."""
+
+
+def load_dataset(path: Path, *, limit: int | None = None) -> list[Item]:
+    items: list[Item] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        answers = row["answers"]
+        items.append(Item(id=str(row["id"]), question=str(row["question"]),
+                          answers=tuple(str(a) for a in answers),
+                          category=str(row.get("category") or "unknown")))
+        if limit is not None and len(items) >= limit:
+            break
+    return items
+
+
+# --------------------------------------------------------------------------- scoring
+
+_YES = {"yes", "yeah", "true", "correct", "是", "是的", "对", "会", "可以", "plausible"}
+_NO = {"no", "false", "incorrect", "not", "不是", "不", "否", "不会", "不对", "implausible"}
+_NUM = re.compile(r"-?\d+(?:\.\d+)?")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    text = re.sub(r"[^\w\s.\-]|(?<!\d)\.|\.(?!\d)", " ", text)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", "").strip())
+    except ValueError:
+        return None
+
+
+def _first_word(text: str) -> str:
+    norm = normalise(text)
+    if not norm:
+        return ""
+    if _CJK.match(norm):
+        for word in sorted(_YES | _NO, key=len, reverse=True):
+            if norm.startswith(word):
+                return word
+        return norm[:1]
+    return norm.split()[0]
+
+
+def is_correct(prediction: str, answers: Sequence[str]) -> bool:
+    """Normalised match of ``prediction`` against any gold answer."""
+    pred = normalise(prediction)
+    if not pred:
+        return False
+    for gold in answers:
+        g = normalise(gold)
+        if not g:
+            continue
+        if g in _YES or g in _NO:
+            first = _first_word(prediction)
+            if (g in _YES and first in _YES) or (g in _NO and first in _NO):
+                return True
+            continue
+        value = _as_number(gold)
+        if value is not None:
+            numbers = _NUM.findall(pred.replace(" ", " "))
+            if numbers:
+                got = float(numbers[-1])
+                if abs(got - value) <= max(1e-6, 0.011 * abs(value)):
+                    return True
+            continue
+        if pred == g:
+            return True
+        if _CJK.search(g):
+            if g in pred:
+                return True
+        elif re.search(rf"(?<!\w){re.escape(g)}(?!\w)", pred):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- generation cache
+
+
+class GenerationCache:
+    """Append-only JSONL of generations keyed by (model, prompt, max_tokens) hash."""
+
+    def __init__(self, *, path: Path) -> None:
+        self.path = path
+        self._rows: dict[str, Generation] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    self._rows[row["key"]] = Generation.model_validate(row["generation"])
+
+    @staticmethod
+    def key(model_id: str, prompt: Any, max_tokens: int) -> str:
+        blob = json.dumps([model_id, prompt, max_tokens], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def get(self, key: str) -> Generation | None:
+        return self._rows.get(key)
+
+    def put(self, key: str, generation: Generation) -> None:
+        self._rows[key] = generation
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"key": key, "generation": generation.model_dump(mode="json")},
+                                ensure_ascii=False) + "\n")
+
+
+def default_cache(model_id: str) -> GenerationCache:
+    home = load_settings().home
+    return GenerationCache(path=home / "cache" / "generations" / f"{model_id}.jsonl")
+
+
+def default_skills() -> SkillFn | None:
+    """The lead's on-device skills with the evaluation clock, if the module is present."""
+    try:
+        from edgesdk.local.skills import try_skills
+    except ImportError:
+        return None
+
+    def run(question: str) -> SkillResult | None:
+        return try_skills(question, now=EVAL_NOW)
+
+    return run
+
+
+def run_items(
+    items: Iterable[Item],
+    *,
+    model_id: str,
+    llm_factory: Callable[[], LocalLLM],
+    cache: GenerationCache,
+    skills: SkillFn | None,
+    max_tokens: int = EVAL_MAX_TOKENS,
+    progress: Callable[[int], None] | None = None,
+) -> list[Record]:
+    """Skills first, then the (cached) local LLM for every item; the LLM is loaded lazily."""
+    llm: LocalLLM | None = None
+    records: list[Record] = []
+    style = _style_of(model_id)
+    for n, item in enumerate(items):
+        prompt = qa_prompt(style, item.question)
+        key = GenerationCache.key(model_id, prompt, max_tokens)
+        generation = cache.get(key)
+        if generation is None:
+            if llm is None:
+                llm = llm_factory()
+            generation = llm.generate(prompt, max_tokens=max_tokens, stop=stop_for(style),
+                                      temperature=0.0, seed=0)
+            cache.put(key, generation)
+        skill = skills(item.question) if skills is not None else None
+        text = skill.value if skill is not None else generation.text
+        correct = is_correct(text, item.answers) or (
+            skill is not None and is_correct(skill.text, item.answers))
+        records.append(Record(item=item, skill=skill, generation=generation, correct=correct))
+        if progress is not None:
+            progress(n + 1)
+    return records
+
+
+def _style_of(model_id: str) -> Any:
+    from edgesdk.catalog import Catalog
+
+    return Catalog().manifest(model_id).prompt_style or "completion"

@@ -1,0 +1,263 @@
+"""Fit, save and load the calibrated combiner: signals → P(the device's answer is right).
+
+Why a logistic regression in numpy: it is a dot product at decision time (microseconds, no
+dependency on the device), its JSON is a few kilobytes, and with per-kind interaction terms it
+captures what matters here — the same log-prob means different things for a fact, a yes/no and
+a sum. A GBM would fit the training questions more tightly but ships a bigger, more brittle
+artefact for a gain we could not measure reliably on a few hundred questions.
+
+Calibration: the regression's scores are cross-fitted (k folds, seeded) and a Platt scaling
+(or isotonic, by choice) is fitted on those out-of-fold scores, so the shipped probabilities are
+honest about unseen questions rather than the training ones. The file also keeps quantiles of
+the out-of-fold confidences, from which the policy turns a target cloud share into a threshold,
+and the skills' measured accuracy.
+
+A calibration belongs to one model file: it records the model id and the GGUF's sha256, and
+loading checks both (``CalibrationError`` otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.errors import CalibrationError
+from edgesdk.routing.metrics import FloatArray, auroc
+
+FORMAT_VERSION = 1
+CALIBRATION_DIR = Path(__file__).resolve().parent / "calibrations"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinearScorer:
+    """Standardise → logistic regression → Platt (``a·z + b``) or isotonic (breakpoints)."""
+
+    features: tuple[str, ...]
+    interactions: tuple[tuple[str, str], ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    platt: tuple[float, float] = (1.0, 0.0)
+    isotonic_x: tuple[float, ...] = ()
+    isotonic_y: tuple[float, ...] = ()
+
+    def design(self, feats: Mapping[str, float]) -> list[float]:
+        row = [feats.get(n, math.nan) for n in self.features]
+        row += [feats.get(a, math.nan) * feats.get(b, math.nan) for a, b in self.interactions]
+        return row
+
+    def logit(self, feats: Mapping[str, float]) -> float:
+        z = self.bias
+        for x, m, s, w in zip(self.design(feats), self.mean, self.scale, self.weights,
+                              strict=True):
+            z += w * (x - m) / s
+        return z
+
+    def calibrate_logit(self, z: float) -> float:
+        if self.isotonic_x:
+            return float(np.interp(z, self.isotonic_x, self.isotonic_y))
+        a, b = self.platt
+        return _sigmoid(a * z + b)
+
+    def prob(self, feats: Mapping[str, float]) -> float:
+        return self.calibrate_logit(self.logit(feats))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Calibration:
+    model_id: str
+    model_sha256: str
+    scorer: LinearScorer
+    prior: LinearScorer | None
+    skill_accuracy: float
+    quantiles: tuple[float, ...]
+    """101 quantiles of calibrated confidence over LLM-answered requests (out of fold)."""
+    fit_info: dict[str, Any] = field(default_factory=dict)
+    format: int = FORMAT_VERSION
+
+    def threshold_for_share(self, share: float) -> float:
+        """The confidence below which ``share`` of LLM-answered requests fall."""
+        share = min(max(share, 0.0), 1.0)
+        return float(np.interp(share * 100, np.arange(len(self.quantiles)), self.quantiles))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        def scorer(d: Mapping[str, Any]) -> LinearScorer:
+            return LinearScorer(
+                features=tuple(d["features"]),
+                interactions=tuple((str(a), str(b)) for a, b in d["interactions"]),
+                mean=tuple(d["mean"]), scale=tuple(d["scale"]), weights=tuple(d["weights"]),
+                bias=float(d["bias"]), platt=(float(d["platt"][0]), float(d["platt"][1])),
+                isotonic_x=tuple(d.get("isotonic_x", ())),
+                isotonic_y=tuple(d.get("isotonic_y", ())),
+            )
+
+        return cls(
+            model_id=str(data["model_id"]), model_sha256=str(data["model_sha256"]),
+            scorer=scorer(data["scorer"]),
+            prior=scorer(data["prior"]) if data.get("prior") else None,
+            skill_accuracy=float(data["skill_accuracy"]), quantiles=tuple(data["quantiles"]),
+            fit_info=dict(data.get("fit_info", {})), format=int(data["format"]),
+        )
+
+
+def save(calibration: Calibration, path: Path | None = None) -> Path:
+    path = path or CALIBRATION_DIR / f"{calibration.model_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(calibration.to_json() + "\n", encoding="utf-8")
+    return path
+
+
+def load(model_id: str, *, model_sha256: str | None = None, path: Path | None = None
+         ) -> Calibration:
+    """The shipped (or given) calibration of ``model_id``; checks model id, file and format."""
+    path = path or CALIBRATION_DIR / f"{model_id}.json"
+    fix = f"Fit one with: edgesdk router fit --dataset TRAIN.jsonl --model {model_id}"
+    if not path.exists():
+        raise CalibrationError(f"no router calibration for model '{model_id}' at {path}. {fix}")
+    try:
+        cal = Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CalibrationError(f"router calibration {path} is unreadable ({exc}). {fix}") from exc
+    if cal.format != FORMAT_VERSION:
+        raise CalibrationError(f"router calibration {path} has format {cal.format}, this edgesdk "
+                               f"reads format {FORMAT_VERSION}. {fix}")
+    if cal.model_id != model_id:
+        raise CalibrationError(f"router calibration {path} was fitted for '{cal.model_id}', "
+                               f"not '{model_id}'. {fix}")
+    if model_sha256 is not None and cal.model_sha256 != model_sha256:
+        raise CalibrationError(f"router calibration {path} was fitted on another file of "
+                               f"'{model_id}' (sha256 {cal.model_sha256[:12]}…, the model store "
+                               f"has {model_sha256[:12]}…). {fix}")
+    return cal
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def _sigmoid_np(z: FloatArray) -> FloatArray:
+    out: FloatArray = 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
+    return out
+
+
+def fit_logistic(x: FloatArray, y: FloatArray, *, l2: float, iters: int = 50
+                 ) -> tuple[FloatArray, float]:
+    """L2-penalised logistic regression by Newton's method (bias unpenalised)."""
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    pen = np.full(d + 1, l2)
+    pen[-1] = 0.0
+    for _ in range(iters):
+        p = _sigmoid_np(xb @ w)
+        grad = xb.T @ (p - y) + pen * w
+        hess = (xb * (p * (1 - p))[:, None]).T @ xb + np.diag(pen + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if float(np.abs(step).max()) < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+def fit_platt(z: FloatArray, y: FloatArray) -> tuple[float, float]:
+    w, b = fit_logistic(z[:, None], y, l2=1e-3)
+    return float(w[0]), b
+
+
+def fit_isotonic(z: FloatArray, y: FloatArray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Pool-adjacent-violators on (z, y); returns breakpoints for ``np.interp``."""
+    order = np.argsort(z, kind="mergesort")
+    zs, ys = z[order], y[order]
+    blocks: list[list[float]] = []  # [sum_y, count, z_mean_sum]
+    for zi, yi in zip(zs, ys, strict=True):
+        blocks.append([float(yi), 1.0, float(zi)])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            s, c, zz = blocks.pop()
+            blocks[-1][0] += s
+            blocks[-1][1] += c
+            blocks[-1][2] += zz
+    xs = tuple(b[2] / b[1] for b in blocks)
+    # shrink block means towards 0.5 a little so tiny blocks never claim certainty
+    ys_ = tuple((b[0] + 0.5) / (b[1] + 1.0) for b in blocks)
+    return xs, ys_
+
+
+def _design(rows: Sequence[Mapping[str, float]], features: Sequence[str],
+            interactions: Sequence[tuple[str, str]]) -> FloatArray:
+    probe = LinearScorer(features=tuple(features), interactions=tuple(interactions), mean=(),
+                         scale=(), weights=(), bias=0.0)
+    x = np.array([probe.design(r) for r in rows], dtype=np.float64)
+    return np.nan_to_num(x, nan=0.0)
+
+
+def fit_scorer(
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[bool],
+    *,
+    features: Sequence[str],
+    interactions: Sequence[tuple[str, str]] = (),
+    l2: float = 1.0,
+    folds: int = 5,
+    seed: int = 0,
+    method: str = "platt",
+) -> tuple[LinearScorer, FloatArray]:
+    """Fit a scorer; returns it and its calibrated out-of-fold probabilities."""
+    x = _design(rows, features, interactions)
+    y = np.asarray(labels, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(len(y)) % folds
+    oof = np.zeros(len(y))
+    for k in range(folds):
+        tr, te = fold != k, fold == k
+        mean, scale = x[tr].mean(0), x[tr].std(0) + 1e-6
+        w, b = fit_logistic((x[tr] - mean) / scale, y[tr], l2=l2)
+        oof[te] = ((x[te] - mean) / scale) @ w + b
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    w, b = fit_logistic((x - mean) / scale, y, l2=l2)
+    scorer = LinearScorer(features=tuple(features), interactions=tuple(interactions),
+                          mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
+                          weights=tuple(w.tolist()), bias=b)
+    if method == "isotonic":
+        ix, iy = fit_isotonic(oof, y)
+        scorer = LinearScorer(**{**asdict(scorer), "isotonic_x": ix, "isotonic_y": iy})
+        probs = np.interp(oof, ix, iy)
+    else:
+        a, c = fit_platt(oof, y)
+        scorer = LinearScorer(**{**asdict(scorer), "platt": (a, c)})
+        probs = _sigmoid_np(a * oof + c)
+    return scorer, probs
+
+
+def choose_l2(rows: Sequence[Mapping[str, float]], labels: Sequence[bool], *,
+              features: Sequence[str], interactions: Sequence[tuple[str, str]],
+              grid: Sequence[float] = (0.3, 1.0, 3.0, 10.0, 30.0), seed: int = 0) -> float:
+    """The L2 strength with the best cross-validated AUROC (train data only)."""
+    best, best_auc = grid[0], -1.0
+    for l2 in grid:
+        _, probs = fit_scorer(rows, labels, features=features, interactions=interactions, l2=l2,
+                              seed=seed)
+        auc = auroc(probs, labels)
+        if auc > best_auc + 1e-4:
+            best, best_auc = l2, auc
+    return best
+
+
+def quantiles_of(probs: FloatArray) -> tuple[float, ...]:
+    return tuple(float(v) for v in np.quantile(probs, np.linspace(0, 1, 101)))

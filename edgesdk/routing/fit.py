@@ -1,0 +1,105 @@
+"""From labelled device-path outcomes to a shipped ``Calibration``.
+
+Kept apart from ``calibrate.py`` (the numerics and the file format) because this is where the
+modelling choices live: which signals, which per-kind interactions, how the prior is fitted and
+how skills are scored. Inputs are plain values from ``edgesdk.types``, so the evaluation harness,
+the CLI and the tests all fit the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from edgesdk.routing import signals
+from edgesdk.routing.calibrate import (
+    Calibration,
+    choose_l2,
+    fit_scorer,
+    quantiles_of,
+)
+from edgesdk.routing.metrics import auroc, ece
+from edgesdk.types import Generation, SkillResult
+
+KIND_FEATURES = tuple(f"kind_{k}" for k in signals.KINDS)
+QUESTION_FEATURES = (*KIND_FEATURES, "q_words", "q_digits", "q_numbers", "q_zh",
+                     "q_question_mark", "q_capitals", "q_quotes")
+GENERATION_FEATURES = ("lp_mean", "lp_min", "lp_p10", "lp_first", "lp_sum", "ent_mean",
+                       "ent_max", "ent_first", "mg_mean", "mg_min", "mg_first", "n_tokens",
+                       "truncated", "empty", "rep_ratio", "copy_ratio", "ans_number",
+                       "ans_yesno", "ans_words", "ans_zh", "ans_number_in_q")
+REQUIRED = ("lp_mean", "lp_min", "ent_mean", "mg_mean")
+"""Signals without which the combiner's score is meaningless (→ fail safe)."""
+INTERACT_WITH = ("lp_mean", "lp_min", "lp_first", "ent_first", "mg_first", "n_tokens",
+                 "copy_ratio", "ans_words", "truncated")
+INTERACT_KINDS = ("kind_fact", "kind_yes_no", "kind_math_word", "kind_arithmetic")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """One labelled request: what the device saw and produced, and whether it was right."""
+
+    question: str
+    generation: Generation | None
+    skill: SkillResult | None
+    correct: bool
+
+
+def default_interactions() -> tuple[tuple[str, str], ...]:
+    return tuple((k, f) for k in INTERACT_KINDS for f in INTERACT_WITH)
+
+
+def fit_calibration(
+    outcomes: Sequence[Outcome],
+    *,
+    model_id: str,
+    model_sha256: str,
+    method: str = "platt",
+    seed: int = 0,
+    dataset: str = "",
+) -> Calibration:
+    llm = [o for o in outcomes if o.skill is None and o.generation is not None]
+    skilled = [o for o in outcomes if o.skill is not None]
+    if len(llm) < 50:
+        from edgesdk.errors import CalibrationError
+
+        raise CalibrationError(f"only {len(llm)} LLM-answered examples; fitting a router "
+                               "needs at least 50. Use a bigger --dataset")
+    rows = [signals.extract(o.question, o.generation) for o in llm]
+    labels = [o.correct for o in llm]
+    features = (*QUESTION_FEATURES, *GENERATION_FEATURES)
+    inter = default_interactions()
+    l2 = choose_l2(rows, labels, features=features, interactions=inter, seed=seed)
+    scorer, probs = fit_scorer(rows, labels, features=features, interactions=inter, l2=l2,
+                               seed=seed, method=method)
+    prior_rows = [signals.question_features(o.question) for o in outcomes]
+    prior_labels = [o.correct for o in outcomes]
+    prior, prior_probs = fit_scorer(prior_rows, prior_labels, features=QUESTION_FEATURES,
+                                    l2=3.0, seed=seed)
+    skill_right = sum(o.correct for o in skilled)
+    # Laplace-smoothed with a strong prior that parsed skills are right.
+    skill_accuracy = (skill_right + 19.0) / (len(skilled) + 20.0)
+    return Calibration(
+        model_id=model_id,
+        model_sha256=model_sha256,
+        scorer=scorer,
+        prior=prior,
+        skill_accuracy=float(skill_accuracy),
+        quantiles=quantiles_of(np.asarray(probs)),
+        fit_info={
+            "dataset": dataset,
+            "n_llm": len(llm),
+            "n_skill": len(skilled),
+            "l2": l2,
+            "method": method,
+            "seed": seed,
+            "cv_auroc": round(auroc(probs, labels), 4),
+            "cv_ece": round(ece(probs, labels), 4),
+            "prior_cv_auroc": round(auroc(prior_probs, prior_labels), 4),
+            "llm_accuracy": round(float(np.mean(labels)), 4),
+            "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    )

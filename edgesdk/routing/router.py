@@ -1,0 +1,157 @@
+"""The router: signals → calibrated P(the device's answer is right) → policy decision.
+
+``decide`` is a pure function of its arguments and the loaded calibration: it extracts a few
+dozen numbers from the generation and the question, takes one dot product, applies the shipped
+Platt/isotonic map (and the opt-in online layer), and asks the policy. No I/O, no model calls:
+well under a millisecond.
+
+What it does with each kind of request:
+- a deterministic skill answered → the skills' measured accuracy (they parse or decline);
+- the local LLM answered → the combiner's calibrated confidence;
+- no usable generation or signals (missing, empty, ``nan``) → no confidence: fail safe.
+Perception scores (when the answer rests on percepts) cap the confidence: the calibration data
+has no images, so a weak percept lowers confidence rather than pretending to be calibrated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from edgesdk.devices import DeviceProfile
+from edgesdk.routing import signals
+from edgesdk.routing.calibrate import Calibration, load
+from edgesdk.routing.fit import REQUIRED
+from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
+from edgesdk.routing.policy import Policy, PolicyState
+from edgesdk.types import Generation, Mode, Percept, RouteDecision, SkillResult
+
+DEFAULT_SKIP_BELOW = 0.03
+PERCEPT_FLOOR = 0.5
+
+
+class Router:
+    """Calibrated confidence + escalation policy for one local model on one device profile."""
+
+    def __init__(
+        self,
+        *,
+        calibration: Calibration,
+        policy: Policy,
+        state: PolicyState | None = None,
+        online: OnlineRecalibrator | None = None,
+        skip_below: float = DEFAULT_SKIP_BELOW,
+    ) -> None:
+        self.calibration = calibration
+        self.policy = policy
+        self.state = state or PolicyState()
+        self.online = online
+        self.skip_below = skip_below
+        self.model_id = calibration.model_id
+
+    @classmethod
+    def for_model(
+        cls,
+        model_id: str,
+        *,
+        profile: DeviceProfile,
+        target_cloud_share: float | None = None,
+        private_topics: Sequence[str] = (),
+        refuse_below: float | None = None,
+        online: bool | OnlineConfig = False,
+        skip_below: float = DEFAULT_SKIP_BELOW,
+        check_model_file: bool = True,
+    ) -> Router:
+        """The shipped calibration of ``model_id`` with ``profile``'s policy.
+
+        Raises ``CalibrationError`` if there is none, or it was fitted on another model file.
+        """
+        sha: str | None = None
+        if check_model_file:
+            from edgesdk.catalog import Catalog
+            from edgesdk.errors import EdgeSDKError
+
+            try:
+                sha = Catalog().manifest(model_id).sha256
+            except EdgeSDKError:
+                sha = None
+        calibration = load(model_id, model_sha256=sha)
+        policy = Policy.for_profile(profile, quantiles=calibration.quantiles,
+                                    target_cloud_share=target_cloud_share,
+                                    private_topics=private_topics, refuse_below=refuse_below)
+        recal = None
+        if online:
+            recal = OnlineRecalibrator(config=online if isinstance(online, OnlineConfig)
+                                       else None)
+        return cls(calibration=calibration, policy=policy, online=recal, skip_below=skip_below)
+
+    # ------------------------------------------------------------------ confidence
+
+    def prior(self, question: str) -> float | None:
+        """P(the device will answer right) before generating; ``None`` if not calibrated."""
+        prior = self.calibration.prior
+        if prior is None or not question.strip():
+            return None
+        value = prior.prob(signals.question_features(question))
+        return value if math.isfinite(value) else None
+
+    def confidence(
+        self,
+        *,
+        question: str,
+        generation: Generation | None,
+        skill: SkillResult | None,
+        percepts: Sequence[Percept] = (),
+    ) -> tuple[float | None, list[str]]:
+        """Calibrated P(right) with the reasons behind it; ``None`` when it cannot be trusted."""
+        if skill is not None:
+            conf = min(self.calibration.skill_accuracy, skill.confidence)
+            return conf, [f"skill:{skill.skill} answered (measured accuracy {conf:.2f})"]
+        if generation is None:
+            return None, ["no local generation"]
+        if not generation.text.strip():
+            return None, ["empty local answer"]
+        feats = signals.extract(question, generation)
+        bad = signals.invalid(feats, REQUIRED)
+        if bad:
+            return None, [f"invalid signals: {', '.join(bad)}"]
+        conf = self.calibration.scorer.prob(feats)
+        if not math.isfinite(conf):
+            return None, ["combiner produced a non-finite score"]
+        why = [f"kind {signals.question_kind(question)}",
+               f"min token log-prob {feats['lp_min']:.2f}"]
+        if self.online is not None and self.online.active:
+            adjusted = self.online.adjust(conf)
+            why.append(f"online recalibration {conf:.2f}→{adjusted:.2f}")
+            conf = adjusted
+        if percepts:
+            weakest = min(float(p.score) for p in percepts)
+            if weakest < PERCEPT_FLOOR:
+                conf *= weakest / PERCEPT_FLOOR
+                why.append(f"weak percept (score {weakest:.2f})")
+        return conf, why
+
+    def decide(
+        self,
+        *,
+        question: str,
+        generation: Generation | None,
+        skill: SkillResult | None,
+        percepts: Sequence[Percept] = (),
+        mode: Mode = "prefer-on-device",
+        state: PolicyState | None = None,
+    ) -> RouteDecision:
+        conf, why = self.confidence(question=question, generation=generation, skill=skill,
+                                    percepts=percepts)
+        return self.policy.decide(question=question, confidence=conf, mode=mode,
+                                  state=state or self.state, reasons=why)
+
+    def observe(self, *, question: str, generation: Generation | None, agreed: bool) -> None:
+        """Feed one free label (did the cloud agree with the device?) to online learning."""
+        if self.online is None:
+            return
+        conf, _ = self.confidence(question=question, generation=generation, skill=None)
+        if conf is not None:
+            # the online layer learns on the shipped scale, not its own output
+            shipped = self.calibration.scorer.prob(signals.extract(question, generation))
+            self.online.observe(shipped, agreed)

@@ -1,0 +1,185 @@
+"""Signals the router turns into P(the device's answer is right).
+
+Tiny models are confidently wrong in systematic ways: they are sure of a word they copied from
+the question, they cannot do arithmetic at all, and on yes/no questions their token
+probabilities say nothing. So the signals combine three views that generalise to unseen
+questions of the same kinds (no question text is memorised):
+
+- **the generation**: per-token log-prob statistics (mean, min, 10th percentile, first token),
+  entropy and top-1/top-2 margin statistics, length, truncation, repetition, how much of the
+  answer was copied from the question, and the answer's shape (number, yes/no, empty);
+- **the question**: its kind (fact, yes/no, arithmetic, multi-step math, conversion, date,
+  open-ended), digits, length, language — known before generating, so they also drive the
+  pre-generation prior;
+- **perception**: how sure the perceivers were of what the answer may rest on.
+
+Everything here is plain Python over a few dozen floats: extracting signals and scoring them
+costs microseconds, well inside the router's 1 ms budget. Missing values are ``nan`` and the
+router fails safe on them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+from edgesdk.types import Generation, Percept, SkillResult
+
+Kind = Literal["fact", "yes_no", "arithmetic", "math_word", "conversion", "date", "open"]
+KINDS: tuple[Kind, ...] = ("fact", "yes_no", "arithmetic", "math_word", "conversion", "date",
+                           "open")
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+_WORD = re.compile(r"\w+")
+_AUX = re.compile(
+    r"^(is|are|was|were|do|does|did|can|could|would|will|should|shall|has|have|had|may|might|"
+    r"must|am|isn't|aren't|wasn't|doesn't|don't|didn't|won't|can't)\b", re.I)
+_OPEN = re.compile(r"^(why|how\s+(?:do|does|did|can|would|should|to)|explain|describe|tell\s+me"
+                   r"\s+about|write|what\s+do\s+you\s+think)\b", re.I)
+_OPS = re.compile(r"[-+*/×÷^=]|\b(plus|minus|times|divided|multiplied|squared|cubed|sum|"
+                  r"product|difference|percent|square\s+root)\b|[加减乘除]", re.I)
+_NUM_WORDS = re.compile(r"\b(zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                        r"twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
+                        r"thousand)\b|[零一二两三四五六七八九十百千万]", re.I)
+_CONVERSION = re.compile(r"\b(convert|in\s+(?:kilo|centi|milli)?\w*meters?|miles?|inch(?:es)?|"
+                         r"feet|foot|pounds?|kilograms?|grams?|liters?|litres?|gallons?|"
+                         r"celsius|fahrenheit|ounces?)\b|换算|公里|厘米|公斤|摄氏|华氏", re.I)
+_DATE = re.compile(r"\b(day\s+of\s+the\s+week|what\s+(?:is\s+the\s+)?date|days\s+until|"
+                   r"what\s+time|today|tomorrow|yesterday|\d{4}-\d{2}-\d{2})\b|星期|几号|几点",
+                   re.I)
+_YES_WORDS = {"yes", "no", "true", "false", "是", "不", "对", "会", "不会", "不是"}
+
+
+def question_kind(question: str) -> Kind:
+    """A cheap, rule-based guess at what kind of question this is."""
+    q = question.strip()
+    low = q.lower()
+    numbers = len(_NUMBER.findall(q)) + len(_NUM_WORDS.findall(low))
+    if _DATE.search(low):
+        return "date"
+    if _CONVERSION.search(low) and numbers >= 1:
+        return "conversion"
+    words = len(_WORD.findall(q)) if not _CJK.search(q) else len(q) // 2
+    if numbers >= 2 and words > 22:
+        return "math_word"
+    if _OPS.search(low) and numbers >= 2:
+        return "arithmetic"
+    if numbers >= 2 and re.search(r"\bhow\s+(many|much)\b|多少|几", low):
+        return "math_word" if words > 14 else "arithmetic"
+    if _AUX.match(low) or q.rstrip("?？").endswith("吗") or "plausible" in low:
+        return "yes_no"
+    if _OPEN.match(low):
+        return "open"
+    return "fact"
+
+
+def question_features(question: str) -> dict[str, float]:
+    kind = question_kind(question)
+    q = question.strip()
+    cjk = bool(_CJK.search(q))
+    words = len(q) / 2 if cjk else len(_WORD.findall(q))
+    feats = {f"kind_{k}": float(kind == k) for k in KINDS}
+    feats.update({
+        "q_words": math.log1p(words),
+        "q_digits": math.log1p(len(_DIGIT.findall(q))),
+        "q_numbers": math.log1p(len(_NUMBER.findall(q))),
+        "q_zh": float(cjk),
+        "q_question_mark": float(q.endswith(("?", "？"))),
+        "q_capitals": math.log1p(sum(1 for w in q.split()[1:] if w[:1].isupper())),
+        "q_quotes": float('"' in q or "“" in q or "《" in q),
+    })
+    return feats
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    s = sorted(values)
+    idx = min(len(s) - 1, max(0, round(q * (len(s) - 1))))
+    return s[idx]
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
+def _finite(values: Sequence[float]) -> bool:
+    return all(math.isfinite(v) for v in values)
+
+
+def generation_features(question: str, generation: Generation | None) -> dict[str, float]:
+    """Statistics of the local generation; ``nan`` where the generation says nothing."""
+    names = ("lp_mean", "lp_min", "lp_p10", "lp_first", "lp_sum", "ent_mean", "ent_max",
+             "ent_first", "mg_mean", "mg_min", "mg_first", "n_tokens", "truncated", "empty",
+             "rep_ratio", "copy_ratio", "ans_number", "ans_yesno", "ans_words", "ans_zh",
+             "ans_number_in_q")
+    if generation is None:
+        return dict.fromkeys(names, math.nan)
+    ev = generation.evidence
+    lps, ents, mgs = list(ev.logprobs), list(ev.entropies), list(ev.margins)
+    text = generation.text.strip()
+    if not lps or not _finite(lps) or not _finite(ents) or not _finite(mgs):
+        feats = dict.fromkeys(names, math.nan)
+        feats["empty"] = float(not text)
+        return feats
+    ans_words = [w.lower() for w in _WORD.findall(text)]
+    q_words = {w.lower() for w in _WORD.findall(question)}
+    copied = sum(1 for w in ans_words if w in q_words)
+    distinct = len(set(ans_words))
+    first = ans_words[0] if ans_words else ""
+    ans_numbers = _NUMBER.findall(text)
+    q_numbers = set(_NUMBER.findall(question))
+    return {
+        "lp_mean": _mean(lps),
+        "lp_min": min(lps),
+        "lp_p10": _pct(lps, 0.1),
+        "lp_first": lps[0],
+        "lp_sum": max(sum(lps), -30.0),
+        "ent_mean": _mean(ents) if ents else math.nan,
+        "ent_max": max(ents) if ents else math.nan,
+        "ent_first": ents[0] if ents else math.nan,
+        "mg_mean": _mean(mgs) if mgs else math.nan,
+        "mg_min": min(mgs) if mgs else math.nan,
+        "mg_first": mgs[0] if mgs else math.nan,
+        "n_tokens": math.log1p(len(lps)),
+        "truncated": float(generation.finish_reason in ("length", "deadline")),
+        "empty": float(not text),
+        "rep_ratio": 1.0 - distinct / len(ans_words) if ans_words else 0.0,
+        "copy_ratio": copied / len(ans_words) if ans_words else 0.0,
+        "ans_number": float(bool(ans_numbers)),
+        "ans_yesno": float(first in _YES_WORDS or text[:1] in _YES_WORDS),
+        "ans_words": math.log1p(len(ans_words)),
+        "ans_zh": float(bool(_CJK.search(text))),
+        "ans_number_in_q": float(bool(ans_numbers) and ans_numbers[-1] in q_numbers),
+    }
+
+
+def percept_features(percepts: Sequence[Percept]) -> dict[str, float]:
+    scores = [float(p.score) for p in percepts]
+    return {
+        "n_percepts": math.log1p(len(scores)),
+        "percept_min": min(scores) if scores else 1.0,
+        "percept_mean": _mean(scores) if scores else 1.0,
+    }
+
+
+def extract(
+    question: str,
+    generation: Generation | None,
+    *,
+    skill: SkillResult | None = None,
+    percepts: Sequence[Percept] = (),
+) -> dict[str, float]:
+    """All cheap signals of one request, by name (``nan`` = missing)."""
+    feats = question_features(question)
+    feats.update(generation_features(question, generation))
+    feats.update(percept_features(percepts))
+    feats["skill"] = float(skill is not None)
+    return feats
+
+
+def invalid(features: dict[str, float], names: Sequence[str]) -> list[str]:
+    """Names among ``names`` that are missing or not finite."""
+    return [n for n in names if not math.isfinite(features.get(n, math.nan))]
