@@ -14,10 +14,11 @@ tokens as they are decoded.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -313,13 +314,13 @@ class Assistant:
         outcome: TierOutcome | None = None
         self._perceive(attempt, image, audio)
         if mode == "only-cloud" or mode == "prefer-cloud":
-            outcome = self._escalate(attempt, deadline, reasons, stream=stream)
+            outcome = yield from self._escalate_streaming(attempt, deadline, reasons, stream)
             if outcome.answer is None:
                 if mode == "only-cloud":
                     assert outcome.error is not None
                     raise outcome.error
                 yield from self._device_steps(attempt, "only-on-device", deadline,
-                                              stream_tokens=stream)
+                                              stream_tokens=False)
                 reasons.append("fell back to the device answer")
         else:
             yield from self._device_steps(attempt, mode, deadline,
@@ -331,16 +332,43 @@ class Assistant:
                 if mode == "only-on-device":
                     reasons.append("router would escalate, but mode is only-on-device")
                 else:
-                    outcome = self._escalate(attempt, deadline, reasons, stream=stream)
+                    outcome = yield from self._escalate_streaming(attempt, deadline, reasons,
+                                                                  stream)
                     if outcome.answer is None:
                         reasons.append("fell back to the device answer")
-            if stream and mode != "only-on-device" and (outcome is None or outcome.answer is None):
-                yield attempt.text
+        if stream and mode != "only-on-device" and (outcome is None or outcome.answer is None):
+            yield attempt.text
         answer = self._finish(attempt, outcome, reasons, started)
         yield answer
 
+    def _escalate_streaming(self, attempt: DeviceAttempt, deadline: float, reasons: list[str],
+                            stream: bool) -> Generator[str, None, TierOutcome]:
+        """Escalate; when streaming, relay the tier's deltas as they arrive (a worker thread
+        runs the blocking client while this generator drains its queue)."""
+        if not stream:
+            return self._escalate(attempt, deadline, reasons, on_delta=None)
+        deltas: queue.Queue[str | None] = queue.Queue()
+        box: list[TierOutcome | BaseException] = []
+
+        def work() -> None:
+            try:
+                box.append(self._escalate(attempt, deadline, reasons, on_delta=deltas.put))
+            except BaseException as exc:  # re-raised below, in the caller's thread
+                box.append(exc)
+            finally:
+                deltas.put(None)
+
+        worker = threading.Thread(target=work, name="edgesdk-escalate", daemon=True)
+        worker.start()
+        while (delta := deltas.get()) is not None:
+            yield delta
+        worker.join()
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+
     def _escalate(self, attempt: DeviceAttempt, deadline: float, reasons: list[str], *,
-                  stream: bool) -> TierOutcome:
+                  on_delta: Callable[[str], None] | None) -> TierOutcome:
         if not attempt.question.strip():
             raise EmptyQuestion("no question was heard in the audio. Ask again, or type it")
         if self._device_only_reason is not None:
@@ -361,7 +389,7 @@ class Assistant:
                 break
             t = time.perf_counter()
             try:
-                result = tier.chat(messages, deadline=deadline)
+                result = tier.chat(messages, deadline=deadline, on_delta=on_delta)
             except CloudError as exc:
                 attempt.trace.append(_step(f"tier:{tier.name}", t, error=exc.code))
                 reasons.append(f"{tier.name} failed: {exc.code}: {exc}")

@@ -15,12 +15,20 @@ from edgesdk.types import Cost, Generation, Mode, Percept, RouteDecision, SkillR
 
 @runtime_checkable
 class ChatResultLike(Protocol):
-    text: str
-    reasoning: str | None
-    model: str
-    usage: Usage
-    cost: Cost
-    finish_reason: str
+    """What an upper tier returns (read-only, so frozen models satisfy it)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def reasoning(self) -> str | None: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def usage(self) -> Usage: ...
+    @property
+    def cost(self) -> Cost: ...
+    @property
+    def finish_reason(self) -> str: ...
 
 
 @runtime_checkable

@@ -113,6 +113,9 @@ class FakeTier:
         self.calls.append(messages)
         if self.error is not None:
             raise self.error
+        if on_delta is not None:
+            for word in self.text.split(" "):
+                on_delta(word + " ")
         return FakeResult(text=self.text)
 
     def close(self) -> None:

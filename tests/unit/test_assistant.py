@@ -135,11 +135,20 @@ def test_stream_only_on_device_yields_tokens_then_answer(tmp_path) -> None:
     assert stream.answer is not None and stream.answer.text == "William Shakespeare wrote it"
 
 
-def test_stream_with_escalation_shows_only_the_final_text(tmp_path) -> None:
-    with make(tmp_path, tiers=[FakeTier(text="Rock")]) as a:
+def test_stream_with_escalation_relays_the_tier_deltas(tmp_path) -> None:
+    with make(tmp_path, tiers=[FakeTier(text="It is rock")]) as a:
         stream = a.ask("Is the moon made of cheese?", stream=True)
-        assert "".join(stream) == "" or stream.answer is not None
-    assert stream.answer is not None and stream.answer.text == "Rock"
+        deltas = list(stream)
+    assert deltas == ["It ", "is ", "rock "]  # the device's "cheese" is never shown
+    assert stream.answer is not None and stream.answer.text == "It is rock"
+
+
+def test_stream_fallback_shows_the_device_answer_once(tmp_path) -> None:
+    tier = FakeTier(error=CloudUnavailable("down"))
+    with make(tmp_path, tiers=[tier], mode="prefer-cloud") as a:
+        assert list(a.ask("The capital of France is", stream=True)) == ["Paris"]
+    with make(tmp_path, tiers=[tier]) as a:
+        assert list(a.ask("Is the moon made of cheese?", stream=True)) == ["cheese"]
 
 
 @pytest.mark.parametrize("question", ["", "   ", None])
