@@ -1,0 +1,130 @@
+"""Parsing of what chat-completions servers send, including DeepSeek's under-load quirks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgesdk.cloud.sse import SSEDecoder, StreamAccumulator, parse_completion, parse_usage
+from edgesdk.errors import CloudProtocolError, CloudUnavailable
+
+
+def chunk(delta: dict[str, object], finish: str | None = None,
+          usage: dict[str, object] | None = None) -> bytes:
+    obj: dict[str, object] = {"id": "abc", "model": "deepseek-chat", "choices": [
+        {"index": 0, "delta": delta, "finish_reason": finish}]}
+    if usage is not None:
+        obj["usage"] = usage
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+USAGE = {"prompt_tokens": 100, "completion_tokens": 20, "prompt_cache_hit_tokens": 64,
+         "prompt_cache_miss_tokens": 36, "completion_tokens_details": {"reasoning_tokens": 5}}
+
+
+def test_decoder_skips_comments_and_handles_crlf_split_chunks_and_multiline_data() -> None:
+    d = SSEDecoder()
+    raw = b": keep-alive\r\n\r\ndata: a\r\ndata: b\r\n\r\nevent: x\ndata: c\n\n"
+    events = []
+    for i in range(len(raw)):  # byte by byte: events must not depend on chunking
+        events += d.feed(raw[i:i + 1])
+    assert [(e.event, e.data) for e in events] == [("message", "a\nb"), ("x", "c")]
+
+
+def test_decoder_flush_emits_last_event_without_trailing_blank_line() -> None:
+    d = SSEDecoder()
+    assert d.feed(b"data: [DONE]") == []
+    assert [e.data for e in d.flush()] == ["[DONE]"]
+
+
+def test_stream_collects_text_reasoning_usage_and_returns_text_deltas() -> None:
+    acc = StreamAccumulator()
+    deltas = acc.feed(b": keep-alive\n\n" + chunk({"role": "assistant", "content": ""}))
+    deltas += acc.feed(chunk({"reasoning_content": "think ", "content": None}))
+    deltas += acc.feed(chunk({"reasoning": "more"}))  # vLLM >= 0.11 spelling
+    deltas += acc.feed(chunk({"content": "Hello "}) + chunk({"content": "world"}))
+    deltas += acc.feed(chunk({"content": ""}, finish="stop", usage=USAGE) + b"data: [DONE]\n\n")
+    c = acc.finish()
+    assert deltas == ["Hello ", "world"]
+    assert (c.text, c.reasoning, c.finish_reason, c.saw_done) == (
+        "Hello world", "think more", "stop", True)
+    assert c.usage.prompt_cache_hit_tokens == 64 and c.usage.reasoning_tokens == 5
+
+
+def test_stream_without_done_but_finished_is_accepted() -> None:
+    acc = StreamAccumulator()
+    acc.feed(chunk({"content": "ok"}) + chunk({}, finish="stop", usage=USAGE))
+    c = acc.finish()
+    assert c.text == "ok" and not c.saw_done
+
+
+def test_truncated_stream_is_retryable_only_if_nothing_was_shown() -> None:
+    acc = StreamAccumulator()
+    acc.feed(chunk({"reasoning_content": "thinking..."}))
+    with pytest.raises(CloudProtocolError) as exc:
+        acc.finish()
+    assert exc.value.retryable
+
+    acc = StreamAccumulator()
+    acc.feed(chunk({"content": "half an ans"}))
+    acc.delivered = 1
+    with pytest.raises(CloudProtocolError) as exc:
+        acc.finish()
+    assert not exc.value.retryable
+
+
+def test_insufficient_system_resource_and_empty_replies_are_retryable_errors() -> None:
+    acc = StreamAccumulator()
+    acc.feed(chunk({"content": "par"}, finish="insufficient_system_resource"))
+    with pytest.raises(CloudUnavailable) as exc:
+        acc.finish()
+    assert exc.value.retryable
+    acc = StreamAccumulator()
+    acc.feed(chunk({"content": ""}, finish="stop"))
+    with pytest.raises(CloudProtocolError):
+        acc.finish()
+
+
+def test_error_object_inside_a_stream_is_typed() -> None:
+    acc = StreamAccumulator()
+    with pytest.raises(CloudUnavailable, match="overloaded"):
+        acc.feed(b'data: {"error": {"message": "overloaded"}}\n\n')
+
+
+def completion(**message: object) -> bytes:
+    return json.dumps({"id": "x", "model": "deepseek-reasoner", "usage": USAGE, "choices": [
+        {"index": 0, "message": {"role": "assistant", **message}, "finish_reason": "stop"}]}
+    ).encode()
+
+
+def test_completion_after_blank_keepalive_lines() -> None:
+    c = parse_completion(b"\n\n\n" + completion(content="42", reasoning_content="6*7"))
+    assert (c.text, c.reasoning, c.model) == ("42", "6*7", "deepseek-reasoner")
+
+
+def test_completion_accepts_vllm_reasoning_field() -> None:
+    assert parse_completion(completion(content="a", reasoning="r")).reasoning == "r"
+
+
+@pytest.mark.parametrize("body", [b"", b"\n\n\n", b"   "])
+def test_empty_body_is_a_retryable_protocol_error(body: bytes) -> None:
+    with pytest.raises(CloudProtocolError) as exc:
+        parse_completion(body)
+    assert exc.value.retryable
+
+
+@pytest.mark.parametrize("body", [b"<html>bad gateway</html>", b"[1]", b'{"choices": []}',
+                                  b"\xff\xfe"])
+def test_non_completion_bodies_are_protocol_errors(body: bytes) -> None:
+    with pytest.raises(CloudProtocolError):
+        parse_completion(body)
+
+
+def test_usage_variants() -> None:
+    assert parse_usage(None).prompt_tokens == 0
+    u = parse_usage({"prompt_tokens": 10, "completion_tokens": 2,
+                     "prompt_tokens_details": {"cached_tokens": 4}})  # OpenAI / vLLM style
+    assert (u.prompt_cache_hit_tokens, u.prompt_cache_miss_tokens) == (4, 6)
+    u = parse_usage({"prompt_tokens": 10, "completion_tokens": 2})  # llama.cpp: no cache info
+    assert (u.prompt_cache_hit_tokens, u.prompt_cache_miss_tokens) == (0, 10)
