@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edgesdk.commands.cloud",
     "edgesdk.commands.standin",
     "edgesdk.commands.data",
+    "edgesdk.commands.bridge",
 )
 
 EXIT_ERROR = 1

@@ -1,0 +1,493 @@
+"""One HTTP request of the bridge: authenticate, read and validate the body, call, reply.
+
+Kept apart from ``server.py`` (lifecycle, configuration, counters) so that the order of the
+checks is readable in one place: route, token (before reading any body), length, JSON, schema,
+then the backend call in a worker thread that the handler stops waiting for at the deadline.
+Request bodies are drained even when rejected, because closing a socket with unread bytes makes
+the kernel send a reset and the client would see "connection reset" instead of our 401 or 413.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from edgesdk.bridge import protocol as p
+from edgesdk.bridge.backend import AnswerStreamLike
+from edgesdk.bridge.statuses import BRIDGE_CODES, status_for
+from edgesdk.errors import (
+    CloudRateLimited,
+    DeadlineExceeded,
+    EdgeSDKError,
+    InputError,
+    InvalidAudio,
+    InvalidImage,
+)
+from edgesdk.types import Answer
+
+if TYPE_CHECKING:
+    from edgesdk.bridge.server import BridgeServer
+
+log = logging.getLogger("edgesdk.bridge")
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+_DRAIN_FACTOR = 4
+_CHUNK = 64 * 1024
+_HEARTBEAT_S = 10.0
+
+
+class HTTPFault(Exception):
+    """A bridge-level rejection (not an SDK error): status, code and message."""
+
+    def __init__(
+        self, code: str, message: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = BRIDGE_CODES[code][0]
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def call_with_deadline(fn: Callable[[], T], *, timeout_s: float, on_done: Callable[[], None]) -> T:
+    """Run ``fn`` in a worker thread; stop waiting after ``timeout_s`` (DeadlineExceeded).
+
+    ``on_done`` runs when the worker really finishes, so concurrency slots stay held by calls
+    the client gave up on, and an overloaded backend is seen as such.
+    """
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            done.set()
+            on_done()
+
+    threading.Thread(target=run, name="edgesdk-bridge-call", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise DeadlineExceeded(
+            f"the bridge got no answer within {timeout_s:.1f} s; send a larger deadline_s, "
+            "a simpler request, or retry when the device is less busy"
+        )
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
+
+
+def decode_b64(data: str | None, *, what: str) -> bytes | None:
+    if data is None:
+        return None
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        error = InvalidImage if what == "image" else InvalidAudio
+        raise error(
+            f"{what}_b64 is not valid base64; send the file's bytes base64-encoded "
+            "(RFC 4648 standard alphabet, with padding, no line breaks)"
+        ) from None
+
+
+class BridgeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def version_string(self) -> str:
+        return "edgesdk-bridge"
+
+    def setup(self) -> None:
+        # StreamRequestHandler.setup applies this socket timeout to reads and writes.
+        self.timeout = self.bridge.config.read_timeout_s  # type: ignore[misc]
+        super().setup()
+
+    @property
+    def bridge(self) -> BridgeServer:
+        bridge: BridgeServer = self.server.bridge  # type: ignore[attr-defined]
+        return bridge
+
+    # ---------------------------------------------------------------- dispatch
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _routes(self) -> dict[str, tuple[str, Callable[[], None]]]:
+        return {
+            "/v1/health": ("GET", self._health),
+            "/v1/stats": ("GET", self._stats),
+            "/v1/ask": ("POST", self._ask),
+            "/v1/ask/stream": ("POST", self._ask_stream),
+            "/v1/perceive": ("POST", self._perceive),
+            "/v1/feedback": ("POST", self._feedback),
+        }
+
+    def _dispatch(self, method: str) -> None:
+        self._body_read = False
+        self._headers_sent = False
+        self.bridge.count_request()
+        try:
+            problem = self.bridge.check_token(self.headers.get("Authorization"))
+            if problem is not None:
+                raise HTTPFault(
+                    "unauthorized", problem, headers={"WWW-Authenticate": 'Bearer realm="edgesdk"'}
+                )
+            path = self.path.split("?", 1)[0].rstrip("/") or "/"
+            route = self._routes().get(path)
+            if route is None:
+                raise HTTPFault("not_found", f"no endpoint {path}; see /v1/health, /v1/ask, ...")
+            if method != route[0]:
+                raise HTTPFault(
+                    "method_not_allowed", f"{path} takes {route[0]}, not {method}",
+                    headers={"Allow": route[0]},
+                )
+            route[1]()
+        except HTTPFault as fault:
+            self._send_error(fault.status, fault.code, fault.message, fault.headers)
+        except EdgeSDKError as exc:
+            headers: dict[str, str] = {}
+            retry = exc.retry_after_s if isinstance(exc, CloudRateLimited) else None
+            if retry is not None:
+                headers["Retry-After"] = str(max(1, round(retry)))
+            self._send_error(status_for(exc), exc.code, str(exc), headers, retry_after_s=retry)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True
+        except Exception:
+            log.exception("internal error while serving %s %s", method, self.path)
+            self._send_error(500, "internal_error", "internal error in the bridge; see its log")
+
+    # ---------------------------------------------------------------- endpoints
+
+    def _health(self) -> None:
+        self._send_model(200, p.HealthResponse(
+            version=sdk_version(), profile=self.bridge.config.profile,
+            uptime_s=round(self.bridge.uptime_s(), 3),
+        ))
+
+    def _stats(self) -> None:
+        raw = self._call(self.bridge.backend.stats, deadline_s=self.bridge.deadline_for(None))
+        assistant = raw.model_dump(mode="json") if isinstance(raw, BaseModel) else dict(raw)
+        self._send_model(200, p.StatsResponse(bridge=self.bridge.counters(), assistant=assistant))
+
+    def _ask(self) -> None:
+        req = self._read(p.AskRequest)
+        image = decode_b64(req.image_b64, what="image")
+        audio = decode_b64(req.audio_b64, what="audio")
+        deadline = self.bridge.deadline_for(req.deadline_s)
+        result = self._call(
+            lambda: self.bridge.backend.ask(
+                req.question, image=image, audio=audio, mode=req.mode, stream=False,
+                deadline_s=deadline,
+            ),
+            deadline_s=deadline,
+        )
+        if not isinstance(result, Answer):
+            raise TypeError(f"backend.ask returned {type(result).__name__}, not an Answer")
+        self._send_json(200, result.model_dump_json().encode("utf-8"))
+
+    def _perceive(self) -> None:
+        req = self._read(p.PerceiveRequest)
+        image = decode_b64(req.image_b64, what="image")
+        audio = decode_b64(req.audio_b64, what="audio")
+        if image is None and audio is None:
+            raise InputError("send image_b64, audio_b64 or both to /v1/perceive")
+        deadline = self.bridge.deadline_for(req.deadline_s)
+        percepts = self._call(
+            lambda: self.bridge.backend.perceive(image=image, audio=audio), deadline_s=deadline
+        )
+        self._send_model(200, p.PerceiveResponse(percepts=list(percepts)))
+
+    def _feedback(self) -> None:
+        req = self._read(p.FeedbackRequest)
+        self._call(
+            lambda: self.bridge.backend.feedback(
+                req.answer_id, good=req.good, correction=req.correction
+            ),
+            deadline_s=self.bridge.deadline_for(None),
+        )
+        self._send_model(200, p.FeedbackResponse(answer_id=req.answer_id))
+
+    def _ask_stream(self) -> None:
+        req = self._read(p.AskRequest)
+        image = decode_b64(req.image_b64, what="image")
+        audio = decode_b64(req.audio_b64, what="audio")
+        deadline = self.bridge.deadline_for(req.deadline_s)
+        expires = time.monotonic() + deadline + self.bridge.config.grace_s
+        if not self.bridge.try_acquire_slot():
+            raise _busy()
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        cancelled = threading.Event()
+
+        def produce() -> None:
+            stream: Any = None
+            try:
+                stream = self.bridge.backend.ask(
+                    req.question, image=image, audio=audio, mode=req.mode, stream=True,
+                    deadline_s=deadline,
+                )
+                if not isinstance(stream, AnswerStreamLike):
+                    raise TypeError("backend.ask(stream=True) did not return a stream")
+                for delta in stream:
+                    if cancelled.is_set():
+                        break
+                    if delta:
+                        events.put((p.SSE_TOKEN, delta))
+                if not cancelled.is_set():
+                    events.put((p.SSE_ANSWER, stream.answer))
+            except BaseException as exc:
+                events.put((p.SSE_ERROR, exc))
+            finally:
+                closer = getattr(stream, "close", None)
+                if cancelled.is_set() and callable(closer):
+                    closer()
+                self.bridge.release_slot()
+
+        threading.Thread(target=produce, name="edgesdk-bridge-stream", daemon=True).start()
+        try:
+            self._stream_events(events, expires)
+        finally:
+            cancelled.set()
+
+    def _stream_events(self, events: queue.Queue[tuple[str, Any]], expires: float) -> None:
+        first = self._next_event(events, expires)
+        if first[0] == p.SSE_ERROR:
+            raise first[1]  # nothing sent yet: a plain JSON error response
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("X-Accel-Buffering", "no")
+        self.end_headers()
+        self._headers_sent = True
+        event: tuple[str, Any] | None = first
+        while event is not None:
+            kind, value = event
+            if kind == "heartbeat":
+                self._chunk(b": keep-alive\n\n")
+            elif kind == p.SSE_TOKEN:
+                self._sse(p.SSE_TOKEN, p.TokenEvent(text=value).model_dump_json())
+            elif kind == p.SSE_ANSWER:
+                if not isinstance(value, Answer):
+                    value = _internal("the stream ended without a final answer")
+                    self._sse_error(value)
+                else:
+                    self._sse(p.SSE_ANSWER, value.model_dump_json())
+                break
+            else:
+                self._sse_error(value)
+                break
+            try:
+                event = self._next_event(events, expires)
+            except DeadlineExceeded as exc:
+                self._sse_error(exc)
+                break
+        self._chunk(b"")
+
+    def _next_event(self, events: queue.Queue[tuple[str, Any]], expires: float) -> tuple[str, Any]:
+        """The producer's next event, a heartbeat every so often once streaming, or a timeout."""
+        while True:
+            remaining = expires - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded("the answer did not finish within the deadline; "
+                                       "send a larger deadline_s or ask for less")
+            try:
+                return events.get(timeout=min(remaining, _HEARTBEAT_S))
+            except queue.Empty:
+                if self._headers_sent and time.monotonic() < expires:
+                    return ("heartbeat", None)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _call(self, fn: Callable[[], T], *, deadline_s: float) -> T:
+        if not self.bridge.try_acquire_slot():
+            raise _busy()
+        return call_with_deadline(
+            fn, timeout_s=deadline_s + self.bridge.config.grace_s,
+            on_done=self.bridge.release_slot,
+        )
+
+    def _content_length(self) -> int:
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise HTTPFault("length_required", "send the body with a Content-Length header, "
+                            "not Transfer-Encoding")
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return 0
+        try:
+            length = int(raw)
+        except ValueError:
+            length = -1
+        if length < 0:
+            raise HTTPFault("length_required", "Content-Length must be a non-negative integer")
+        return length
+
+    def _read_body(self) -> bytes:
+        length = self._content_length()
+        limit = self.bridge.config.max_body_bytes
+        if length > limit:
+            self._drain(length)
+            raise HTTPFault(
+                "body_too_large",
+                f"the request body is {length} bytes, more than this bridge's limit of {limit}; "
+                "send smaller images/audio (downscale or compress) or raise --max-body-bytes",
+            )
+        body = self.rfile.read(length) if length else b""
+        self._body_read = True
+        return body
+
+    def _drain(self, length: int) -> None:
+        """Read and discard a rejected body when that is cheap; otherwise close afterwards."""
+        if length > self.bridge.config.max_body_bytes * _DRAIN_FACTOR:
+            self.close_connection = True
+            return
+        left = length
+        while left > 0:
+            got = self.rfile.read(min(_CHUNK, left))
+            if not got:
+                break
+            left -= len(got)
+        self._body_read = True
+
+    def _read(self, model: type[M]) -> M:
+        body = self._read_body()
+        try:
+            obj = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPFault("malformed_json", f"the request body is not valid JSON ({exc}); "
+                            "send a JSON object with Content-Type: application/json") from None
+        if not isinstance(obj, dict):
+            raise HTTPFault("malformed_json", "the request body must be a JSON object")
+        try:
+            return model.model_validate(obj)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(x) for x in err['loc']) or 'body'}: {err['msg']}"
+                for err in exc.errors(include_url=False, include_input=False)
+            )
+            raise HTTPFault("invalid_request", f"{model.__name__} is invalid: {problems}; "
+                            "see edgesdk/bridge/schema/") from None
+
+    def _send_model(self, status: int, model: BaseModel) -> None:
+        self._send_json(status, model.model_dump_json().encode("utf-8"))
+
+    def _send_json(
+        self, status: int, payload: bytes, headers: Mapping[str, str] | None = None
+    ) -> None:
+        if self.command == "POST" and not self._body_read:
+            self._drain(self._safe_length())
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self._headers_sent = True
+        self.wfile.write(payload)
+
+    def _safe_length(self) -> int:
+        try:
+            return max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            self.close_connection = True
+            return 0
+
+    def _send_error(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        self.bridge.count_error(code)
+        body = p.ErrorResponse(
+            error=p.ErrorDetail(code=code, message=message, retry_after_s=retry_after_s)
+        )
+        if self._headers_sent:  # mid-stream: the SSE error event already went out, or cannot
+            self.close_connection = True
+            return
+        try:
+            payload = body.model_dump_json(exclude_none=True).encode("utf-8")
+            self._send_json(status, payload, headers)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _sse(self, event: str, data: str) -> None:
+        self._chunk(f"event: {event}\ndata: {data}\n\n".encode())
+
+    def _sse_error(self, exc: BaseException) -> None:
+        if isinstance(exc, EdgeSDKError):
+            code, message = exc.code, str(exc)
+        else:
+            log.error("internal error in a stream", exc_info=exc)
+            code, message = "internal_error", "internal error in the bridge; see its log"
+        self.bridge.count_error(code)
+        body = p.ErrorResponse(error=p.ErrorDetail(code=code, message=message))
+        self._sse(p.SSE_ERROR, body.model_dump_json(exclude_none=True))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The request line and status only; headers (and so the token) are never logged.
+        log.info("%s %s", self.address_string(), format % args)
+
+
+def _busy() -> HTTPFault:
+    return HTTPFault("busy", "the bridge is at its limit of concurrent requests; retry shortly",
+                     headers={"Retry-After": "1"})
+
+
+def _internal(message: str) -> EdgeSDKError:
+    exc = EdgeSDKError(message)
+    exc.code = "internal_error"
+    return exc
+
+
+def sdk_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("edgesdk")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+def iter_sse(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Parse SSE lines into (event, data) pairs; used by tests and Python clients."""
+    event, data = "message", list[str]()
+    for line in lines:
+        line = line.rstrip("\r\n")
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = "message", []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+    if data:
+        yield event, "\n".join(data)
