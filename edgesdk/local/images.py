@@ -16,6 +16,7 @@ Detectors resize internally; boxes they return are in the pixels of the array re
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -66,10 +67,11 @@ def to_rgb(image: ImageInput) -> RGB:
             f"unsupported image type {type(image).__name__}; pass a path, bytes, a numpy "
             "HxWx3 uint8 array or a PIL image"
         )
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(source) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(source)
+        with img:
             _check_size(img.width, img.height)
             img.load()
             return _check(_pil_to_rgb(img, ImageOps))
@@ -83,8 +85,6 @@ def to_rgb(image: ImageInput) -> RGB:
         raise InvalidImage(
             f"{name} is not a readable image ({exc}); pass a JPEG/PNG/WebP/BMP file"
         ) from exc
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
 
 
 def _pil_to_rgb(img: Any, image_ops: Any) -> RGB:
