@@ -65,7 +65,7 @@ class IngestServer:
         if self.db_path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
         self._db.executescript(SCHEMA)
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._httpd = _QuietServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -155,6 +155,16 @@ class IngestServer:
                 raise
             self._db.execute("COMMIT")
         return accepted, duplicates
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that vanish mid-request (a killed uploader) are normal here, not errors."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler_for(server: IngestServer) -> type[BaseHTTPRequestHandler]:
