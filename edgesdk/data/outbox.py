@@ -159,7 +159,8 @@ class Outbox:
         text = str(exc).lower()
         if "full" in text or getattr(exc, "errno", None) == 28:
             hint = "the disk is full: free space on the device, or lower the outbox max_bytes"
-        elif "readonly" in text or "read-only" in text or getattr(exc, "errno", None) == 30:
+        elif ("readonly" in text or "read-only" in text or getattr(exc, "errno", None) == 30
+              or self._on_read_only_fs()):
             hint = ("the outbox is on a read-only file system: point EDGESDK_HOME "
                     "(or Outbox(path=...)) at a writable directory")
         else:
@@ -169,6 +170,12 @@ class Outbox:
             f"outbox {self.path}: could not {action} ({exc}). Records already stored are kept; "
             f"{hint}"
         )
+
+    def _on_read_only_fs(self) -> bool:
+        try:
+            return bool(os.statvfs(self.path.parent).f_flag & os.ST_RDONLY)
+        except (OSError, AttributeError):
+            return False
 
     @contextmanager
     def _tx(self, action: str) -> Iterator[sqlite3.Connection]:

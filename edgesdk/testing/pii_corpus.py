@@ -12,7 +12,7 @@ CORPUS: list[tuple[str, list[str]]] = [
      ["ALICE_SMITH@Company.COM", "bob@mail.example.org"]),
     ("我的邮箱是 zhang.san@163.com，请发给我", ["zhang.san@163.com"]),
     ("联系人：李四，邮箱lisi2020@qq.com", ["lisi2020@qq.com"]),
-    ("Call me on +1 (415) 555-2671 after 6pm", ["555-2671", "415"]),
+    ("Call me on +1 (415) 555-2671 after 6pm", ["(415) 555-2671", "555-2671"]),
     ("US office: 415-555-0199", ["415-555-0199"]),
     ("London desk +44 20 7946 0958", ["7946 0958"]),
     ("Paris: +33 1 42 68 53 00", ["42 68 53 00"]),
