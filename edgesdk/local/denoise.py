@@ -109,6 +109,8 @@ class RNNoiseDenoiser:
         """Denoise a chunk of 16 kHz samples; returns as many samples (delayed by ``delay``)."""
         if samples.ndim != 1:
             raise InvalidAudio("denoiser input must be 1-D mono samples at 16 kHz")
+        if samples.size == 0:
+            return np.zeros(0, dtype=np.float32)
         up = np.zeros(len(samples) * 3, dtype=np.float64)
         up[::3] = samples.astype(np.float64) * 3.0
         up, self._up_zi = self._signal.lfilter(self._taps, [1.0], up, zi=self._up_zi)
@@ -126,11 +128,12 @@ class RNNoiseDenoiser:
         self._buf48 = buf[n:]
         self._out48 = np.concatenate([self._out48, out.astype(np.float64) / 32768.0])
         usable = len(self._out48) // 3 * 3
-        down, self._down_zi = self._signal.lfilter(
-            self._taps, [1.0], self._out48[:usable], zi=self._down_zi
-        )
-        self._out48 = self._out48[usable:]
-        self._queue = np.concatenate([self._queue, down[::3].astype(np.float32)])
+        if usable:
+            down, self._down_zi = self._signal.lfilter(
+                self._taps, [1.0], self._out48[:usable], zi=self._down_zi
+            )
+            self._out48 = self._out48[usable:]
+            self._queue = np.concatenate([self._queue, down[::3].astype(np.float32)])
         result, self._queue = self._queue[: len(samples)], self._queue[len(samples):]
         return result
 

@@ -107,6 +107,19 @@ def test_rnnoise_improves_snr_on_noisy_speech(catalog: Catalog, media: dict[str,
         assert snr_db(clean, out) > snr_db(clean, noisy) + 3.0
 
 
+def test_rnnoise_streams_in_any_chunk_size(catalog: Catalog, media: dict[str, Path]) -> None:
+    den = RNNoiseDenoiser.load(catalog=catalog)
+    samples = to_mono16k(media["fox"])[:8000]
+    whole = den.process(samples)
+    for size in (1, 160, 333):
+        den.reset()
+        parts = [den.process(samples[i:i + size]) for i in range(0, len(samples), size)]
+        assert all(len(p) == len(samples[i:i + size]) for p, i in
+                   zip(parts, range(0, len(samples), size)))
+        assert np.allclose(np.concatenate(parts), whole, atol=1e-6)
+    assert den.process(np.zeros(0, np.float32)).size == 0
+
+
 def test_asr_transcribes_real_and_synthetic_speech(
     catalog: Catalog, media: dict[str, Path]
 ) -> None:
