@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -82,6 +83,7 @@ class Curator:
         )
         self._caps = RateCaps(self.triggers.caps, clock=clock)
         self._clock = clock
+        self._rng = random.Random(seed + 1)
         self._memory: OrderedDict[str, tuple[Answer, str | None, str | None]] = OrderedDict()
         self._memory_size = memory
         self._considered = 0
@@ -129,7 +131,7 @@ class Curator:
         self._considered += 1
         if good and not correction:
             rate = self.triggers.sample_rates.get("feedback_good", 0.1)
-            if self.scorer._rng.random() >= rate:
+            if self._rng.random() >= rate:
                 return self._drop("sampled_out", ["feedback_good"])
             reasons = ["feedback_good"]
         else:
