@@ -40,9 +40,14 @@ class TensorSpec:
 class TensorModel(Protocol):
     """A loaded network: named float/int arrays in, named arrays out."""
 
-    path: Path
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...]
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]: ...
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]: ...
 
     def run(self, feeds: Mapping[str, Array]) -> dict[str, Array]: ...
 

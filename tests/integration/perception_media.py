@@ -55,7 +55,7 @@ def sign(
         img = img.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=bg)
     if blur:
         img = img.filter(ImageFilter.GaussianBlur(blur))
-    return np.asarray(img)
+    return np.array(img, dtype=np.uint8)
 
 
 def espeak(text: str, path: Path, *, speed: int = 140) -> Path:
@@ -93,4 +93,5 @@ def beckett_wav() -> Path:
 def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     noise = noise[: len(clean)].astype(np.float64)
     gain = np.sqrt(np.sum(clean.astype(np.float64) ** 2) / np.sum(noise**2) / 10 ** (snr_db / 10))
-    return (clean + gain * noise).astype(np.float32)
+    mixed: np.ndarray = (clean + gain * noise).astype(np.float32)
+    return mixed

@@ -6,6 +6,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from edgesdk.local.perceive import PerceptionSuite, build_perceivers
 from edgesdk.types import DetectedObject, Face, TextLine
 
 pytestmark = pytest.mark.integration
+T = TypeVar("T")
 skdata = pytest.importorskip("skimage.data")
 
 REAL_HOME = Path(os.environ.get("EDGESDK_HOME", Path.home() / ".cache" / "edgesdk"))
@@ -41,7 +43,7 @@ def suite(catalog: Catalog) -> PerceptionSuite:
                             names=["faces", "objects", "ocr"])
 
 
-def _of(kind: type, percepts: list) -> list:
+def _of(kind: type[T], percepts: list[Any]) -> list[T]:
     return [p for p in percepts if isinstance(p, kind)]
 
 

@@ -37,9 +37,12 @@ class FakeModel:
 
     def __init__(self, outputs: Mapping[str, np.ndarray], input_name: str = "input") -> None:
         self.path = Path("fake.tflite")
-        self.inputs = (TensorSpec(name=input_name, shape=(), dtype=np.dtype(np.float32)),)
-        self.outputs = tuple(TensorSpec(name=k, shape=(), dtype=np.dtype(np.float32))
-                             for k in outputs)
+        self.inputs: tuple[TensorSpec, ...] = (
+            TensorSpec(name=input_name, shape=(), dtype=np.dtype(np.float32)),
+        )
+        self.outputs: tuple[TensorSpec, ...] = tuple(
+            TensorSpec(name=k, shape=(), dtype=np.dtype(np.float32)) for k in outputs
+        )
         self._outputs = dict(outputs)
         self.fed: list[dict[str, np.ndarray]] = []
 
