@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import random
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
@@ -41,11 +39,13 @@ from edgesdk.cloud.core import (
     endpoint,
     error_from_status,
     error_from_transport,
+    estimate_usage,
     parse_balance,
     timeout_for,
 )
 from edgesdk.cloud.pricing import CostLedger, PriceTable, utc_now
 from edgesdk.cloud.sse import Completion, StreamAccumulator, parse_completion
+from edgesdk.cloud.watchdog import WATCHDOG, Guard, socket_of
 from edgesdk.errors import CloudError, CloudProtocolError
 from edgesdk.types import Tier
 
@@ -104,19 +104,24 @@ class _ClientBase:
         return error_from_status(resp.status_code, resp.headers, body, tier=self.tier, url=url,
                                  api_key=self._api_key)
 
-    def _result(self, c: Completion, plan: RetryPlan, requested: str) -> ChatResult:
+    def _result(self, c: Completion, plan: RetryPlan, requested: str,
+                messages: Messages) -> ChatResult:
+        usage, estimated = c.usage, False
+        if usage.prompt_tokens == 0 and usage.completion_tokens == 0:
+            usage, estimated = estimate_usage(messages, c.text, c.reasoning), True
         priced_as = c.model if self.prices.row(c.model) is not None else requested
-        cost = self.prices.cost(c.usage, model=priced_as, at=self._now(), currency=self.currency)
+        cost = self.prices.cost(usage, model=priced_as, at=self._now(), currency=self.currency)
         result = ChatResult(
-            text=c.text, reasoning=c.reasoning, model=c.model or requested, usage=c.usage,
+            text=c.text, reasoning=c.reasoning, model=c.model or requested, usage=usage,
             cost=cost, finish_reason=c.finish_reason, latency_ms=plan.elapsed_ms(),
             attempts=plan.attempts, request_id=c.response_id, tier=self.tier,
+            usage_estimated=estimated,
         )
         if self.ledger is not None:
             self.ledger.record(usage=result.usage, cost=result.cost)
         log.debug("%s: %s answered in %.0f ms after %d attempt(s), %d+%d tokens",
                   self.tier, result.model, result.latency_ms, result.attempts,
-                  c.usage.prompt_tokens, c.usage.completion_tokens)
+                  usage.prompt_tokens, usage.completion_tokens)
         return result
 
 
@@ -156,67 +161,59 @@ class ChatClient(_ClientBase):
                 self._sleep(plan.failed(exc))
                 continue
             plan.succeeded()
-            return self._result(completion, plan, use_model)
+            return self._result(completion, plan, use_model, messages)
 
     def _attempt(self, url: str, body: dict[str, Any], limit: float, plan: RetryPlan,
                  on_delta: Callable[[str], None] | None) -> Completion:
-        events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        cancelled = threading.Event()
-        worker = threading.Thread(target=self._work, name=f"edgesdk-{self.tier}", daemon=True,
-                                  args=(url, body, limit, plan, events, cancelled))
-        worker.start()
-        try:
-            while True:
-                try:
-                    kind, value = events.get(timeout=max(0.0, plan.remaining()))
-                except queue.Empty:
-                    raise deadline_error(tier=self.tier, url=url) from None
-                if kind == "delta":
-                    if on_delta is not None:
-                        on_delta(value)
-                elif kind == "done":
-                    return value  # type: ignore[no-any-return]
-                else:
-                    raise value
-        finally:
-            cancelled.set()
+        armed: list[Guard] = []
 
-    def _work(self, url: str, body: dict[str, Any], limit: float, plan: RetryPlan,
-              events: queue.SimpleQueue[tuple[str, Any]], cancelled: threading.Event) -> None:
+        def arm(stream: object) -> None:
+            sock = socket_of(stream)
+            if sock is not None and not armed:
+                armed.append(WATCHDOG.arm(sock, after_s=max(0.0, plan.remaining())))
+
+        def trace(event: str, info: dict[str, Any]) -> None:
+            if event == "connection.connect_tcp.complete":  # a new connection: guard it now
+                arm(info.get("return_value"))
+
         acc: StreamAccumulator | None = None
+        log.debug("%s: POST %s attempt %d", self.tier, url, plan.attempts)
         try:
-            log.debug("%s: POST %s attempt %d", self.tier, url, plan.attempts)
             with self._http.stream("POST", url, json=body, headers=self._headers,
-                                   timeout=timeout_for(limit)) as resp:
+                                   timeout=timeout_for(limit),
+                                   extensions={"trace": trace}) as resp:
+                arm(resp.extensions.get("network_stream"))  # a pooled connection
                 if resp.status_code >= 400:
-                    events.put(("error", self._status_error(resp, resp.read(), url)))
-                    return
-                if body["stream"]:
-                    acc = StreamAccumulator()
-                    for chunk in resp.iter_bytes():
-                        if cancelled.is_set():
-                            return
-                        for delta in acc.feed(chunk):
-                            acc.delivered += 1
-                            events.put(("delta", delta))
-                    events.put(("done", acc.finish()))
-                else:
+                    raise self._status_error(resp, resp.read(), url)
+                if not body["stream"]:
                     parts = []
                     for chunk in resp.iter_bytes():
-                        if cancelled.is_set():
-                            return
+                        self._check(plan, url)
                         parts.append(chunk)
-                    events.put(("done", parse_completion(b"".join(parts))))
-        except CloudError as exc:
-            events.put(("error", exc))
+                    return parse_completion(b"".join(parts))
+                acc = StreamAccumulator()
+                for chunk in resp.iter_bytes():
+                    self._check(plan, url)
+                    for delta in acc.feed(chunk):
+                        acc.delivered += 1
+                        if on_delta is not None:
+                            on_delta(delta)
+                return acc.finish()
         except httpx.TransportError as exc:
-            err = error_from_transport(exc, tier=self.tier, url=url,
-                                       deadline_passed=plan.remaining() <= 0)
+            if plan.remaining() <= 0:  # includes the watchdog cutting a stalled read
+                raise deadline_error(tier=self.tier, url=url) from exc
+            err = error_from_transport(exc, tier=self.tier, url=url, deadline_passed=False)
             if acc is not None and acc.delivered:
                 err.retryable = False  # the caller already showed part of this answer
-            events.put(("error", err))
-        except Exception as exc:  # a bug: hand it to the caller's thread, do not lose it
-            events.put(("error", exc))
+            raise err from exc
+        finally:
+            for entry in armed:
+                WATCHDOG.disarm(entry)
+
+    def _check(self, plan: RetryPlan, url: str) -> None:
+        """Keep-alive bytes reset httpx's read timeout; the deadline is checked per chunk."""
+        if plan.remaining() <= 0:
+            raise deadline_error(tier=self.tier, url=url)
 
     def balance(self, *, deadline: float | None = None) -> Balance:
         """``GET /user/balance`` (DeepSeek only)."""
@@ -294,7 +291,7 @@ class AsyncChatClient(_ClientBase):
                 await self._sleep(plan.failed(exc))
                 continue
             plan.succeeded()
-            return self._result(completion, plan, use_model)
+            return self._result(completion, plan, use_model, messages)
 
     async def _attempt(self, url: str, body: dict[str, Any], limit: float, plan: RetryPlan,
                        on_delta: Callable[[str], None] | None) -> Completion:

@@ -23,6 +23,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from edgesdk.cloud.breaker import CircuitBreaker
+from edgesdk.cloud.pricing import estimate_tokens
 from edgesdk.errors import (
     CloudAuthError,
     CloudBadRequest,
@@ -58,6 +59,9 @@ class ChatResult(BaseModel):
     attempts: int
     request_id: str = ""
     tier: str = "cloud"
+    usage_estimated: bool = False
+    """True when the server reported no usage (llama.cpp streams) and it was estimated from
+    the text (0.3 token per character), so the cost is an estimate too."""
 
     @property
     def cache_hit_share(self) -> float:
@@ -309,6 +313,16 @@ class RetryPlan:
 
     def elapsed_ms(self) -> float:
         return (self.clock() - self.started) * 1000
+
+
+def estimate_usage(messages: Sequence[Mapping[str, str]], text: str,
+                   reasoning: str | None) -> Usage:
+    """Usage for servers that report none (llama.cpp streams), by the 0.3-token-per-char rule."""
+    prompt = estimate_tokens("".join(str(m.get("content") or "") for m in messages))
+    reasoning_tokens = estimate_tokens(reasoning or "")
+    return Usage(prompt_tokens=prompt, prompt_cache_miss_tokens=prompt,
+                 completion_tokens=estimate_tokens(text) + reasoning_tokens,
+                 reasoning_tokens=reasoning_tokens)
 
 
 def parse_balance(body: bytes) -> Balance:

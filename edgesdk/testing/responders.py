@@ -46,7 +46,7 @@ class Reply:
 
 
 class Responder(Protocol):
-    def __call__(self, request: ChatRequest) -> Reply: ...
+    def __call__(self, request: ChatRequest, /) -> Reply: ...
 
 
 @dataclass

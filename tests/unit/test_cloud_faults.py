@@ -141,3 +141,16 @@ def test_fault_matrix(standin: StandIn, case: Case, flavour: str) -> None:
     assert len(sleeps) == max(0, case.requests - 1)
     if case.fault.startswith("429*1"):
         assert sleeps[0] >= 0.2  # Retry-After honoured
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_stall_after_slow_keepalives_is_cut_at_the_deadline(stream: bool) -> None:
+    """Each keep-alive restarts httpx's read timeout; only the watchdog can end the stall."""
+    with StandIn(trickle_s=0.35, keepalive_lines=2,
+                 faults=["keep-alive", "blank-lines", "stall"]) as s:
+        deadline = time.monotonic() + 0.9
+        with ChatClient(base_url=s.url, api_key=None, model="deepseek-chat") as c, \
+                pytest.raises(CloudTimeout):
+            c.chat(MSGS, deadline=deadline, on_delta=(lambda d: None) if stream else None)
+        assert time.monotonic() < deadline
+        assert s.count() == 1
