@@ -43,12 +43,15 @@ def _perceive(args: argparse.Namespace) -> int:
     from edgesdk.catalog import Catalog
     from edgesdk.devices import get_profile
     from edgesdk.errors import InvalidImage
+    from edgesdk.local.audio import to_mono16k
+    from edgesdk.local.images import to_rgb
     from edgesdk.local.perceive import build_perceivers
 
     path = Path(args.path)
     if not path.is_file():
         raise InvalidImage(f"{path} does not exist; pass an image or a WAV file")
     is_audio = path.suffix.lower() in AUDIO_SUFFIXES
+    (to_mono16k if is_audio else to_rgb)(path)  # fail fast, before loading any model
     profile = get_profile(args.profile)
     modality = {"vad", "wakeword", "denoise", "asr"} if is_audio else {"faces", "objects", "ocr"}
     names = [n for n in (args.only.split(",") if args.only else profile.perceivers)

@@ -14,6 +14,7 @@ denoised signal if the profile has a denoiser.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class PerceptionSuite:
         self.audio_perceivers = [p for p in audio if p.name != "vad"]
         self.denoiser = denoiser
         self.denoise_below_db = denoise_below_db
+        self._lock = threading.Lock()  # VAD/ASR/LiteRT state is per instance, not thread-safe
         """Denoise before ASR only below this estimated SNR: RNNoise hurts clean speech."""
         self._clock = clock
 
@@ -99,7 +101,14 @@ class PerceptionSuite:
     def perceive(
         self, *, image: ImageInput | None = None, audio: AudioInput | None = None
     ) -> PerceptionResult:
-        """Decode the inputs (``InvalidImage``/``InvalidAudio`` on bad ones), run perceivers."""
+        """Decode the inputs (``InvalidImage``/``InvalidAudio`` on bad ones), run perceivers.
+
+        Calls from several threads are serialised: the streaming models keep state.
+        """
+        with self._lock:
+            return self._perceive(image, audio)
+
+    def _perceive(self, image: ImageInput | None, audio: AudioInput | None) -> PerceptionResult:
         percepts: list[Percept] = []
         timings: dict[str, float] = {}
         observed = 0

@@ -202,3 +202,28 @@ def test_percept_rows_have_the_cli_shape() -> None:
         {"kind", "score", "box", "text"}, {"kind", "score", "label", "at_s"},
         {"kind", "score", "text"}, {"kind", "score", "segments"},
     ]
+
+
+def test_concurrent_calls_are_serialised() -> None:
+    import threading
+    import time
+
+    class Slow(FakePerceiver):
+        active = 0
+        overlap = False
+
+        def perceive(self, data: np.ndarray) -> list[Percept]:
+            Slow.active += 1
+            Slow.overlap |= Slow.active > 1
+            time.sleep(0.01)
+            Slow.active -= 1
+            return []
+
+    suite = PerceptionSuite(perceivers=[Slow("faces", "image", [])])
+    img = np.zeros((10, 10, 3), np.uint8)
+    threads = [threading.Thread(target=lambda: suite.perceive(image=img)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not Slow.overlap
