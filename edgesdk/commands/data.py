@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p_up.add_argument("--daily-mb", type=float, default=50.0, help="daily upload budget (MB)")
     p_up.add_argument("--max-wait-s", type=float, default=None,
                       help="with --once: give up waiting for retries after this long")
+    p_up.add_argument("--idle-s", type=float, default=5.0,
+                      help="without --once: seconds to sleep when there is nothing to send")
     p_up.set_defaults(handler=_upload)
 
     p_srv = sub.add_parser("ingest-server", help="run the reference ingest server")
@@ -73,7 +75,7 @@ def _upload(args: argparse.Namespace) -> int:
         device_state=lambda: state, batch_records=args.batch, lease_s=args.lease_s,
     ) as uploader:
         if not args.once:
-            uploader.run_forever()
+            uploader.run_forever(idle_s=args.idle_s)
             return 0
         report = uploader.run_once(max_wait_s=args.max_wait_s)
     print(json.dumps(report.model_dump()))

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from edgesdk.data.outbox import Outbox
 from edgesdk.data.redact import RedactionReport, Redactor
-from edgesdk.data.value import Embedder, RateCaps, Triggers, ValueScorer
+from edgesdk.data.value import Embedder, RateCaps, Triggers, ValueScorer, fetch_campaigns
 from edgesdk.errors import StorageError
 from edgesdk.types import Answer
 
@@ -151,6 +151,12 @@ class Curator:
                     answer, device_text=device_text, extra=None, report=report)
         value = self.scorer.value_of(reasons) if reasons != ["feedback_good"] else 0.2
         return self._store(FEEDBACK, payload, value, reasons, report)
+
+    def refresh_campaigns(self, ingest_url: str) -> int:
+        """Fetch ``GET <ingest>/v1/campaigns`` and apply them; returns how many are active."""
+        campaigns = fetch_campaigns(ingest_url)
+        self.scorer.set_campaigns(campaigns)
+        return len(campaigns)
 
     def stats(self) -> CuratorStats:
         return CuratorStats(considered=self._considered, kept=self._kept,

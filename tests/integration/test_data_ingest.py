@@ -7,16 +7,19 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from edgesdk.data.curate import Curator
 from edgesdk.data.outbox import Outbox
 from edgesdk.data.uploader import Uploader
-from edgesdk.data.value import Campaign, fetch_campaigns
+from edgesdk.data.value import Campaign, Triggers, fetch_campaigns
 from edgesdk.errors import UploadAuthError
 from edgesdk.testing.ingest import IngestServer
+from edgesdk.types import Answer, DetectedObject
 
 pytestmark = pytest.mark.integration
 
@@ -60,10 +63,19 @@ def test_401_is_a_typed_error_and_the_token_is_sent(tmp_path: Path) -> None:
             assert up.run_once().sent == 3
 
 
-def test_campaigns_are_served_and_fetched(tmp_path: Path) -> None:
+def test_campaigns_are_served_fetched_and_steer_curation(tmp_path: Path) -> None:
     campaign = {"id": "cats", "labels": ["Cat"], "weight": 0.9, "until": time.time() + 3600}
     with IngestServer(campaigns=[campaign]) as server:
         assert fetch_campaigns(server.url) == [Campaign.model_validate(campaign)]
+        with Outbox(tmp_path / "o.sqlite3") as box:
+            curator = Curator(outbox=box, triggers=Triggers(sample_rates={"baseline": 0.0}))
+            assert curator.refresh_campaigns(server.url) == 1
+            cat = DetectedObject(label="Cat", box=(0, 0, 1, 1), score=0.7)
+            decision = curator.consider(Answer(text="a cat", tier="device", confidence=0.99,
+                                               escalated=False, latency_ms=1.0,
+                                               percepts=[cat]))
+            assert decision.kept and decision.reasons == ["campaign:cats"]
+            assert decision.value == 0.9
     assert fetch_campaigns("http://127.0.0.1:9") == []  # unreachable: no campaigns, no crash
 
 
@@ -97,6 +109,34 @@ def test_cli_upload_once_stats_and_export_distill(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     first = json.loads((tmp_path / "server.jsonl").read_text().splitlines()[0])
     assert first["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+def test_cli_upload_without_once_keeps_running(tmp_path: Path) -> None:
+    env = {**os.environ, "EDGESDK_HOME": str(tmp_path / "home")}
+    path = tmp_path / "home" / "outbox" / "outbox.sqlite3"
+    with Outbox(path) as box:
+        first = fill(box, 5)
+    with IngestServer() as server:
+        proc = subprocess.Popen([sys.executable, "-m", "edgesdk.cli", "upload", "--ingest-url",
+                                 server.url, "--idle-s", "0.2"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _wait(lambda: len(server.ids()) == 5)
+            with Outbox(path) as box:
+                later = box.put("interaction", {"question": "late"})
+            _wait(lambda: len(server.ids()) == 6)
+            assert proc.poll() is None  # still running
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        assert set(server.ids()) == {*first, later}
+
+
+def _wait(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def test_cli_ingest_server_runs_and_serves(tmp_path: Path) -> None:
