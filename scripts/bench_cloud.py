@@ -23,10 +23,9 @@ from pathlib import Path
 import httpx
 
 from edgesdk.cloud import ChatClient, CostLedger, PriceTable
+from edgesdk.local.prompts import cloud_messages
 from edgesdk.testing.responders import ChatRequest, Reply
 from edgesdk.testing.standin import StandIn
-
-from edgesdk.local.prompts import cloud_messages
 
 QUESTIONS = [
     ("What does the sign in front of me say in English?", ("text: 'Sortie de secours' 0.93",)),
@@ -103,7 +102,9 @@ def cost_of_1000(standin: StandIn) -> dict[str, object]:
         with ChatClient(base_url=standin.url, api_key=None, model=model, ledger=ledger) as c:
             for i in range(1000):
                 q, ctx = QUESTIONS[i % len(QUESTIONS)]
-                c.chat(cloud_messages(q, ctx), deadline=time.monotonic() + 30)
+                # every question distinct, so only the byte-stable prefix can hit the cache
+                c.chat(cloud_messages(f"{q} (request {i})", ctx),
+                       deadline=time.monotonic() + 30)
         u = ledger.totals().usage
         per: dict[str, float] = {}
         for currency in ("USD", "CNY"):
