@@ -4,11 +4,12 @@ Delivery is at-least-once (lease, post, then ack) and the ingest server dedupes 
 a crash at any moment costs at most one re-sent batch, never a lost or doubled record. Batches
 are JSON lines, gzipped when that makes them smaller (it nearly always does for text).
 
-Server replies are handled by type, not by message: 413 splits the batch in halves (a single
-record that is still too large is parked, kept but no longer sent); 429/503 and connection
-faults back off exponentially (honouring ``Retry-After``); 401/403 stop with
-:class:`UploadAuthError`. The device policy is checked before every batch: unmetered network
-only, charging only, and a daily byte budget that survives restarts (it is kept in the outbox).
+Server replies are handled by type, not by message: 413 (and 400/422) split the batch in halves
+until the culprit is alone, and a single refused record is parked (kept, no longer sent);
+429/5xx and connection faults back off exponentially (honouring ``Retry-After``); 401/403 stop
+with :class:`UploadAuthError`, 404/405 (a wrong URL) with :class:`UploadError`. The device
+policy is checked before every batch: unmetered network only, charging only, and a daily byte
+budget that survives restarts (it is kept in the outbox).
 """
 
 from __future__ import annotations
@@ -229,9 +230,16 @@ class Uploader:
                 "Check the token (edgesdk upload --token / EDGESDK_INGEST_TOKEN); "
                 "nothing was lost, the records stay in the outbox"
             )
-        if status == 413:
+        if status in (404, 405):
+            raise UploadError(
+                f"{self.url} is not an ingest endpoint (HTTP {status}). Check --ingest-url: "
+                "it should be the server root, the uploader adds /v1/records; nothing was lost"
+            )
+        if status in (400, 413, 422):
+            # too large (413) or refused content (400/422): halve until the culprit is alone
             if len(batch) == 1:
-                log.warning("record %s is too large for the server; parked", batch[0].id)
+                log.warning("the server refused record %s (HTTP %s); parked", batch[0].id,
+                            status)
                 self.outbox.park([batch[0].id])
                 tally.parked += 1
                 return
@@ -243,11 +251,9 @@ class Uploader:
                     tally.retries += 1
                     self.outbox.nack([r.id for r in part], retry_after_s=retry.retry_after_s)
             return
-        if status in (408, 425, 429, 500, 502, 503, 504):
+        if status in (408, 425, 429) or status >= 500:
             raise _Retry(_retry_after(response))
-        if 400 <= status < 500:
-            raise _Retry(None)  # counted as a failed attempt; parked after max_attempts
-        raise UploadError(f"unexpected HTTP {status} from {self.url}; check the ingest URL")
+        raise _Retry(None)  # other 4xx: counted as a failed attempt, parked after max_attempts
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -12,7 +12,7 @@ import pytest
 from edgesdk.data.outbox import Outbox
 from edgesdk.data.uploader import Uploader, UploadPolicy, encode_batch, load_json_lines
 from edgesdk.devices import DeviceState
-from edgesdk.errors import UploadAuthError
+from edgesdk.errors import UploadAuthError, UploadError
 
 
 class Clock:
@@ -176,3 +176,33 @@ def test_daily_budget_is_enforced_and_persists(tmp_path: Path) -> None:
     clock.t += 86400  # next day, new budget
     later = again.run_once()
     assert later.sent > 0 and len(server.store) == report.sent + later.sent
+
+
+def test_400_isolates_and_parks_the_poison_record(tmp_path: Path) -> None:
+    server = Server()
+    _, box, _, ids = make(tmp_path, server, n=8, batch=8)
+    poison = box.put("interaction", {"q": "poison"}, value=0.95)
+
+    def picky(request: httpx.Request) -> httpx.Response:
+        if b"poison" in load_json_lines_bytes(request.content):
+            return httpx.Response(400)
+        return server(request)
+
+    up2 = Uploader(outbox=box, ingest_url="http://ingest.test", sleep=lambda s: None,
+                   transport=httpx.MockTransport(picky), batch_records=8)
+    report = up2.run_once()
+    assert report.parked == 1 and report.sent == 8 and set(server.store) == set(ids)
+    assert box.stats().dead == 1 and box.contains(poison)
+
+
+def load_json_lines_bytes(body: bytes) -> bytes:
+    return json.dumps(load_json_lines(body)).encode()
+
+
+def test_wrong_url_stops_with_a_typed_error(tmp_path: Path) -> None:
+    server = Server()
+    server.script = [httpx.Response(404)]
+    up, box, _, _ = make(tmp_path, server)
+    with pytest.raises(UploadError, match="ingest-url"):
+        up.run_once()
+    assert box.stats().pending == 10 and box.stats().leased == 0
