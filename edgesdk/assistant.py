@@ -58,6 +58,7 @@ from edgesdk.wiring import (
     build_default_tiers,
     default_router,
     estimate_memory_mb,
+    percept_context,
 )
 
 ImageInput = bytes | str | Path | Any
@@ -249,7 +250,7 @@ class Assistant:
                 t = time.perf_counter()
                 result = self.perception.perceive(image=image, audio=audio)
                 attempt.percepts = list(result.percepts)
-                attempt.context = list(result.context_lines())
+                attempt.context = percept_context(attempt.percepts, saw_image=image is not None)
                 attempt.transcript = result.transcript
                 attempt.trace.append(_step("perceive", t, percepts=len(attempt.percepts)))
                 if not attempt.question.strip() and result.transcript:

@@ -18,6 +18,7 @@ from edgesdk.errors import EdgeSDKError, InputError
 COMMAND_MODULES: tuple[str, ...] = (
     "edgesdk.commands.ask",
     "edgesdk.commands.models",
+    "edgesdk.commands.bench",
     "edgesdk.commands.perceive",
     "edgesdk.commands.cloud",
     "edgesdk.commands.standin",

@@ -70,10 +70,10 @@ class RouterLike(Protocol):
 
 
 class PerceptionResultLike(Protocol):
-    percepts: Sequence[Percept]
-    transcript: str | None
-
-    def context_lines(self) -> Sequence[str]: ...
+    @property
+    def percepts(self) -> Sequence[Percept]: ...
+    @property
+    def transcript(self) -> str | None: ...
 
 
 @runtime_checkable

@@ -17,7 +17,18 @@ from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile
 from edgesdk.errors import CloudError
 from edgesdk.protocols import ChatResultLike, RouterLike, TierClient
-from edgesdk.types import Answer, Generation, Mode, Percept, RouteDecision, SkillResult
+from edgesdk.types import (
+    Answer,
+    DetectedObject,
+    Face,
+    Generation,
+    Mode,
+    Percept,
+    RouteDecision,
+    SkillResult,
+    TextLine,
+    WakeWord,
+)
 
 KV_MB_PER_CTX_TOKEN = 0.08
 """Measured: KV cache + compute buffers of SmolLM2/Gemma-270M grow ~0.08 MB per context token."""
@@ -52,6 +63,26 @@ def build_default_tiers(settings: Settings) -> list[TierClient]:
 
     return [build_tier(name="cloud", tier="cloud", base_url=settings.cloud_base_url,
                        model=settings.cloud_model, api_key=settings.deepseek_api_key)]
+
+
+def percept_context(percepts: Sequence[Percept], *, saw_image: bool = False) -> list[str]:
+    """Percepts as short text lines for the prompt (and for upper tiers: text, never pixels)."""
+    lines: list[str] = []
+    texts = [p.text for p in percepts if isinstance(p, TextLine) and p.text.strip()]
+    if texts:
+        lines.append("Text in view: " + " | ".join(f'"{t}"' for t in texts))
+    faces = [p for p in percepts if isinstance(p, Face)]
+    if faces:
+        lines.append(f"People in view: {len(faces)} face{'s' if len(faces) > 1 else ''} detected")
+    objects = sorted({p.label for p in percepts if isinstance(p, DetectedObject)})
+    if objects:
+        lines.append("Objects in view: " + ", ".join(objects))
+    if not faces and saw_image:
+        lines.append("People in view: none detected")
+    words = [p.name for p in percepts if isinstance(p, WakeWord)]
+    if words:
+        lines.append("Wake word heard: " + ", ".join(words))
+    return lines
 
 
 @dataclass
