@@ -1,18 +1,17 @@
 package dev.edgesdk.bridge;
 
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,8 +20,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.function.Consumer;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 /**
  * Client of an edgesdk bridge ({@code edgesdk serve-bridge}): the assistant from Java/Kotlin.
@@ -35,15 +32,16 @@ import java.util.stream.Stream;
  *
  * <p>Thread-safe; share one instance. Calls block (use {@link #askAsync} or your own executor
  * off the Android main thread). Failures are {@link EdgeSdkException} subclasses mirroring the
- * Python error tree. Connection failures (server restarting, stale pooled connections) are
- * retried {@code maxRetries} times with backoff before {@link BridgeUnavailableException}.
+ * Python error tree. Connection failures (server restarting, stale pooled connections) and
+ * "busy" replies are retried {@code maxRetries} times with backoff; a request the server may
+ * already have processed can therefore run twice, which is harmless for questions.
  */
 public final class EdgeAssistant {
     private static final String JSON = "application/json";
 
     private final URI base;
     private final String token;
-    private final HttpClient http;
+    private final Transport transport;
     private final double defaultDeadlineSeconds;
     private final Duration slack;
     private final int maxRetries;
@@ -54,10 +52,7 @@ public final class EdgeAssistant {
         String url = b.baseUrl.endsWith("/") ? b.baseUrl.substring(0, b.baseUrl.length() - 1) : b.baseUrl;
         this.base = URI.create(url);
         this.token = b.token;
-        this.http = b.httpClient != null ? b.httpClient : HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(b.connectTimeout)
-                .build();
+        this.transport = b.transport != null ? b.transport : defaultTransport(b.connectTimeout);
         this.defaultDeadlineSeconds = b.defaultDeadlineSeconds;
         this.slack = b.slack;
         this.maxRetries = b.maxRetries;
@@ -70,6 +65,16 @@ public final class EdgeAssistant {
         return new Builder(baseUrl, token);
     }
 
+    /** java.net.http where the runtime has it (JVM), HttpURLConnection otherwise (Android). */
+    private static Transport defaultTransport(Duration connectTimeout) {
+        try {
+            Class.forName("java.net.http.HttpClient");
+            return new JdkHttpTransport(connectTimeout);
+        } catch (ClassNotFoundException | LinkageError e) {
+            return new UrlConnectionTransport(connectTimeout);
+        }
+    }
+
     // ------------------------------------------------------------------ API
 
     /** Ask a question with the server's default mode and deadline. */
@@ -79,7 +84,7 @@ public final class EdgeAssistant {
 
     public Answer ask(AskRequest request) {
         Objects.requireNonNull(request, "request");
-        return Answer.fromJson(call("POST", "/v1/ask", request.toJson(), timeoutFor(request.getDeadlineSeconds())));
+        return Answer.fromJson(call("POST", "/v1/ask", request.toJson(), request.getDeadlineSeconds()));
     }
 
     /** {@link #ask(AskRequest)} on the builder's executor (Kotlin: {@code askAsync(req).await()}). */
@@ -95,21 +100,23 @@ public final class EdgeAssistant {
     /**
      * Stream an answer: {@code onToken} gets each text delta on the calling thread, in order;
      * the final Answer (whose text is authoritative) is returned. An exception thrown by
-     * {@code onToken} stops the stream and is rethrown.
+     * {@code onToken} closes the stream and is rethrown.
      */
     public Answer askStream(AskRequest request, Consumer<String> onToken) {
         Objects.requireNonNull(onToken, "onToken");
-        HttpRequest req = request("POST", "/v1/ask/stream", request.toJson(), timeoutFor(request.getDeadlineSeconds()))
-                .header("Accept", "text/event-stream").build();
-        HttpResponse<Stream<String>> resp = send(req, HttpResponse.BodyHandlers.ofLines());
-        try (Stream<String> lines = resp.body()) {
-            if (resp.statusCode() != 200) {
-                throw errorFrom(resp.statusCode(), lines.collect(Collectors.joining("\n")));
+        Transport.Response resp = send("POST", "/v1/ask/stream", request.toJson(), "text/event-stream",
+                request.getDeadlineSeconds());
+        try (InputStream body = resp.getBody()) {
+            if (resp.getStatus() != 200) {
+                throw errorFrom(resp.getStatus(), readAll(body));
             }
-            return readEvents(lines.iterator(), onToken);
-        } catch (UncheckedIOException e) {
+            BufferedReader reader = new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8));
+            return readEvents(reader, onToken);
+        } catch (SocketTimeoutException e) {
+            throw new DeadlineException("deadline_exceeded", "the stream stalled past the deadline; ask again", 0, null, e);
+        } catch (IOException e) {
             throw new BridgeUnavailableException("connection_lost",
-                    "the connection to the bridge broke mid-answer; ask again", 0, null, e);
+                    "the connection to the bridge broke mid-answer (" + e + "); ask again", 0, null, e);
         }
     }
 
@@ -122,7 +129,7 @@ public final class EdgeAssistant {
         if (audio != null) {
             body.put("audio_b64", Base64.getEncoder().encodeToString(audio));
         }
-        Map<String, Object> m = call("POST", "/v1/perceive", Json.write(body), timeoutFor(null));
+        Map<String, Object> m = call("POST", "/v1/perceive", Json.write(body), null);
         return Percept.listFrom(Json.list(m, "percepts"));
     }
 
@@ -134,7 +141,7 @@ public final class EdgeAssistant {
         if (correction != null) {
             body.put("correction", correction);
         }
-        call("POST", "/v1/feedback", Json.write(body), timeoutFor(null));
+        call("POST", "/v1/feedback", Json.write(body), null);
     }
 
     public void feedback(Answer answer, boolean good) {
@@ -142,63 +149,64 @@ public final class EdgeAssistant {
     }
 
     public Stats stats() {
-        return new Stats(call("GET", "/v1/stats", null, timeoutFor(null)));
+        return new Stats(call("GET", "/v1/stats", null, null));
     }
 
     public Health health() {
-        return new Health(call("GET", "/v1/health", null, timeoutFor(null)));
+        return new Health(call("GET", "/v1/health", null, null));
     }
 
     // ------------------------------------------------------------------ plumbing
 
-    private Duration timeoutFor(Double deadlineSeconds) {
-        double seconds = deadlineSeconds != null ? deadlineSeconds : defaultDeadlineSeconds;
-        return Duration.ofMillis((long) (seconds * 1000)).plus(slack);
-    }
-
-    private HttpRequest.Builder request(String method, String path, String body, Duration timeout) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path))
-                .timeout(timeout)
-                .header("Authorization", "Bearer " + token)
-                .header("Accept", JSON);
-        if (body == null) {
-            return b.method(method, HttpRequest.BodyPublishers.noBody());
+    private Map<String, Object> call(String method, String path, String body, Double deadlineSeconds) {
+        Transport.Response resp = send(method, path, body, JSON, deadlineSeconds);
+        String text;
+        try (InputStream in = resp.getBody()) {
+            text = readAll(in);
+        } catch (SocketTimeoutException e) {
+            throw new DeadlineException("deadline_exceeded", "the bridge's reply stalled; ask again", 0, null, e);
+        } catch (IOException e) {
+            throw new BridgeUnavailableException("connection_lost", "the reply from the bridge was cut off ("
+                    + e + "); retry", 0, null, e);
         }
-        return b.header("Content-Type", JSON)
-                .method(method, HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
-    }
-
-    private Map<String, Object> call(String method, String path, String body, Duration timeout) {
-        HttpResponse<String> resp = send(request(method, path, body, timeout).build(),
-                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-        if (resp.statusCode() != 200) {
-            throw errorFrom(resp.statusCode(), resp.body());
+        if (resp.getStatus() != 200) {
+            throw errorFrom(resp.getStatus(), text);
         }
         try {
-            return Json.parseObject(resp.body());
+            return Json.parseObject(text);
         } catch (IllegalArgumentException e) {
             throw new ProtocolException("protocol_error", "the bridge sent invalid JSON: " + e.getMessage(), 200, null, e);
         }
     }
 
-    /** Send with retries on connection faults and 503 busy; maps timeouts and interrupts. */
-    private <T> HttpResponse<T> send(HttpRequest req, HttpResponse.BodyHandler<T> handler) {
+    /** One exchange, with retries on connection faults and "busy"; maps timeouts and interrupts. */
+    private Transport.Response send(String method, String path, String body, String accept, Double deadlineSeconds) {
+        double seconds = deadlineSeconds != null ? deadlineSeconds : defaultDeadlineSeconds;
+        Duration timeout = Duration.ofMillis((long) (seconds * 1000)).plus(slack);
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("Authorization", "Bearer " + token);
+        headers.put("Accept", accept);
+        byte[] bytes = null;
+        if (body != null) {
+            headers.put("Content-Type", JSON);
+            bytes = body.getBytes(StandardCharsets.UTF_8);
+        }
+        URI uri = base.resolve(path);
         EdgeSdkException last = null;
         for (int attempt = 0; attempt <= maxRetries; attempt++) {
             if (attempt > 0) {
-                sleep(last, attempt);
+                pause(last, attempt);
             }
             try {
-                HttpResponse<T> resp = http.send(req, handler);
-                if (resp.statusCode() == 503 && attempt < maxRetries && isBusy(resp)) {
-                    last = new BridgeUnavailableException("busy", "the bridge is busy", 503, 1.0, null);
-                    closeBody(resp);
+                Transport.Response resp = transport.send(method, uri, headers, bytes, timeout);
+                if (resp.getStatus() == 503 && resp.header("Retry-After") != null && attempt < maxRetries) {
+                    resp.getBody().close();
+                    last = new BridgeUnavailableException("busy", "the bridge is busy", 503, retryAfter(resp), null);
                     continue;
                 }
                 return resp;
-            } catch (HttpTimeoutException e) {
-                throw new DeadlineException("deadline_exceeded", "no reply from the bridge within "
-                        + req.timeout().map(Duration::toString).orElse("the timeout")
+            } catch (SocketTimeoutException e) {
+                throw new DeadlineException("deadline_exceeded", "no reply from the bridge within " + timeout
                         + "; allow a longer deadline or ask for less", 0, null, e);
             } catch (ConnectException e) {
                 last = new BridgeUnavailableException("connection_refused", "cannot connect to the bridge at " + base
@@ -214,17 +222,15 @@ public final class EdgeAssistant {
         throw last;
     }
 
-    private static boolean isBusy(HttpResponse<?> resp) {
-        return resp.headers().firstValue("Retry-After").isPresent();
-    }
-
-    private static void closeBody(HttpResponse<?> resp) {
-        if (resp.body() instanceof Stream) {
-            ((Stream<?>) resp.body()).close();
+    private static Double retryAfter(Transport.Response resp) {
+        try {
+            return Double.parseDouble(resp.header("Retry-After"));
+        } catch (NumberFormatException | NullPointerException e) {
+            return null;
         }
     }
 
-    private void sleep(EdgeSdkException last, int attempt) {
+    private void pause(EdgeSdkException last, int attempt) {
         long ms = retryBackoff.toMillis() << Math.min(attempt - 1, 5);
         if (last != null && last.getRetryAfterSeconds() != null) {
             ms = Math.max(ms, (long) (last.getRetryAfterSeconds() * 1000));
@@ -235,6 +241,16 @@ public final class EdgeAssistant {
             Thread.currentThread().interrupt();
             throw new EdgeSdkException("interrupted", "interrupted while retrying", 0, null, e);
         }
+    }
+
+    private static String readAll(InputStream in) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buf = new byte[8192];
+        int n;
+        while ((n = in.read(buf)) > 0) {
+            out.write(buf, 0, n);
+        }
+        return new String(out.toByteArray(), StandardCharsets.UTF_8);
     }
 
     static EdgeSdkException errorFrom(int status, String body) {
@@ -248,11 +264,11 @@ public final class EdgeAssistant {
         }
     }
 
-    private static Answer readEvents(Iterator<String> lines, Consumer<String> onToken) {
+    private static Answer readEvents(BufferedReader reader, Consumer<String> onToken) throws IOException {
         String event = "message";
         List<String> data = new ArrayList<>();
-        while (lines.hasNext()) {
-            String line = lines.next();
+        String line;
+        while ((line = reader.readLine()) != null) {
             if (line.isEmpty()) {
                 if (!data.isEmpty()) {
                     Answer done = dispatch(event, String.join("\n", data), onToken);
@@ -262,14 +278,12 @@ public final class EdgeAssistant {
                 }
                 event = "message";
                 data.clear();
-            } else if (line.startsWith(":")) {
-                continue;
             } else if (line.startsWith("event:")) {
                 event = line.substring(6).trim();
             } else if (line.startsWith("data:")) {
                 String d = line.substring(5);
                 data.add(d.startsWith(" ") ? d.substring(1) : d);
-            }
+            } // ":" comments (keep-alives) and unknown fields are ignored
         }
         throw new ProtocolException("protocol_error", "the stream ended without a final answer", 200, null, null);
     }
@@ -291,7 +305,7 @@ public final class EdgeAssistant {
                 Map<String, Object> error = Json.obj(m, "error");
                 throw ErrorCodes.toException(200, Json.str(error, "code", ""), Json.str(error, "message", ""), null);
             default:
-                return null; // unknown events are for newer clients
+                return null; // events added by newer servers
         }
     }
 
@@ -305,7 +319,7 @@ public final class EdgeAssistant {
         private int maxRetries = 3;
         private Duration retryBackoff = Duration.ofMillis(250);
         private Executor executor = ForkJoinPool.commonPool();
-        private HttpClient httpClient;
+        private Transport transport;
 
         private Builder(String baseUrl, String token) {
             this.baseUrl = Objects.requireNonNull(baseUrl, "baseUrl");
@@ -346,9 +360,9 @@ public final class EdgeAssistant {
             return this;
         }
 
-        /** Bring your own HttpClient (proxies, TLS to a remote edge box); it should use HTTP/1.1. */
-        public Builder httpClient(HttpClient client) {
-            this.httpClient = client;
+        /** The HTTP transport; default: java.net.http on a JVM, HttpURLConnection on Android. */
+        public Builder transport(Transport transport) {
+            this.transport = transport;
             return this;
         }
 

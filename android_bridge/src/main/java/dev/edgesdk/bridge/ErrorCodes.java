@@ -1,5 +1,7 @@
 package dev.edgesdk.bridge;
 
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -13,50 +15,54 @@ public final class ErrorCodes {
     private ErrorCodes() {
     }
 
-    /** code -> parent code ("" for the root). */
-    public static final Map<String, String> PARENT = Map.ofEntries(
-        Map.entry("edgesdk_error", ""),
-        Map.entry("config_error", "edgesdk_error"),
-        Map.entry("unknown_profile", "config_error"),
-        Map.entry("unknown_model", "config_error"),
-        Map.entry("unknown_mode", "config_error"),
-        Map.entry("memory_budget_exceeded", "config_error"),
-        Map.entry("missing_extra", "edgesdk_error"),
-        Map.entry("input_error", "edgesdk_error"),
-        Map.entry("empty_question", "input_error"),
-        Map.entry("input_too_long", "input_error"),
-        Map.entry("context_overflow", "input_error"),
-        Map.entry("invalid_image", "input_error"),
-        Map.entry("invalid_audio", "input_error"),
-        Map.entry("model_error", "edgesdk_error"),
-        Map.entry("model_not_fetched", "model_error"),
-        Map.entry("model_corrupted", "model_error"),
-        Map.entry("model_fetch_error", "model_error"),
-        Map.entry("model_load_error", "model_error"),
-        Map.entry("deadline_exceeded", "edgesdk_error"),
-        Map.entry("cloud_error", "edgesdk_error"),
-        Map.entry("cloud_auth", "cloud_error"),
-        Map.entry("cloud_balance", "cloud_error"),
-        Map.entry("cloud_bad_request", "cloud_error"),
-        Map.entry("cloud_rate_limited", "cloud_error"),
-        Map.entry("cloud_unavailable", "cloud_error"),
-        Map.entry("cloud_timeout", "cloud_error"),
-        Map.entry("cloud_protocol", "cloud_error"),
-        Map.entry("circuit_open", "cloud_error"),
-        Map.entry("calibration_error", "edgesdk_error"),
-        Map.entry("storage_error", "edgesdk_error"),
-        Map.entry("upload_error", "edgesdk_error"),
-        Map.entry("upload_auth", "upload_error"),
-        Map.entry("body_too_large", "input_error"),
-        Map.entry("busy", "edgesdk_error"),
-        Map.entry("internal_error", "edgesdk_error"),
-        Map.entry("invalid_request", "input_error"),
-        Map.entry("length_required", "input_error"),
-        Map.entry("malformed_json", "input_error"),
-        Map.entry("method_not_allowed", "edgesdk_error"),
-        Map.entry("not_found", "edgesdk_error"),
-        Map.entry("unauthorized", "edgesdk_error")
-    );
+    /** code -> parent code ("" for the root); plain HashMap so it also loads on old Android. */
+    public static final Map<String, String> PARENT;
+
+    static {
+        Map<String, String> m = new HashMap<>();
+        m.put("edgesdk_error", "");
+        m.put("config_error", "edgesdk_error");
+        m.put("unknown_profile", "config_error");
+        m.put("unknown_model", "config_error");
+        m.put("unknown_mode", "config_error");
+        m.put("memory_budget_exceeded", "config_error");
+        m.put("missing_extra", "edgesdk_error");
+        m.put("input_error", "edgesdk_error");
+        m.put("empty_question", "input_error");
+        m.put("input_too_long", "input_error");
+        m.put("context_overflow", "input_error");
+        m.put("invalid_image", "input_error");
+        m.put("invalid_audio", "input_error");
+        m.put("model_error", "edgesdk_error");
+        m.put("model_not_fetched", "model_error");
+        m.put("model_corrupted", "model_error");
+        m.put("model_fetch_error", "model_error");
+        m.put("model_load_error", "model_error");
+        m.put("deadline_exceeded", "edgesdk_error");
+        m.put("cloud_error", "edgesdk_error");
+        m.put("cloud_auth", "cloud_error");
+        m.put("cloud_balance", "cloud_error");
+        m.put("cloud_bad_request", "cloud_error");
+        m.put("cloud_rate_limited", "cloud_error");
+        m.put("cloud_unavailable", "cloud_error");
+        m.put("cloud_timeout", "cloud_error");
+        m.put("cloud_protocol", "cloud_error");
+        m.put("circuit_open", "cloud_error");
+        m.put("calibration_error", "edgesdk_error");
+        m.put("storage_error", "edgesdk_error");
+        m.put("upload_error", "edgesdk_error");
+        m.put("upload_auth", "upload_error");
+        m.put("body_too_large", "input_error");
+        m.put("busy", "edgesdk_error");
+        m.put("internal_error", "edgesdk_error");
+        m.put("invalid_request", "input_error");
+        m.put("length_required", "input_error");
+        m.put("malformed_json", "input_error");
+        m.put("method_not_allowed", "edgesdk_error");
+        m.put("not_found", "edgesdk_error");
+        m.put("unauthorized", "edgesdk_error");
+        PARENT = Collections.unmodifiableMap(m);
+    }
 
     /** The exception for an error reply (or SSE error event) of the bridge. */
     public static EdgeSdkException toException(int status, String code, String message, Double retryAfter) {

@@ -1,6 +1,7 @@
 package dev.edgesdk.bridge;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -346,12 +347,12 @@ public final class Json {
     @SuppressWarnings("unchecked")
     static Map<String, Object> obj(Map<String, Object> m, String key) {
         Object v = m.get(key);
-        return v instanceof Map ? (Map<String, Object>) v : Map.of();
+        return v instanceof Map ? (Map<String, Object>) v : Collections.<String, Object>emptyMap();
     }
 
     @SuppressWarnings("unchecked")
     static List<Object> list(Map<String, Object> m, String key) {
         Object v = m.get(key);
-        return v instanceof List ? (List<Object>) v : List.of();
+        return v instanceof List ? (List<Object>) v : Collections.emptyList();
     }
 }

@@ -65,8 +65,10 @@ public final class BridgeClientTests {
                     Thread.currentThread().interrupt();
                 }
             }));
-            EdgeAssistant client = EdgeAssistant.builder(server.url(), TOKEN).build();
-            liveTests(t, server, client, real);
+            useUrlConnection = false;
+            liveTests(t, server, real, true);
+            useUrlConnection = true; // what Android has: java.net.http is not in the Android runtime
+            liveTests(t, server, real, false);
         }
         t.test("token never appears in the server log", () -> {
             String text = Files.readString(log);
@@ -76,54 +78,69 @@ public final class BridgeClientTests {
         System.exit(t.finish());
     }
 
-    private static void liveTests(TestRunner t, ServerProcess server, EdgeAssistant client, boolean real) {
-        t.test("health", () -> {
+    private static boolean useUrlConnection;
+
+    /** A client builder on the transport under test. */
+    private static EdgeAssistant.Builder builder(String url, String token) {
+        EdgeAssistant.Builder b = EdgeAssistant.builder(url, token);
+        return useUrlConnection ? b.transport(new UrlConnectionTransport(Duration.ofSeconds(5))) : b;
+    }
+
+    /** Every check on the JDK transport ({@code full}); the LLM-heavy ones only once. */
+    private static void liveTests(TestRunner t, ServerProcess server, boolean real, boolean full) {
+        String tag = useUrlConnection ? " [HttpURLConnection]" : "";
+        EdgeAssistant client = builder(server.url(), TOKEN).build();
+        t.test("health" + tag, () -> {
             Health h = client.health();
             check(h.isOk(), "status ok");
             equal("v1", h.getProtocol(), "protocol");
         });
-        t.test("answer (on-device skill)", () -> {
+        t.test("answer (on-device skill)" + tag, () -> {
             Answer a = client.ask(real ? "What is 17 times 23?" : "What is 2+2?");
             check(a.getText().contains(real ? "391" : "4"), "answer text: " + a);
             equal("device", a.getTier(), "tier");
             check(!a.getId().isEmpty(), "answer id");
             check(a.getConfidence() >= 0 && a.getConfidence() <= 1, "confidence in [0,1]");
         });
-        t.test("answer (local LLM)", () -> {
-            Answer a = client.ask(AskRequest.builder("Name a colour of the sky.")
-                    .mode(AskRequest.ONLY_ON_DEVICE).deadlineSeconds(20).build());
-            check(!a.getText().isBlank(), "non-empty answer");
-            check(a.getLatencyMs() > 0, "latency recorded");
-        });
-        t.test("streaming", () -> {
+        if (full) {
+            t.test("answer (local LLM)" + tag, () -> {
+                Answer a = client.ask(AskRequest.builder("Name a colour of the sky.")
+                        .mode(AskRequest.ONLY_ON_DEVICE).deadlineSeconds(20).build());
+                check(!a.getText().isBlank(), "non-empty answer");
+                check(a.getLatencyMs() > 0, "latency recorded");
+            });
+        }
+        t.test("streaming" + tag, () -> {
             List<String> tokens = Collections.synchronizedList(new ArrayList<>());
             Answer a = client.askStream(AskRequest.builder("Write one short sentence about the sea.")
                     .mode(AskRequest.ONLY_ON_DEVICE).build(), tokens::add);
             check(tokens.size() >= 2, "several tokens, got " + tokens);
             equal(a.getText().strip(), String.join("", tokens).strip(), "tokens add up to the answer");
         });
-        t.test("streaming stops when the callback throws", () -> {
-            IllegalStateException e = expect(IllegalStateException.class, () ->
-                    client.askStream(AskRequest.builder("Count from one to twenty.").mode(AskRequest.ONLY_ON_DEVICE)
-                            .build(), tok -> {
-                                throw new IllegalStateException("app gave up");
-                            }));
-            equal("app gave up", e.getMessage(), "callback exception rethrown");
-            check(client.ask(real ? "What is 2 plus 2?" : "2+2").getText().contains("4"), "server still answers");
-        });
-        t.test("auth rejection without token", () -> {
-            EdgeAssistant anon = EdgeAssistant.builder(server.url(), null).build();
+        if (full) {
+            t.test("streaming stops when the callback throws" + tag, () -> {
+                IllegalStateException e = expect(IllegalStateException.class, () ->
+                        client.askStream(AskRequest.builder("Count from one to twenty.").mode(AskRequest.ONLY_ON_DEVICE)
+                                .build(), tok -> {
+                                    throw new IllegalStateException("app gave up");
+                                }));
+                equal("app gave up", e.getMessage(), "callback exception rethrown");
+                check(client.ask(real ? "What is 2 plus 2?" : "2+2").getText().contains("4"), "server still answers");
+            });
+        }
+        t.test("auth rejection without token" + tag, () -> {
+            EdgeAssistant anon = builder(server.url(), null).build();
             AuthException e = expect(AuthException.class, anon::health);
             equal(401, e.getHttpStatus(), "status");
             equal("unauthorized", e.getCode(), "code");
         });
-        t.test("wrong token", () -> {
-            EdgeAssistant wrong = EdgeAssistant.builder(server.url(), TOKEN + "x").build();
+        t.test("wrong token" + tag, () -> {
+            EdgeAssistant wrong = builder(server.url(), TOKEN + "x").build();
             AuthException e = expect(AuthException.class, () -> wrong.ask("hi"));
             equal(401, e.getHttpStatus(), "status");
             check(!e.getMessage().contains(TOKEN), "message does not echo the token");
         });
-        t.test("oversized body is 413", () -> {
+        t.test("oversized body is 413" + tag, () -> {
             byte[] image = new byte[server.maxBodyBytes];
             RequestTooLargeException e = expect(RequestTooLargeException.class,
                     () -> client.ask(AskRequest.builder("what is this?").image(image).build()));
@@ -131,64 +148,70 @@ public final class BridgeClientTests {
             check(e instanceof InputException, "an InputException");
             check(client.health().isOk(), "server still healthy");
         });
-        t.test("malformed JSON is 400 with a typed body", () -> {
-            HttpClient raw = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-            HttpResponse<String> resp = raw.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/ask"))
-                    .header("Authorization", "Bearer " + TOKEN).header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString("{\"question\": ")).build(),
-                    HttpResponse.BodyHandlers.ofString());
-            equal(400, resp.statusCode(), "status");
-            EdgeSdkException e = EdgeAssistant.errorFrom(resp.statusCode(), resp.body());
-            check(e instanceof InputException, "InputException, got " + e);
-            equal("malformed_json", e.getCode(), "code");
-        });
-        t.test("typed input error", () -> {
+        if (full) {
+            t.test("malformed JSON is 400 with a typed body" + tag, () -> {
+                HttpClient raw = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+                HttpResponse<String> resp = raw.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/ask"))
+                        .header("Authorization", "Bearer " + TOKEN).header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"question\": ")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                equal(400, resp.statusCode(), "status");
+                EdgeSdkException e = EdgeAssistant.errorFrom(resp.statusCode(), resp.body());
+                check(e instanceof InputException, "InputException, got " + e);
+                equal("malformed_json", e.getCode(), "code");
+            });
+        }
+        t.test("typed input error" + tag, () -> {
             InputException e = expect(InputException.class, () -> client.ask("   "));
             equal("empty_question", e.getCode(), "code");
             equal(422, e.getHttpStatus(), "status");
         });
-        t.test("perceive, feedback and stats", () -> {
-            List<Percept> percepts = client.perceive(null, new byte[] {1, 2, 3});
-            check(percepts != null, "a list");
-            Answer a = client.ask(real ? "What is 6 times 7?" : "2+2");
-            client.feedback(a, false);
-            client.feedback(a.getId(), true, "42");
-            Stats s = client.stats();
-            check(((Number) s.getAssistant().get("feedback")).longValue() >= 2, "feedback counted: " + s.getAssistant());
-            check(s.getRequests() > 5, "requests counted");
-            check(s.getErrors().getOrDefault("unauthorized", 0L) >= 2, "401s counted: " + s.getErrors());
-        });
-        t.test("20 concurrent clients", () -> {
-            int n = 20;
-            ExecutorService pool = Executors.newFixedThreadPool(n);
-            CountDownLatch gate = new CountDownLatch(1);
-            List<Future<String>> results = new ArrayList<>();
-            for (int k = 0; k < n; k++) {
-                final int i = k;
-                results.add(pool.submit(() -> {
-                    EdgeAssistant c = EdgeAssistant.builder(server.url(), TOKEN).defaultDeadlineSeconds(120).build();
-                    gate.await();
-                    if (i % 5 != 1) { // 16 skill answers, 4 queued on the one local LLM
-                        Answer a = c.ask(AskRequest.builder(real ? "What is " + (i + 3) + " times 7?" : "2+2")
+        if (full) {
+            t.test("perceive, feedback and stats" + tag, () -> {
+                List<Percept> percepts = client.perceive(null, new byte[] {1, 2, 3});
+                check(percepts != null, "a list");
+                Answer a = client.ask(real ? "What is 6 times 7?" : "2+2");
+                client.feedback(a, false);
+                client.feedback(a.getId(), true, "42");
+                Stats s = client.stats();
+                check(((Number) s.getAssistant().get("feedback")).longValue() >= 2, "feedback counted: " + s.getAssistant());
+                check(s.getRequests() > 5, "requests counted");
+                check(s.getErrors().getOrDefault("unauthorized", 0L) >= 2, "401s counted: " + s.getErrors());
+            });
+        }
+        if (full) {
+            t.test("20 concurrent clients" + tag, () -> {
+                int n = 20;
+                ExecutorService pool = Executors.newFixedThreadPool(n);
+                CountDownLatch gate = new CountDownLatch(1);
+                List<Future<String>> results = new ArrayList<>();
+                for (int k = 0; k < n; k++) {
+                    final int i = k;
+                    results.add(pool.submit(() -> {
+                        EdgeAssistant c = builder(server.url(), TOKEN).defaultDeadlineSeconds(120).build();
+                        gate.await();
+                        if (i % 5 != 1) { // 16 skill answers, 4 queued on the one local LLM
+                            Answer a = c.ask(AskRequest.builder(real ? "What is " + (i + 3) + " times 7?" : "2+2")
+                                    .deadlineSeconds(120).build());
+                            String want = real ? Integer.toString((i + 3) * 7) : "4";
+                            check(a.getText().contains(want), "client " + i + " wanted " + want + ": " + a);
+                            return a.getText();
+                        }
+                        Answer a = c.ask(AskRequest.builder("Name an animal.").mode(AskRequest.ONLY_ON_DEVICE)
                                 .deadlineSeconds(120).build());
-                        String want = real ? Integer.toString((i + 3) * 7) : "4";
-                        check(a.getText().contains(want), "client " + i + " wanted " + want + ": " + a);
+                        check(!a.getText().isBlank(), "client " + i + " got text");
                         return a.getText();
-                    }
-                    Answer a = c.ask(AskRequest.builder("Name an animal.").mode(AskRequest.ONLY_ON_DEVICE)
-                            .deadlineSeconds(120).build());
-                    check(!a.getText().isBlank(), "client " + i + " got text");
-                    return a.getText();
-                }));
-            }
-            gate.countDown();
-            for (Future<String> f : results) {
-                f.get(150, TimeUnit.SECONDS);
-            }
-            pool.shutdown();
-        });
-        t.test("server restart: the client reconnects", () -> {
-            EdgeAssistant c = EdgeAssistant.builder(server.url(), TOKEN).maxRetries(1)
+                    }));
+                }
+                gate.countDown();
+                for (Future<String> f : results) {
+                    f.get(150, TimeUnit.SECONDS);
+                }
+                pool.shutdown();
+            });
+        }
+        t.test("server restart: the client reconnects" + tag, () -> {
+            EdgeAssistant c = builder(server.url(), TOKEN).maxRetries(1)
                     .retryBackoff(Duration.ofMillis(100)).build();
             check(c.ask(real ? "What is 5 times 5?" : "2+2").getText().contains(real ? "25" : "4"), "before restart");
             server.stop();
