@@ -215,6 +215,7 @@ class TextReader:
     def _detect(self, bgr: RGB) -> list[F64]:
         h, w = bgr.shape[:2]
         r = self.det_side / min(h, w) if min(h, w) < self.det_side else 1.0
+        r = min(r, self.max_side / max(h, w))  # very thin strips must not blow up memory
         rh = max(32, round(h * r / 32) * 32)
         rw = max(32, round(w * r / 32) * 32)
         x = (resize(bgr, rw, rh).astype(np.float32) / 255.0 - 0.5) / 0.5

@@ -136,6 +136,13 @@ def test_bad_images_raise_typed_errors(suite: PerceptionSuite, tmp_path: Path) -
         suite.perceive(image=huge)
 
 
+def test_extreme_shapes_do_not_exhaust_memory(suite: PerceptionSuite) -> None:
+    rng = np.random.default_rng(0)
+    for shape in ((5000, 8, 3), (8, 5000, 3), (8, 8, 3), (3000, 4000, 3)):
+        result = suite.perceive(image=rng.integers(0, 255, shape, dtype=np.uint8))
+        assert not [p for p in result.percepts if isinstance(p, Face)]
+
+
 def test_cli_perceive_prints_percepts_json(
     catalog: Catalog, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
