@@ -9,14 +9,12 @@ the kernel send a reset and the client would see "connection reset" instead of o
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,13 +23,12 @@ from pydantic import BaseModel, ValidationError
 from edgesdk.bridge import protocol as p
 from edgesdk.bridge.backend import AnswerStreamLike
 from edgesdk.bridge.statuses import BRIDGE_CODES, status_for
+from edgesdk.bridge.support import call_with_deadline, decode_b64, sdk_version
 from edgesdk.errors import (
     CloudRateLimited,
     DeadlineExceeded,
     EdgeSDKError,
     InputError,
-    InvalidAudio,
-    InvalidImage,
 )
 from edgesdk.types import Answer
 
@@ -59,49 +56,6 @@ class HTTPFault(Exception):
         self.status = BRIDGE_CODES[code][0]
         self.message = message
         self.headers = dict(headers or {})
-
-
-def call_with_deadline(fn: Callable[[], T], *, timeout_s: float, on_done: Callable[[], None]) -> T:
-    """Run ``fn`` in a worker thread; stop waiting after ``timeout_s`` (DeadlineExceeded).
-
-    ``on_done`` runs when the worker really finishes, so concurrency slots stay held by calls
-    the client gave up on, and an overloaded backend is seen as such.
-    """
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:
-            box["error"] = exc
-        finally:
-            done.set()
-            on_done()
-
-    threading.Thread(target=run, name="edgesdk-bridge-call", daemon=True).start()
-    if not done.wait(timeout_s):
-        raise DeadlineExceeded(
-            f"the bridge got no answer within {timeout_s:.1f} s; send a larger deadline_s, "
-            "a simpler request, or retry when the device is less busy"
-        )
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
-
-
-def decode_b64(data: str | None, *, what: str) -> bytes | None:
-    if data is None:
-        return None
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        error = InvalidImage if what == "image" else InvalidAudio
-        raise error(
-            f"{what}_b64 is not valid base64; send the file's bytes base64-encoded "
-            "(RFC 4648 standard alphabet, with padding, no line breaks)"
-        ) from None
 
 
 class BridgeHandler(BaseHTTPRequestHandler):
@@ -463,31 +417,3 @@ def _internal(message: str) -> EdgeSDKError:
     exc = EdgeSDKError(message)
     exc.code = "internal_error"
     return exc
-
-
-def sdk_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("edgesdk")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "unknown"
-
-
-def iter_sse(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """Parse SSE lines into (event, data) pairs; used by tests and Python clients."""
-    event, data = "message", list[str]()
-    for line in lines:
-        line = line.rstrip("\r\n")
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = "message", []
-        elif line.startswith(":"):
-            continue
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-    if data:
-        yield event, "\n".join(data)

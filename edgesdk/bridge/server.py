@@ -32,8 +32,9 @@ from http.server import ThreadingHTTPServer
 from types import TracebackType
 
 from edgesdk.bridge.backend import BridgeBackend
-from edgesdk.bridge.handler import BridgeHandler, sdk_version
+from edgesdk.bridge.handler import BridgeHandler
 from edgesdk.bridge.protocol import BridgeCounters
+from edgesdk.bridge.support import sdk_version
 from edgesdk.errors import ConfigError
 
 log = logging.getLogger("edgesdk.bridge")

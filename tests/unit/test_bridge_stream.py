@@ -6,8 +6,8 @@ import http.client
 import json
 
 from edgesdk.bridge.backend import FakeBackend
-from edgesdk.bridge.handler import iter_sse
 from edgesdk.bridge.server import BridgeServer
+from edgesdk.bridge.support import iter_sse
 from edgesdk.errors import CloudUnavailable
 from edgesdk.types import Answer
 from tests.unit.bridge_helpers import TOKEN, BrokenStreamBackend, request, running
