@@ -18,6 +18,8 @@ from edgesdk.errors import EdgeSDKError, InputError
 COMMAND_MODULES: tuple[str, ...] = (
     "edgesdk.commands.ask",
     "edgesdk.commands.models",
+    "edgesdk.commands.eval",
+    "edgesdk.commands.router",
     "edgesdk.commands.bench",
     "edgesdk.commands.perceive",
     "edgesdk.commands.cloud",

@@ -48,7 +48,8 @@ class Record:
 
     item: Item
     skill: SkillResult | None
-    generation: Generation
+    generation: Generation | None
+    """The LLM's answer; ``None`` when a skill answered (the device path skips the LLM)."""
     correct: bool
     """Whether the device's answer (the skill's if it answered, else the LLM's) is right."""
 
@@ -125,14 +126,24 @@ def is_correct(prediction: str, answers: Sequence[str]) -> bool:
                 if abs(got - value) <= max(1e-6, 0.011 * abs(value)):
                     return True
             continue
-        if pred == g:
+        if pred == g or _stem(pred) == _stem(g):
             return True
         if _CJK.search(g):
             if g in pred:
                 return True
-        elif re.search(rf"(?<!\w){re.escape(g)}(?!\w)", pred):
+        elif _contains(_stem(pred), _stem(g)):
             return True
+        elif len(_stem(pred)) >= 4 and len(pred.split()) <= 4 and _contains(_stem(g), _stem(pred)):
+            return True  # a short, specific part of the gold answer ("Obama" for "Barack Obama")
     return False
+
+
+def _stem(text: str) -> str:
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in text.split())
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
 
 
 # --------------------------------------------------------------------------- generation cache
@@ -199,19 +210,22 @@ def run_items(
     records: list[Record] = []
     style = _style_of(model_id)
     for n, item in enumerate(items):
+        skill = skills(item.question) if skills is not None else None
         prompt = qa_prompt(style, item.question)
         key = GenerationCache.key(model_id, prompt, max_tokens)
         generation = cache.get(key)
-        if generation is None:
+        if generation is None and skill is None:
             if llm is None:
                 llm = llm_factory()
             generation = llm.generate(prompt, max_tokens=max_tokens, stop=stop_for(style),
                                       temperature=0.0, seed=0)
             cache.put(key, generation)
-        skill = skills(item.question) if skills is not None else None
-        text = skill.value if skill is not None else generation.text
-        correct = is_correct(text, item.answers) or (
-            skill is not None and is_correct(skill.text, item.answers))
+        if skill is not None:
+            correct = is_correct(skill.value, item.answers) or is_correct(skill.text,
+                                                                          item.answers)
+        else:
+            assert generation is not None
+            correct = is_correct(generation.text, item.answers)
         records.append(Record(item=item, skill=skill, generation=generation, correct=correct))
         if progress is not None:
             progress(n + 1)

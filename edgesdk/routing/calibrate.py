@@ -195,8 +195,8 @@ def fit_isotonic(z: FloatArray, y: FloatArray) -> tuple[tuple[float, ...], tuple
             blocks[-1][2] += zz
     xs = tuple(b[2] / b[1] for b in blocks)
     # shrink block means towards 0.5 a little so tiny blocks never claim certainty
-    ys_ = tuple((b[0] + 0.5) / (b[1] + 1.0) for b in blocks)
-    return xs, ys_
+    smoothed = np.maximum.accumulate([(b[0] + 0.5) / (b[1] + 1.0) for b in blocks])
+    return xs, tuple(float(v) for v in smoothed)
 
 
 def _design(rows: Sequence[Mapping[str, float]], features: Sequence[str],

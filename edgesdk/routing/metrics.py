@@ -75,7 +75,8 @@ def brier(probs: Sequence[float] | FloatArray, labels: Sequence[bool] | FloatArr
 
 
 def quality_curve(scores: Sequence[float] | FloatArray, labels: Sequence[bool] | FloatArray,
-                  cloud: Sequence[bool] | FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+                  cloud: Sequence[bool] | FloatArray | None = None
+                  ) -> tuple[FloatArray, FloatArray]:
     """(cloud share, system accuracy) escalating the lowest scores first, from 0 to all.
 
     Ties are broken towards escalating the items listed first (stable), so a constant score

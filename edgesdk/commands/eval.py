@@ -1,0 +1,87 @@
+"""``edgesdk eval``: run the device path over a labelled JSONL and report the router's quality.
+
+Generations are cached per model and prompt (see ``edgesdk.evalrun``), so re-running after a
+refit costs seconds, not an LLM pass over the dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edgesdk.evalrun import Record
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("eval", help="evaluate the confidence router on a labelled dataset")
+    p.add_argument("--dataset", type=Path, required=True, help="JSONL of {id, question, answers}")
+    p.add_argument("--out", type=Path, required=True, help="directory for report.json/.md/.png")
+    p.add_argument("--model", default=None, help="local LLM id (default: the profile's)")
+    p.add_argument("--profile", default=None, help="device profile for the policy")
+    p.add_argument("--cloud-answers", type=Path, default=None,
+                   help="JSONL of {id, answer} from the cloud (default: the cloud is right)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--calibration", type=Path, default=None,
+                   help="calibration JSON to evaluate instead of the shipped one")
+    p.set_defaults(handler=_eval)
+
+
+def resolve(model: str | None, profile_name: str | None) -> tuple[str, str]:
+    """(model id, profile name): the given ones, or the default pairing of either."""
+    from edgesdk.config import load_settings
+    from edgesdk.devices import PROFILES
+
+    if profile_name is None and model is not None:
+        profile_name = next((p.name for p in PROFILES.values() if p.llm == model),
+                            load_settings().profile)
+    profile_name = profile_name or load_settings().profile
+    from edgesdk.devices import get_profile
+
+    profile = get_profile(profile_name)
+    return model or profile.llm, profile.name
+
+
+def collect(dataset: Path, model_id: str, *, limit: int | None, threads: int) -> list[Record]:
+    from edgesdk.evalrun import default_cache, default_skills, load_dataset, run_items
+    from edgesdk.local.llm import LlamaCppLLM
+
+    items = load_dataset(dataset, limit=limit)
+
+    def progress(n: int) -> None:
+        if n % 100 == 0:
+            print(f"  {n}/{len(items)}", file=sys.stderr, flush=True)
+
+    return run_items(items, model_id=model_id,
+                     llm_factory=lambda: LlamaCppLLM.load(model_id, n_ctx=1024, threads=threads),
+                     cache=default_cache(model_id), skills=default_skills(), progress=progress)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from edgesdk.devices import get_profile
+    from edgesdk.evaluate import evaluate, load_cloud_answers, write_report
+    from edgesdk.routing.calibrate import load
+    from edgesdk.routing.policy import Policy
+    from edgesdk.routing.router import Router
+
+    model_id, profile_name = resolve(args.model, args.profile)
+    profile = get_profile(profile_name)
+    if args.calibration is not None:
+        cal = load(model_id, path=args.calibration)
+        router = Router(calibration=cal,
+                        policy=Policy.for_profile(profile, quantiles=cal.quantiles))
+    else:
+        router = Router.for_model(model_id, profile=profile)
+    records = collect(args.dataset, model_id, limit=args.limit, threads=profile.threads)
+    cloud = load_cloud_answers(args.cloud_answers) if args.cloud_answers else None
+    report = evaluate(records, router=router, cloud_answers=cloud)
+    report["dataset"] = str(args.dataset)
+    report["profile"] = profile_name
+    write_report(report, args.out)
+    keys = ("model", "n", "local_accuracy", "auroc", "ece", "cloud_share_at_95",
+            "oracle_cloud_share_at_95", "router_latency_ms_p50")
+    print(json.dumps({k: report[k] for k in keys}))
+    return 0

@@ -1,0 +1,45 @@
+"""``edgesdk router fit``: fit and save the calibrated confidence combiner for one local model.
+
+Fitting reads the same generation cache as ``edgesdk eval``: the LLM runs once per question
+and model, every refit after that is seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("router", help="fit the confidence router")
+    rsub = p.add_subparsers(dest="router_command", metavar="ACTION", required=True)
+    fit = rsub.add_parser("fit", help="fit a calibration from a labelled JSONL (train split)")
+    fit.add_argument("--dataset", type=Path, required=True, action="append",
+                     help="JSONL of {id, question, answers, category}; repeatable")
+    fit.add_argument("--model", required=True, help="local LLM id")
+    fit.add_argument("--out", type=Path, default=None,
+                     help="calibration path (default: the shipped routing/calibrations/)")
+    fit.add_argument("--method", choices=("platt", "isotonic"), default="platt")
+    fit.add_argument("--limit", type=int, default=None)
+    fit.set_defaults(handler=_fit)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from edgesdk.catalog import Catalog
+    from edgesdk.commands.eval import collect
+    from edgesdk.routing.calibrate import save
+    from edgesdk.routing.fit import Outcome, fit_calibration
+
+    records = []
+    for path in args.dataset:
+        records += collect(path, args.model, limit=args.limit, threads=2)
+    outcomes = [Outcome(question=r.item.question, generation=r.generation, skill=r.skill,
+                        correct=r.correct) for r in records]
+    cal = fit_calibration(outcomes, model_id=args.model,
+                          model_sha256=Catalog().manifest(args.model).sha256,
+                          method=args.method,
+                          dataset=",".join(p.name for p in args.dataset))
+    path = save(cal, args.out)
+    print(json.dumps({"saved": str(path), **cal.fit_info}))
+    return 0

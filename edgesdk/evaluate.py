@@ -1,0 +1,224 @@
+"""Router evaluation: how well does the device know when it is wrong, and what does it save?
+
+Runs the real device path on every labelled question (skills, then the local LLM through the
+generation cache, then the router), scores the device's answer against the gold answers, and
+reports discrimination (AUROC overall and per category), calibration (ECE over 10 bins, Brier,
+a reliability table), and the product number: the share of requests that must go to the cloud
+to reach 95% of cloud-only quality when escalating the least confident first — next to the
+oracle's and a random router's, and next to the naive baselines (mean and min token log-prob)
+computed in the same run on the same generations. Also: cost at current cloud prices and the
+router's own decision latency (signals from the generation itself).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.evalrun import Record, is_correct
+from edgesdk.local.prompts import cloud_messages
+from edgesdk.routing import metrics
+from edgesdk.routing.policy import PolicyState
+from edgesdk.routing.router import Router
+
+CLOUD_MODEL = "deepseek-chat"
+CLOUD_OUTPUT_TOKENS = 40
+
+
+def load_cloud_answers(path: Path) -> dict[str, str]:
+    """``{"id", "answer"}`` JSONL → id → cloud answer text."""
+    out: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            out[str(row["id"])] = str(row.get("answer") or row.get("text") or "")
+    return out
+
+
+def _confidences(records: Sequence[Record], router: Router) -> tuple[list[float], list[float]]:
+    """Router confidence per record (fail-safe 0.0) and per-decision latency in ms."""
+    confs: list[float] = []
+    lat: list[float] = []
+    state = PolicyState()
+    for r in records:
+        gen = None if r.skill is not None else r.generation
+        t = time.perf_counter()
+        decision = router.decide(question=r.item.question, generation=gen, skill=r.skill,
+                                 percepts=(), mode="prefer-on-device", state=state)
+        lat.append((time.perf_counter() - t) * 1000)
+        confs.append(decision.confidence)
+    return confs, lat
+
+
+def _naive(records: Sequence[Record], how: str) -> list[float]:
+    out = []
+    for r in records:
+        if r.skill is not None or r.generation is None:
+            out.append(0.0)  # a skill answer has no token evidence; 0.0 is the naive value
+            continue
+        lps = r.generation.evidence.logprobs
+        if not lps:
+            out.append(-1e9)
+        else:
+            out.append(min(lps) if how == "min" else sum(lps) / len(lps))
+    return out
+
+
+def _cost(records: Sequence[Record], escalate: Sequence[bool]) -> float:
+    try:
+        from edgesdk.cloud.pricing import PriceTable, estimate_tokens
+    except ImportError:  # pragma: no cover - the cloud area ships with the package
+        return math.nan
+    table = PriceTable.default()
+    total = 0.0
+    for r, up in zip(records, escalate, strict=True):
+        if up:
+            text = "".join(m["content"] for m in cloud_messages(r.item.question))
+            total += table.estimate(model=CLOUD_MODEL, prompt_tokens=estimate_tokens(text),
+                                    max_output_tokens=CLOUD_OUTPUT_TOKENS).amount
+    return total
+
+
+def evaluate(records: Sequence[Record], *, router: Router,
+             cloud_answers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    y = np.array([r.correct for r in records], dtype=bool)
+    cloud = None
+    if cloud_answers is not None:
+        cloud = np.array([is_correct(cloud_answers.get(r.item.id, ""), r.item.answers)
+                          for r in records], dtype=bool)
+    confs, lat = _confidences(records, router)
+    p = np.array(confs)
+    by_cat: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        by_cat[r.item.category].append(i)
+    share, acc = metrics.quality_curve(p, y, cloud)
+    threshold = router.policy.threshold
+    llm_mask = np.array([r.skill is None for r in records])
+    escalate = (p < threshold) & llm_mask
+    cloud_acc = float(cloud.mean()) if cloud is not None else 1.0
+    baselines = {}
+    for name, scores in (("mean_logprob", _naive(records, "mean")),
+                         ("min_logprob", _naive(records, "min"))):
+        baselines[name] = {
+            "auroc": metrics.auroc(scores, y),
+            "auroc_by_category": {c: metrics.auroc([scores[i] for i in ix], y[ix])
+                                  for c, ix in sorted(by_cat.items())},
+            "cloud_share_at_95": metrics.cloud_share_at(scores, y, cloud),
+        }
+    baselines["random"] = {"auroc": 0.5,
+                           "cloud_share_at_95": metrics.random_cloud_share_at(y, cloud)}
+    csa = metrics.cloud_share_at(p, y, cloud)
+    oracle = metrics.oracle_cloud_share_at(y, cloud)
+    step = max(1, len(share) // 200)
+    return {
+        "model": router.model_id,
+        "n": len(records),
+        "local_accuracy": float(y.mean()) if len(y) else math.nan,
+        "cloud_accuracy": cloud_acc,
+        "accuracy_by_category": {c: float(y[ix].mean()) for c, ix in sorted(by_cat.items())},
+        "n_by_category": {c: len(ix) for c, ix in sorted(by_cat.items())},
+        "skill_answered": int((~llm_mask).sum()),
+        "auroc": metrics.auroc(p, y),
+        "auroc_by_category": {c: metrics.auroc(p[ix], y[ix]) for c, ix in sorted(by_cat.items())},
+        "ece": metrics.ece(p, y),
+        "brier": metrics.brier(p, y),
+        "reliability": metrics.reliability(p, y),
+        "cloud_share_at_95": csa,
+        "oracle_cloud_share_at_95": oracle,
+        "random_cloud_share_at_95": baselines["random"]["cloud_share_at_95"],
+        "cloud_share_ratio_to_oracle": csa / oracle if oracle > 0 else math.nan,
+        "curve": {"cloud_share": [round(float(v), 4) for v in share[::step]],
+                  "accuracy": [round(float(v), 4) for v in acc[::step]]},
+        "baselines": baselines,
+        "policy": {"threshold": threshold, "cloud_share": float(escalate.mean()),
+                   "accuracy": float(np.where(escalate, cloud if cloud is not None else True,
+                                              y).mean())},
+        "cost_usd": {"cloud_only": _cost(records, [True] * len(records)),
+                     "router_at_95": _cost(records, list(p <= np.sort(p)[max(0, round(
+                         csa * len(p)) - 1)]) if csa > 0 else [False] * len(records)),
+                     "policy": _cost(records, list(escalate)),
+                     "model": CLOUD_MODEL, "output_tokens_assumed": CLOUD_OUTPUT_TOKENS},
+        "router_latency_ms_p50": statistics.median(lat) if lat else math.nan,
+        "router_latency_ms_p99": float(np.percentile(lat, 99)) if lat else math.nan,
+        "calibration": router.calibration.fit_info,
+    }
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def write_report(report: Mapping[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+    lines = [f"# Router evaluation: {report['model']}", "",
+             f"n = {report['n']}, local accuracy {_fmt(report['local_accuracy'])}, "
+             f"skill-answered {report['skill_answered']}", "",
+             "| metric | router | min log-prob | mean log-prob | random | oracle |",
+             "|---|---|---|---|---|---|"]
+    b = report["baselines"]
+    lines.append(f"| AUROC | {_fmt(report['auroc'])} | {_fmt(b['min_logprob']['auroc'])} | "
+                 f"{_fmt(b['mean_logprob']['auroc'])} | 0.5 | 1.0 |")
+    lines.append(f"| cloud share at 95% | {_fmt(report['cloud_share_at_95'])} | "
+                 f"{_fmt(b['min_logprob']['cloud_share_at_95'])} | "
+                 f"{_fmt(b['mean_logprob']['cloud_share_at_95'])} | "
+                 f"{_fmt(report['random_cloud_share_at_95'])} | "
+                 f"{_fmt(report['oracle_cloud_share_at_95'])} |")
+    lines += ["", f"ECE (10 bins) {_fmt(report['ece'])}, Brier {_fmt(report['brier'])}, "
+              f"router decision p50 {report['router_latency_ms_p50']:.3f} ms", "",
+              "| category | n | accuracy | AUROC | min log-prob AUROC |", "|---|---|---|---|---|"]
+    for c, acc in report["accuracy_by_category"].items():
+        lines.append(f"| {c} | {report['n_by_category'][c]} | {_fmt(acc)} | "
+                     f"{_fmt(report['auroc_by_category'][c])} | "
+                     f"{_fmt(b['min_logprob']['auroc_by_category'][c])} |")
+    cost = report["cost_usd"]
+    lines += ["", f"Cost ({cost['model']}, current prices, USD): cloud-only "
+              f"{_fmt(cost['cloud_only'])}, router at 95% {_fmt(cost['router_at_95'])}, "
+              f"profile policy {_fmt(cost['policy'])} (threshold "
+              f"{_fmt(report['policy']['threshold'])}, cloud share "
+              f"{_fmt(report['policy']['cloud_share'])}, accuracy "
+              f"{_fmt(report['policy']['accuracy'])})", ""]
+    (out / "report.md").write_text("\n".join(lines))
+    _plots(report, out)
+
+
+def _plots(report: Mapping[str, Any], out: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is in the bench extra
+        return
+    fig, ax = plt.subplots(figsize=(5, 4))
+    curve = report["curve"]
+    ax.plot(curve["cloud_share"], curve["accuracy"], label="router")
+    target = 0.95 * report["cloud_accuracy"]
+    ax.axhline(target, color="grey", ls="--", lw=0.8, label="95% of cloud-only")
+    ax.axvline(report["oracle_cloud_share_at_95"], color="green", ls=":", label="oracle")
+    ax.axvline(report["random_cloud_share_at_95"], color="red", ls=":", label="random")
+    ax.set_xlabel("share of requests sent to the cloud")
+    ax.set_ylabel("system accuracy")
+    ax.set_title(report["model"])
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out / "curve.png", dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    rel = report["reliability"]
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8)
+    ax.plot([r["confidence"] for r in rel], [r["accuracy"] for r in rel], marker="o")
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"reliability (ECE {report['ece']:.3f})")
+    fig.tight_layout()
+    fig.savefig(out / "reliability.png", dpi=100)
+    plt.close(fig)

@@ -1,0 +1,53 @@
+"""A small real evaluation: skills + SmolLM2 + the shipped router over our own questions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgesdk.cli import main
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _small_dataset(path: Path) -> None:
+    rows = []
+    for name, take in (("zh.jsonl", 6), ("synthetic.jsonl", 6)):
+        lines = (REPO / "datasets" / name).read_text(encoding="utf-8").splitlines()
+        rows += lines[:take]
+    rows.append(json.dumps({"id": "own-1", "question": "What is the capital of France?",
+                            "answers": ["Paris"], "category": "fact"}))
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_eval_writes_a_complete_report(real_catalog: object, tmp_path: Path) -> None:
+    dataset = tmp_path / "small.jsonl"
+    _small_dataset(dataset)
+    cloud = tmp_path / "cloud.jsonl"
+    cloud.write_text(json.dumps({"id": "own-1", "answer": "Paris"}) + "\n")
+    out = tmp_path / "report"
+    code = main(["eval", "--dataset", str(dataset), "--out", str(out), "--model",
+                 "smollm2-135m-instruct", "--limit", "13"])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    for key in ("n", "local_accuracy", "accuracy_by_category", "auroc", "auroc_by_category",
+                "ece", "brier", "cloud_share_at_95", "oracle_cloud_share_at_95",
+                "random_cloud_share_at_95", "curve", "cost_usd", "baselines",
+                "router_latency_ms_p50"):
+        assert key in report
+    assert report["n"] == 13
+    assert report["skill_answered"] >= 3  # the synthetic arithmetic is parsed by skills
+    assert report["oracle_cloud_share_at_95"] <= report["cloud_share_at_95"] + 1e-9
+    assert 0.0 <= report["ece"] <= 1.0
+    assert len(report["curve"]["cloud_share"]) == len(report["curve"]["accuracy"])
+    assert report["cost_usd"]["cloud_only"] >= report["cost_usd"]["policy"]
+    for name in ("report.md", "curve.png", "reliability.png"):
+        assert (out / name).stat().st_size > 0
+    code = main(["eval", "--dataset", str(dataset), "--out", str(out), "--model",
+                 "smollm2-135m-instruct", "--limit", "13", "--cloud-answers", str(cloud)])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["cloud_accuracy"] < 1.0  # only one cloud answer was given

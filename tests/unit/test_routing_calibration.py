@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgesdk.errors import CalibrationError
+from edgesdk.routing import calibrate, signals
+from edgesdk.routing.metrics import auroc
+from tests.unit._routing_fakes import fake_calibration, synthetic_outcomes
+
+
+def test_fit_learns_the_synthetic_rule() -> None:
+    cal = fake_calibration()
+    assert cal.fit_info["cv_auroc"] > 0.75
+    outs = synthetic_outcomes(200, seed=1)
+    probs = [cal.scorer.prob(signals.extract(o.question, o.generation)) for o in outs]
+    assert auroc(probs, [o.correct for o in outs]) > 0.75
+    word = [p for p, o in zip(probs, outs, strict=True) if "apples" in o.question]
+    assert max(word) < 0.2
+    assert len(cal.quantiles) == 101
+    assert list(cal.quantiles) == sorted(cal.quantiles)
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    cal = fake_calibration()
+    path = calibrate.save(cal, tmp_path / "fake-llm.json")
+    back = calibrate.load("fake-llm", model_sha256="a" * 64, path=path)
+    assert back == cal
+    feats = signals.extract(synthetic_outcomes(1)[0].question, synthetic_outcomes(1)[0].generation)
+    assert back.scorer.prob(feats) == cal.scorer.prob(feats)
+
+
+def test_load_checks_model_and_file(tmp_path: Path) -> None:
+    path = calibrate.save(fake_calibration(), tmp_path / "x.json")
+    with pytest.raises(CalibrationError, match="fitted for 'fake-llm'"):
+        calibrate.load("other-llm", path=path)
+    with pytest.raises(CalibrationError, match="another file"):
+        calibrate.load("fake-llm", model_sha256="b" * 64, path=path)
+    with pytest.raises(CalibrationError, match="router fit"):
+        calibrate.load("fake-llm", path=tmp_path / "missing.json")
+    data = json.loads(path.read_text())
+    data["format"] = 99
+    path.write_text(json.dumps(data))
+    with pytest.raises(CalibrationError, match="format"):
+        calibrate.load("fake-llm", path=path)
+
+
+def test_isotonic_is_monotone() -> None:
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=300)
+    y = (rng.random(300) < 1 / (1 + np.exp(-2 * z))).astype(float)
+    _xs, ys = calibrate.fit_isotonic(z, y)
+    assert list(ys) == sorted(ys)
+    assert ys[0] > 0 and ys[-1] < 1
+
+
+def test_logistic_recovers_slope() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(4000, 1))
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(1.5 * x[:, 0] - 0.5)))).astype(float)
+    w, b = calibrate.fit_logistic(x, y, l2=1e-3)
+    assert abs(w[0] - 1.5) < 0.2 and abs(b + 0.5) < 0.15
+
+
+def test_shipped_calibrations_load() -> None:
+    from edgesdk.catalog import Catalog
+
+    for path in calibrate.CALIBRATION_DIR.glob("*.json"):
+        model_id = path.stem
+        cal = calibrate.load(model_id, model_sha256=Catalog().manifest(model_id).sha256)
+        assert cal.prior is not None
+        assert 0.5 < cal.skill_accuracy <= 1.0

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import math
+
+from edgesdk.routing import metrics
+
+
+def test_auroc_known_values() -> None:
+    assert metrics.auroc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == 1.0
+    assert metrics.auroc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]) == 0.0
+    assert metrics.auroc([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1]) == 0.5
+    assert metrics.auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75
+    assert math.isnan(metrics.auroc([0.1, 0.2], [1, 1]))
+
+
+def test_ece_and_brier() -> None:
+    assert metrics.ece([1.0, 1.0, 0.0, 0.0], [1, 1, 0, 0]) == 0.0
+    assert abs(metrics.ece([0.75] * 4, [1, 1, 1, 0])) < 1e-12
+    assert abs(metrics.ece([0.9] * 10, [1] * 5 + [0] * 5) - 0.4) < 1e-12
+    assert metrics.brier([1.0, 0.0], [0, 0]) == 0.5
+
+
+def test_cloud_share() -> None:
+    labels = [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]  # local 60%, cloud 100%: need 95% → 2 wrong fixed
+    perfect = [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+    assert metrics.cloud_share_at(perfect, labels) == 0.4
+    assert metrics.oracle_cloud_share_at(labels) == 0.4
+    backwards = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]
+    assert metrics.cloud_share_at(backwards, labels) == 1.0
+    rnd = metrics.random_cloud_share_at(labels)
+    assert 0.4 < rnd <= 1.0
+
+
+def test_cloud_share_with_cloud_labels() -> None:
+    labels = [1, 0, 0, 1]
+    cloud = [1, 1, 0, 0]  # cloud-only accuracy 0.5; local already 0.5 ≥ 0.95·0.5
+    assert metrics.cloud_share_at([0.1, 0.2, 0.3, 0.4], labels, cloud) == 0.0
+    share, acc = metrics.quality_curve([0.9, 0.1, 0.5, 0.8], labels, cloud)
+    assert list(share) == [0, 0.25, 0.5, 0.75, 1.0]
+    assert acc[1] == 0.75  # escalating the second item (local wrong, cloud right)
+
+
+def test_reliability_rows() -> None:
+    rows = metrics.reliability([0.05, 0.95], [0, 1])
+    assert [r["n"] for r in rows] == [1.0, 1.0]

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from edgesdk.devices import get_profile
+from edgesdk.errors import CalibrationError
+from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
+from edgesdk.routing.policy import Policy, PolicyState
+from edgesdk.routing.router import Router
+from edgesdk.types import DetectedObject, SkillResult
+from tests.unit._routing_fakes import fake_calibration, gen
+
+CAL = fake_calibration()
+
+
+def router(**kw: object) -> Router:
+    return Router(calibration=CAL, policy=Policy(threshold=0.5), **kw)  # type: ignore[arg-type]
+
+
+def test_sure_fact_stays_word_problem_escalates() -> None:
+    r = router()
+    sure = r.decide(question="The capital of Peru is", generation=gen(" Lima", (-0.01, -0.02)),
+                    skill=None, percepts=(), mode="prefer-on-device", state=PolicyState())
+    assert sure.action == "stay" and sure.confidence > 0.5
+    word = ("Tom has 5 apples and buys 3 bags with 4 apples in each bag. How many apples does "
+            "he have now?")
+    d = r.decide(question=word, generation=gen(" 12", (-0.1, -0.2)), skill=None, percepts=(),
+                 mode="prefer-on-device", state=PolicyState())
+    assert d.action == "escalate"
+    assert any("kind math_word" in x for x in d.reasons)
+
+
+def test_skill_uses_measured_accuracy() -> None:
+    d = router().decide(question="What is 2 + 2?", generation=None,
+                        skill=SkillResult(skill="arithmetic", text="4", value="4"), percepts=())
+    assert d.action == "stay" and d.confidence == pytest.approx(CAL.skill_accuracy)
+
+
+@pytest.mark.parametrize("generation", [None, gen("", ()), gen(" x", (math.nan, -0.1))])
+def test_missing_signals_fail_safe(generation: object) -> None:
+    d = router().decide(question="The capital of Peru is", generation=generation,  # type: ignore[arg-type]
+                        skill=None, percepts=(), mode="prefer-on-device")
+    assert d.action == "escalate"
+    assert any("fail safe" in x for x in d.reasons)
+
+
+def test_weak_percepts_lower_confidence() -> None:
+    r = router()
+    g = gen(" Lima", (-0.01, -0.02))
+    plain = r.confidence(question="The capital of Peru is", generation=g, skill=None)[0]
+    weak = r.confidence(question="The capital of Peru is", generation=g, skill=None,
+                        percepts=[DetectedObject(label="Cat", box=(0, 0, 1, 1), score=0.25)])[0]
+    assert plain is not None and weak is not None and weak < plain
+
+
+def test_prior_separates_kinds() -> None:
+    r = router()
+    word = "Tom has 5 apples and buys 3 bags with 4 apples in each bag. How many does he have?"
+    fact = r.prior("The capital of country number 7 is")
+    hopeless = r.prior(word)
+    assert fact is not None and hopeless is not None and hopeless < fact
+
+
+def test_online_learning_is_opt_in_and_bounded() -> None:
+    r = router(online=OnlineRecalibrator(config=OnlineConfig(min_samples=10, refit_every=1)))
+    g = gen(" Lima", (-0.01, -0.02))
+    before = r.confidence(question="The capital of Peru is", generation=g, skill=None)[0]
+    for _ in range(60):
+        r.observe(question="The capital of Peru is", generation=g, agreed=False)
+    after = r.confidence(question="The capital of Peru is", generation=g, skill=None)[0]
+    assert before is not None and after is not None
+    assert before - 0.15 - 1e-9 <= after < before
+
+
+def test_decision_is_fast() -> None:
+    r = router()
+    g = gen(" Lima", tuple(-0.1 * i for i in range(20)))
+    t = time.perf_counter()
+    for _ in range(200):
+        r.decide(question="The capital of Peru is", generation=g, skill=None, percepts=())
+    per = (time.perf_counter() - t) / 200
+    assert per < 0.02  # generous: the report measures the real p50 (target ≤ 1 ms)
+
+
+def test_for_model_without_calibration() -> None:
+    with pytest.raises(CalibrationError):
+        Router.for_model("no-such-model", profile=get_profile("watch"), check_model_file=False)

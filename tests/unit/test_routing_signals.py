@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import math
+
+from edgesdk.routing import signals
+from tests.unit._routing_fakes import gen
+
+
+def test_question_kinds() -> None:
+    assert signals.question_kind("What is 17 * 23?") == "arithmetic"
+    assert signals.question_kind("十七乘以二十三等于多少？") == "arithmetic"
+    assert signals.question_kind("Is a whale a fish?") == "yes_no"
+    assert signals.question_kind("太阳是恒星吗？") == "yes_no"
+    assert signals.question_kind("The capital of Peru is") == "fact"
+    assert signals.question_kind("Convert 3 miles to kilometers.") == "conversion"
+    assert signals.question_kind("What day of the week was 2001-09-11?") == "date"
+    assert signals.question_kind("Why is the sky blue?") == "open"
+    word = ("Janet has 3 ducks that lay 16 eggs per day. She eats 3 for breakfast and bakes "
+            "muffins with 4. How many eggs does she sell every day?")
+    assert signals.question_kind(word) == "math_word"
+
+
+def test_generation_features() -> None:
+    g = gen(" Lima Lima", (-0.1, -2.0, -0.3))
+    f = signals.generation_features("The capital of Peru is", g)
+    assert f["lp_min"] == -2.0
+    assert math.isclose(f["lp_mean"], -0.8)
+    assert f["lp_first"] == -0.1
+    assert f["rep_ratio"] == 0.5
+    assert f["copy_ratio"] == 0.0
+    assert f["truncated"] == 0.0
+
+
+def test_copy_and_numbers() -> None:
+    f = signals.generation_features("What is 3 plus 4?", gen("3 plus 4", (-0.1, -0.1, -0.1)))
+    assert f["copy_ratio"] == 1.0
+    assert f["ans_number"] == 1.0
+    assert f["ans_number_in_q"] == 1.0
+
+
+def test_missing_and_invalid_are_nan() -> None:
+    f = signals.extract("Is it?", None)
+    assert math.isnan(f["lp_mean"])
+    assert signals.invalid(f, ["lp_mean"]) == ["lp_mean"]
+    bad = signals.generation_features("q", gen("x", (float("nan"),)))
+    assert math.isnan(bad["lp_min"])
+
+
+def test_percept_features() -> None:
+    from edgesdk.types import DetectedObject
+
+    f = signals.percept_features([DetectedObject(label="Cat", box=(0, 0, 1, 1), score=0.4)])
+    assert f["percept_min"] == 0.4
