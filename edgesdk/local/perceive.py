@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from edgesdk.catalog import Catalog
 from edgesdk.devices import DeviceProfile
-from edgesdk.errors import ConfigError
+from edgesdk.errors import ConfigError, MissingExtra, ModelError
 from edgesdk.local.asr import PocketSphinxASR
 from edgesdk.local.audio import (
     WAKE_WORDS,
@@ -86,6 +86,8 @@ class PerceptionSuite:
         self.audio_perceivers = [p for p in audio if p.name != "vad"]
         self.denoiser = denoiser
         self.denoise_below_db = denoise_below_db
+        self.skipped: dict[str, str] = {}
+        """Perceivers ``build_perceivers(strict=False)`` left out, with the reason."""
         self._lock = threading.Lock()  # VAD/ASR/LiteRT state is per instance, not thread-safe
         """Denoise before ASR only below this estimated SNR: RNNoise hurts clean speech."""
         self._clock = clock
@@ -185,31 +187,46 @@ def build_perceivers(
     catalog: Catalog,
     names: Iterable[str] | None = None,
     wake_words: Sequence[str] = tuple(WAKE_WORDS),
+    strict: bool = True,
 ) -> PerceptionSuite:
-    """Load the perceivers ``profile`` lists (or only ``names``), at the profile's threads."""
-    wanted = list(profile.perceivers if names is None else names)
+    """Load the perceivers ``profile`` lists (or only ``names``), at the profile's threads.
+
+    ``strict`` (default): a model that is not fetched/corrupted or a missing extra raises
+    (``ModelError``/``MissingExtra``). ``strict=False`` leaves such perceivers out and records
+    why in ``suite.skipped`` (name -> message), for apps that run with what is installed.
+    """
+    wanted = list(dict.fromkeys(profile.perceivers if names is None else names))
     unknown = [n for n in wanted if n not in PERCEIVER_NAMES]
     if unknown:
         raise ConfigError(
             f"unknown perceiver(s) {unknown}; choose from {', '.join(PERCEIVER_NAMES)}"
         )
     threads = profile.threads
+    loaders: dict[str, Callable[[], list[Any]]] = {
+        "faces": lambda: [FaceDetector.load(catalog=catalog, threads=threads)],
+        "objects": lambda: [ObjectDetector.load(catalog=catalog, threads=threads)],
+        "ocr": lambda: [TextReader.load(catalog=catalog, threads=threads)],
+        "vad": lambda: [SileroVAD.load(catalog=catalog, threads=threads)],
+        "wakeword": lambda: [WakeWordDetector.load(catalog=catalog, word=w, threads=threads)
+                             for w in wake_words],
+        "denoise": lambda: [RNNoiseDenoiser.load(catalog=catalog)],
+        "asr": lambda: [PocketSphinxASR.load(catalog=catalog)],
+    }
     perceivers: list[Perceiver] = []
     denoiser: Denoiser | None = None
+    skipped: dict[str, str] = {}
     for name in wanted:
-        if name == "faces":
-            perceivers.append(FaceDetector.load(catalog=catalog, threads=threads))
-        elif name == "objects":
-            perceivers.append(ObjectDetector.load(catalog=catalog, threads=threads))
-        elif name == "ocr":
-            perceivers.append(TextReader.load(catalog=catalog, threads=threads))
-        elif name == "vad":
-            perceivers.append(SileroVAD.load(catalog=catalog, threads=threads))
-        elif name == "wakeword":
-            perceivers += [WakeWordDetector.load(catalog=catalog, word=w, threads=threads)
-                           for w in wake_words]
-        elif name == "denoise":
-            denoiser = RNNoiseDenoiser.load(catalog=catalog)
-        elif name == "asr":
-            perceivers.append(PocketSphinxASR.load(catalog=catalog))
-    return PerceptionSuite(perceivers=perceivers, denoiser=denoiser)
+        try:
+            loaded = loaders[name]()
+        except (ModelError, MissingExtra) as exc:
+            if strict:
+                raise
+            skipped[name] = str(exc)
+            continue
+        if name == "denoise":
+            denoiser = loaded[0]
+        else:
+            perceivers += loaded
+    suite = PerceptionSuite(perceivers=perceivers, denoiser=denoiser)
+    suite.skipped = skipped
+    return suite

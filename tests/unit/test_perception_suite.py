@@ -227,3 +227,14 @@ def test_concurrent_calls_are_serialised() -> None:
     for t in threads:
         t.join()
     assert not Slow.overlap
+
+
+def test_non_strict_build_skips_missing_models(tmp_path: Path) -> None:
+    from edgesdk.errors import ModelNotFetched
+
+    catalog = Catalog(store=tmp_path)  # empty store: nothing fetched
+    with pytest.raises(ModelNotFetched, match="edgesdk models fetch"):
+        build_perceivers(get_profile("watch"), catalog=catalog)
+    suite = build_perceivers(get_profile("watch"), catalog=catalog, strict=False)
+    assert suite.names == [] and set(suite.skipped) == {"vad"}
+    assert "edgesdk models fetch vad-silero" in suite.skipped["vad"]
