@@ -7,7 +7,7 @@ setup:
 	./scripts/setup.sh
 
 demo: setup
-	.venv/bin/edgesdk ask "What is 17 times 23?" && .venv/bin/edgesdk ask "The capital of France is" --mode only-on-device
+	.venv/bin/python examples/smart_glasses_demo.py --summary out/demo-summary.json
 
 lint:
 	.venv/bin/ruff check edgesdk tests examples scripts

@@ -36,6 +36,7 @@ from edgesdk.errors import (
     UnknownMode,
 )
 from edgesdk.local.llm import LlamaCppLLM, LocalLLM
+from edgesdk.local.percept_skills import PERCEPT_SKILLS, answer_from_percepts
 from edgesdk.local.prompts import cloud_messages, qa_prompt, stop_for
 from edgesdk.local.skills import try_skills
 from edgesdk.protocols import CuratorLike, PerceptionLike, RouterLike, TierClient
@@ -58,6 +59,7 @@ from edgesdk.wiring import (
     build_default_tiers,
     default_router,
     estimate_memory_mb,
+    image_bytes,
     percept_context,
 )
 
@@ -68,8 +70,8 @@ AudioInput = bytes | str | Path | Any
 class DeviceAttempt:
     """What the device produced for one question, before any escalation."""
 
-    __slots__ = ("context", "decision", "generation", "percepts", "question", "skill", "trace",
-                 "transcript")
+    __slots__ = ("context", "decision", "generation", "image_bytes", "percepts", "question",
+                 "saw_image", "skill", "trace", "transcript")
 
     def __init__(self, question: str) -> None:
         self.question = question
@@ -80,6 +82,8 @@ class DeviceAttempt:
         self.generation: Generation | None = None
         self.decision: RouteDecision | None = None
         self.trace: list[TraceStep] = []
+        self.saw_image = False
+        self.image_bytes: bytes | None = None
 
     @property
     def text(self) -> str:
@@ -248,6 +252,8 @@ class Assistant:
                                                detail={"skipped": "no perceivers"}))
             else:
                 t = time.perf_counter()
+                attempt.saw_image = image is not None
+                attempt.image_bytes = image_bytes(image) if self.curator is not None else None
                 result = self.perception.perceive(image=image, audio=audio)
                 attempt.percepts = list(result.percepts)
                 attempt.context = percept_context(attempt.percepts, saw_image=image is not None)
@@ -260,12 +266,16 @@ class Assistant:
 
     def _device_steps(self, attempt: DeviceAttempt, mode: Mode, deadline: float,
                       stream_tokens: bool) -> Iterator[str]:
-        # 2a. skills
+        # 2a. skills: percept questions ("what does the sign say?"), then arithmetic/units/dates
         t = time.perf_counter()
-        attempt.skill = None if attempt.context else try_skills(attempt.question, now=self._now())
+        attempt.skill = answer_from_percepts(attempt.question, attempt.percepts,
+                                             saw_image=attempt.saw_image)
+        if attempt.skill is None:
+            attempt.skill = try_skills(attempt.question, now=self._now())
         attempt.trace.append(_step("skills", t, answered=attempt.skill is not None))
         if attempt.skill is not None:
-            attempt.decision = RouteDecision(action="stay", confidence=1.0, threshold=0.0,
+            attempt.decision = RouteDecision(action="stay", confidence=attempt.skill.confidence,
+                                             threshold=0.0,
                                              reasons=(f"skill:{attempt.skill.skill}",))
             return
         # 2b. pre-generation prior: hopeless questions skip the local model
@@ -433,13 +443,15 @@ class Assistant:
                 cost=Cost(), percepts=attempt.percepts, trace=attempt.trace,
                 model=(self.llm.model_id if attempt.skill is None
                        else f"skill:{attempt.skill.skill}"),
-                source="skill" if attempt.skill is not None else ("llm" if gen else "none"),
+                source=_device_source(attempt),
                 question=attempt.question,
             )
         if self.curator is not None:
             t = time.perf_counter()
-            decision = self.curator.consider(answer)
-            curate = _step("curate", t, kept=bool(getattr(decision, "kept", False)))
+            decision = self.curator.consider(answer, image=attempt.image_bytes)
+            why = getattr(decision, "dropped", None) or ",".join(getattr(decision, "reasons", []))
+            curate = _step("curate", t, kept=bool(getattr(decision, "kept", False)), why=why,
+                           bytes=int(getattr(decision, "bytes", 0)))
             answer = answer.model_copy(update={"trace": [*answer.trace, curate]})
         self._record(answer)
         return answer
@@ -450,6 +462,12 @@ class Assistant:
             self._answers[answer.id] = answer
             if len(self._answers) > 256:
                 self._answers.pop(next(iter(self._answers)))
+
+
+def _device_source(attempt: DeviceAttempt) -> Literal["skill", "llm", "percept", "none"]:
+    if attempt.skill is not None:
+        return "percept" if attempt.skill.skill in PERCEPT_SKILLS else "skill"
+    return "llm" if attempt.generation is not None else "none"
 
 
 def _check_mode(mode: str) -> Mode:

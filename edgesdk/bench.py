@@ -196,9 +196,9 @@ def bench_router(model_id: str, profile_name: str, *, n: int = 2000) -> dict[str
 
 
 def _sample_images() -> dict[str, Any]:
-    from skimage import data as skdata
+    from edgesdk.testing.media import photo
 
-    return {name: getattr(skdata, name)() for name in ("astronaut", "chelsea", "coffee")}
+    return {name: photo(name) for name in ("astronaut", "chelsea", "coffee")}
 
 
 def bench_perception(profile_name: str, *, catalog: Catalog, repeats: int,

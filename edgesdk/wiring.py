@@ -65,6 +65,37 @@ def build_default_tiers(settings: Settings) -> list[TierClient]:
                        model=settings.cloud_model, api_key=settings.deepseek_api_key)]
 
 
+def image_bytes(image: object) -> bytes | None:
+    """Encoded bytes of an image input (path, bytes, numpy RGB array or PIL image) for curation;
+    ``None`` when it cannot be had cheaply."""
+    from pathlib import Path
+
+    if isinstance(image, (bytes, bytearray)):
+        return bytes(image)
+    if isinstance(image, (str, Path)):
+        try:
+            return Path(image).read_bytes()
+        except OSError:
+            return None
+    try:
+        import io
+
+        from PIL import Image
+    except ImportError:
+        return None
+    pil = image if isinstance(image, Image.Image) else None
+    if pil is None:
+        import numpy as np
+
+        if isinstance(image, np.ndarray) and image.ndim == 3:
+            pil = Image.fromarray(image.astype(np.uint8))
+    if pil is None:
+        return None
+    buf = io.BytesIO()
+    pil.convert("RGB").save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
 def percept_context(percepts: Sequence[Percept], *, saw_image: bool = False) -> list[str]:
     """Percepts as short text lines for the prompt (and for upper tiers: text, never pixels)."""
     lines: list[str] = []
