@@ -38,7 +38,7 @@ from edgesdk.types import Cost, Tier, Usage
 
 log = logging.getLogger("edgesdk.cloud")
 
-DEADLINE_MARGIN_S = 0.05
+DEADLINE_MARGIN_S = 0.1
 """Give up this much before the deadline, so the caller gets control back inside it."""
 MIN_ATTEMPT_S = 0.1
 """Do not start an attempt (or a retry) with less time than this left."""

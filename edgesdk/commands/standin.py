@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import threading
 from pathlib import Path
 
@@ -52,8 +53,10 @@ def _serve(args: argparse.Namespace) -> int:
                       responder=responder).start()
     print(f"stand-in listening on {standin.url}  (faults: {', '.join(args.fault) or 'none'}; "
           "Ctrl-C stops)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a supervisor's stop: exit cleanly
     try:
-        threading.Event().wait()
+        stop.wait()
     finally:
         standin.stop()
         print(f"served {standin.count()} chat requests")

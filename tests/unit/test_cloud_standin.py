@@ -157,3 +157,12 @@ def test_cli_stand_in_serves_until_interrupted() -> None:
         proc.send_signal(2)  # SIGINT, like Ctrl-C
         out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 130 and "served 2 chat requests" in out
+
+
+def test_cli_stand_in_stops_cleanly_on_sigterm() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "edgesdk.cli", "stand-in"],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and "listening" in proc.stdout.readline()
+    proc.terminate()
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "served 0 chat requests" in out
