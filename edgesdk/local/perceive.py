@@ -34,6 +34,7 @@ from edgesdk.local.audio import (
     WakeWordDetector,
     to_mono16k,
 )
+from edgesdk.local.deepfilter import DeepFilterNet3
 from edgesdk.local.denoise import RNNoiseDenoiser
 from edgesdk.local.images import ImageInput, image_nbytes, to_rgb
 from edgesdk.local.ocr import TextReader
@@ -188,12 +189,14 @@ def build_perceivers(
     names: Iterable[str] | None = None,
     wake_words: Sequence[str] = tuple(WAKE_WORDS),
     strict: bool = True,
+    denoiser: Literal["rnnoise", "deepfilternet3"] = "rnnoise",
 ) -> PerceptionSuite:
     """Load the perceivers ``profile`` lists (or only ``names``), at the profile's threads.
 
     ``strict`` (default): a model that is not fetched/corrupted or a missing extra raises
     (``ModelError``/``MissingExtra``). ``strict=False`` leaves such perceivers out and records
     why in ``suite.skipped`` (name -> message), for apps that run with what is installed.
+    ``denoiser`` picks RNNoise (cheapest) or DeepFilterNet3 (~1.5 dB more SNR, ~2x the cost).
     """
     wanted = list(dict.fromkeys(profile.perceivers if names is None else names))
     unknown = [n for n in wanted if n not in PERCEIVER_NAMES]
@@ -209,11 +212,14 @@ def build_perceivers(
         "vad": lambda: [SileroVAD.load(catalog=catalog, threads=threads)],
         "wakeword": lambda: [WakeWordDetector.load(catalog=catalog, word=w, threads=threads)
                              for w in wake_words],
-        "denoise": lambda: [RNNoiseDenoiser.load(catalog=catalog)],
+        "denoise": lambda: [
+            RNNoiseDenoiser.load(catalog=catalog) if denoiser == "rnnoise"
+            else DeepFilterNet3.load(catalog=catalog, threads=threads)
+        ],
         "asr": lambda: [PocketSphinxASR.load(catalog=catalog)],
     }
     perceivers: list[Perceiver] = []
-    denoiser: Denoiser | None = None
+    clean: Denoiser | None = None
     skipped: dict[str, str] = {}
     for name in wanted:
         try:
@@ -224,9 +230,9 @@ def build_perceivers(
             skipped[name] = str(exc)
             continue
         if name == "denoise":
-            denoiser = loaded[0]
+            clean = loaded[0]
         else:
             perceivers += loaded
-    suite = PerceptionSuite(perceivers=perceivers, denoiser=denoiser)
+    suite = PerceptionSuite(perceivers=perceivers, denoiser=clean)
     suite.skipped = skipped
     return suite

@@ -17,6 +17,7 @@ from edgesdk.config import Settings
 from edgesdk.errors import InvalidAudio
 from edgesdk.local.asr import PocketSphinxASR
 from edgesdk.local.audio import SileroVAD, WakeWordDetector, to_mono16k, to_wav_bytes
+from edgesdk.local.deepfilter import DeepFilterNet3
 from edgesdk.local.denoise import RNNoiseDenoiser, snr_db
 from edgesdk.local.perceive import PerceptionSuite, build_perceivers
 from edgesdk.types import Speech, Transcript, WakeWord
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.integration
 
 REAL_HOME = Path(os.environ.get("EDGESDK_HOME", Path.home() / ".cache" / "edgesdk"))
 AUDIO_MODELS = ("vad-silero", "wakeword-alexa", "wakeword-okay-nabu", "wakeword-hey-jarvis",
-                "wakeword-hey-mycroft", "denoise-rnnoise", "asr-pocketsphinx-en-us")
+                "wakeword-hey-mycroft", "denoise-rnnoise", "denoise-deepfilternet3",
+                "asr-pocketsphinx-en-us")
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +107,21 @@ def test_rnnoise_improves_snr_on_noisy_speech(catalog: Catalog, media: dict[str,
         out = den.denoise(noisy)
         assert len(out) == len(noisy)
         assert snr_db(clean, out) > snr_db(clean, noisy) + 3.0
+
+
+def test_deepfilternet3_improves_snr_more_than_rnnoise(
+    catalog: Catalog, media: dict[str, Path]
+) -> None:
+    dfn = DeepFilterNet3.load(catalog=catalog)
+    rnn = RNNoiseDenoiser.load(catalog=catalog)
+    clean = to_mono16k(media["beckett"])
+    noisy = mix_at_snr(clean, np.random.default_rng(3).normal(0, 1, len(clean)), 6.0)
+    out = dfn.denoise(noisy)
+    assert len(out) == len(noisy)
+    gain = snr_db(clean, out) - snr_db(clean, noisy)
+    assert gain > 4.0
+    assert gain > snr_db(clean, rnn.denoise(noisy)) - snr_db(clean, noisy)
+    assert np.abs(dfn.denoise(np.zeros(4000, np.float32))).max() < 1e-3
 
 
 def test_rnnoise_streams_in_any_chunk_size(catalog: Catalog, media: dict[str, Path]) -> None:
