@@ -204,8 +204,12 @@ def run_items(
     skills: SkillFn | None,
     max_tokens: int = EVAL_MAX_TOKENS,
     progress: Callable[[int], None] | None = None,
+    cached_only: bool = False,
 ) -> list[Record]:
-    """Skills first, then the (cached) local LLM for every item; the LLM is loaded lazily."""
+    """Skills first, then the (cached) local LLM for every item; the LLM is loaded lazily.
+
+    ``cached_only`` skips items whose generation is not cached yet (a partial run's subset).
+    """
     llm: LocalLLM | None = None
     records: list[Record] = []
     style = _style_of(model_id)
@@ -215,6 +219,8 @@ def run_items(
         key = GenerationCache.key(model_id, prompt, max_tokens)
         generation = cache.get(key)
         if generation is None and skill is None:
+            if cached_only:
+                continue
             if llm is None:
                 llm = llm_factory()
             generation = llm.generate(prompt, max_tokens=max_tokens, stop=stop_for(style),

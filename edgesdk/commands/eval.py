@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cloud-answers", type=Path, default=None,
                    help="JSONL of {id, answer} from the cloud (default: the cloud is right)")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--cached-only", action="store_true",
+                   help="skip questions whose local generation is not cached yet")
     p.add_argument("--calibration", type=Path, default=None,
                    help="calibration JSON to evaluate instead of the shipped one")
     p.set_defaults(handler=_eval)
@@ -45,7 +47,8 @@ def resolve(model: str | None, profile_name: str | None) -> tuple[str, str]:
     return model or profile.llm, profile.name
 
 
-def collect(dataset: Path, model_id: str, *, limit: int | None, threads: int) -> list[Record]:
+def collect(dataset: Path, model_id: str, *, limit: int | None, threads: int,
+            cached_only: bool = False) -> list[Record]:
     from edgesdk.evalrun import default_cache, default_skills, load_dataset, run_items
     from edgesdk.local.llm import LlamaCppLLM
 
@@ -57,7 +60,8 @@ def collect(dataset: Path, model_id: str, *, limit: int | None, threads: int) ->
 
     return run_items(items, model_id=model_id,
                      llm_factory=lambda: LlamaCppLLM.load(model_id, n_ctx=1024, threads=threads),
-                     cache=default_cache(model_id), skills=default_skills(), progress=progress)
+                     cache=default_cache(model_id), skills=default_skills(), progress=progress,
+                     cached_only=cached_only)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -75,7 +79,8 @@ def _eval(args: argparse.Namespace) -> int:
                         policy=Policy.for_profile(profile, quantiles=cal.quantiles))
     else:
         router = Router.for_model(model_id, profile=profile)
-    records = collect(args.dataset, model_id, limit=args.limit, threads=profile.threads)
+    records = collect(args.dataset, model_id, limit=args.limit, threads=profile.threads,
+                      cached_only=args.cached_only)
     cloud = load_cloud_answers(args.cloud_answers) if args.cloud_answers else None
     report = evaluate(records, router=router, cloud_answers=cloud)
     report["dataset"] = str(args.dataset)

@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="calibration path (default: the shipped routing/calibrations/)")
     fit.add_argument("--method", choices=("platt", "isotonic"), default="platt")
     fit.add_argument("--limit", type=int, default=None)
+    fit.add_argument("--cached-only", action="store_true",
+                     help="fit on the questions whose generation is cached (no LLM run)")
     fit.set_defaults(handler=_fit)
 
 
@@ -33,7 +35,8 @@ def _fit(args: argparse.Namespace) -> int:
 
     records = []
     for path in args.dataset:
-        records += collect(path, args.model, limit=args.limit, threads=2)
+        records += collect(path, args.model, limit=args.limit, threads=2,
+                           cached_only=args.cached_only)
     outcomes = [Outcome(question=r.item.question, generation=r.generation, skill=r.skill,
                         correct=r.correct) for r in records]
     cal = fit_calibration(outcomes, model_id=args.model,

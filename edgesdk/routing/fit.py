@@ -75,9 +75,9 @@ def fit_calibration(
     l2 = choose_l2(rows, labels, features=features, interactions=inter, seed=seed)
     scorer, probs = fit_scorer(rows, labels, features=features, interactions=inter, l2=l2,
                                seed=seed, method=method)
-    prior_rows = [signals.question_features(o.question) for o in outcomes]
-    prior_labels = [o.correct for o in outcomes]
-    prior, prior_probs = fit_scorer(prior_rows, prior_labels, features=QUESTION_FEATURES,
+    # the prior is asked only after the skills declined, so it learns from LLM answers only
+    prior_rows = [signals.question_features(o.question) for o in llm]
+    prior, prior_probs = fit_scorer(prior_rows, labels, features=QUESTION_FEATURES,
                                     l2=3.0, seed=seed)
     skill_right = sum(o.correct for o in skilled)
     # Laplace-smoothed with a strong prior that parsed skills are right.
@@ -98,7 +98,7 @@ def fit_calibration(
             "seed": seed,
             "cv_auroc": round(auroc(probs, labels), 4),
             "cv_ece": round(ece(probs, labels), 4),
-            "prior_cv_auroc": round(auroc(prior_probs, prior_labels), 4),
+            "prior_cv_auroc": round(auroc(prior_probs, labels), 4),
             "llm_accuracy": round(float(np.mean(labels)), 4),
             "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },

@@ -53,8 +53,6 @@ class Policy:
     """Words or regexes (case-insensitive): questions matching any are never sent up."""
     metered_threshold: float | None = None
     """Threshold used on a metered network (lower = fewer calls); ``None`` = same."""
-    low_battery: float = 0.0
-    """Unused by the confidence rule; kept so apps can read one policy object."""
 
     @classmethod
     def for_profile(
