@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 from edgesdk.catalog import Catalog
-from edgesdk.config import Settings, load_settings
+from edgesdk.cloud.pricing import CostLedger
+from edgesdk.config import Budget, Settings, load_settings
 from edgesdk.devices import DeviceProfile, DeviceState, get_profile
 from edgesdk.errors import (
     CloudBalanceError,
@@ -40,6 +41,8 @@ from edgesdk.local.percept_skills import PERCEPT_SKILLS, answer_from_percepts
 from edgesdk.local.prompts import cloud_messages, qa_prompt, stop_for
 from edgesdk.local.skills import try_skills
 from edgesdk.protocols import CuratorLike, PerceptionLike, RouterLike, TierClient
+from edgesdk.routing.policy import PolicyState
+from edgesdk.routing.signals import question_kind
 from edgesdk.types import (
     MODES,
     Answer,
@@ -64,6 +67,8 @@ from edgesdk.wiring import (
 )
 
 ImageInput = bytes | str | Path | Any
+REASONER_KINDS = frozenset({"math_word"})
+"""Question kinds escalated to the thinking model (deepseek-reasoner) rather than chat."""
 AudioInput = bytes | str | Path | Any
 
 
@@ -109,6 +114,7 @@ class Assistant:
         perception: PerceptionLike | None = None,
         curator: CuratorLike | None = None,
         device_state: DeviceState | None = None,
+        budget: Budget | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings or load_settings()
@@ -141,6 +147,11 @@ class Assistant:
         self.perception = perception
         self.curator = curator
         self.device_state = device_state or DeviceState()
+        self.budget = budget or Budget(daily_money=self.settings.daily_budget_usd,
+                                       daily_calls=self.settings.daily_call_budget)
+        self.ledger = CostLedger(daily_budget=(
+            {self.budget.currency: self.budget.daily_money}
+            if self.budget.daily_money is not None else None))
         self._now = now or (lambda: datetime.now().astimezone())
         self._stats = AssistantStats()
         self._stats_lock = threading.Lock()
@@ -312,10 +323,25 @@ class Assistant:
         t = time.perf_counter()
         attempt.decision = self.router.decide(
             question=attempt.question, generation=attempt.generation, skill=None,
-            percepts=attempt.percepts, mode=mode,
+            percepts=attempt.percepts, mode=mode, state=self._policy_state(deadline),
         )
         attempt.trace.append(_step("route", t, action=attempt.decision.action,
                                    confidence=round(attempt.decision.confidence, 4)))
+
+    def _policy_state(self, deadline: float) -> PolicyState:
+        """What the policy must know right now: device state, tiers, budgets, time left."""
+        open_tiers = [t for t in self.tiers if not _circuit_open(t)]
+        calls_left = None
+        if self.budget.daily_calls is not None:
+            calls_left = self.budget.daily_calls - self.ledger.calls_today()
+        return PolicyState(
+            device=self.device_state,
+            tier_available=bool(open_tiers) and self._device_only_reason is None,
+            calls_left=calls_left,
+            money_left=self.ledger.remaining_today(self.budget.currency),
+            est_call_cost=self.budget.est_call_cost,
+            deadline_left_s=deadline - time.monotonic(),
+        )
 
     def _path(self, question: str, image: ImageInput | None, audio: AudioInput | None,
               mode: Mode, deadline: float, stream: bool) -> Iterator[str | Answer]:
@@ -400,7 +426,8 @@ class Assistant:
                 break
             t = time.perf_counter()
             try:
-                result = tier.chat(messages, deadline=deadline, on_delta=on_delta)
+                result = tier.chat(messages, deadline=deadline, on_delta=on_delta,
+                                   model=self._model_for(tier, attempt.question))
             except CloudError as exc:
                 attempt.trace.append(_step(f"tier:{tier.name}", t, error=exc.code))
                 reasons.append(f"{tier.name} failed: {exc.code}: {exc}")
@@ -413,8 +440,15 @@ class Assistant:
             attempt.trace.append(_step(f"tier:{tier.name}", t, model=result.model,
                                        tokens=result.usage.completion_tokens))
             reasons.append(f"answered by {tier.name} ({result.model})")
+            self.ledger.record(usage=result.usage, cost=result.cost)
             return TierOutcome(answer=result, error=None, tier=tier)
         return TierOutcome(answer=None, error=last_error, tier=None)
+
+    def _model_for(self, tier: TierClient, question: str) -> str | None:
+        """The thinking model for multi-step math at the cloud tier; the tier's default else."""
+        if tier.tier == "cloud" and question_kind(question) in REASONER_KINDS:
+            return self.settings.cloud_reasoner_model
+        return None
 
     def _finish(self, attempt: DeviceAttempt, outcome: TierOutcome | None, reasons: list[str],
                 started: float) -> Answer:
@@ -462,6 +496,11 @@ class Assistant:
             self._answers[answer.id] = answer
             if len(self._answers) > 256:
                 self._answers.pop(next(iter(self._answers)))
+
+
+def _circuit_open(tier: TierClient) -> bool:
+    """Whether the tier's circuit breaker (if it has one) is cooling down right now."""
+    return getattr(getattr(tier, "breaker", None), "state", "closed") == "open"
 
 
 def _device_source(attempt: DeviceAttempt) -> Literal["skill", "llm", "percept", "none"]:

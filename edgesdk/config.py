@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     cloud_base_url: str = "https://api.deepseek.com"
     cloud_model: str = "deepseek-chat"
     cloud_reasoner_model: str = "deepseek-reasoner"
+    daily_budget_usd: float | None = Field(default=None, ge=0)
+    daily_call_budget: int | None = Field(default=None, ge=0)
     deepseek_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("DEEPSEEK_API_KEY", "EDGESDK_DEEPSEEK_API_KEY"),
@@ -40,6 +42,18 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+
+class Budget(BaseModel):
+    """Daily limits on upper-tier use; the router's policy stops escalating when they run out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    daily_money: float | None = Field(default=None, ge=0)
+    daily_calls: int | None = Field(default=None, ge=0)
+    currency: str = "USD"
+    est_call_cost: float = Field(default=0.0002, ge=0)
+    """Expected cost of one escalation (a ~300-token prompt and a short answer at V3.2 prices)."""
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -44,6 +44,7 @@ class TierClient(Protocol):
         *,
         deadline: float,
         on_delta: Callable[[str], None] | None = None,
+        model: str | None = None,
     ) -> ChatResultLike: ...
 
     def close(self) -> None: ...
@@ -66,6 +67,7 @@ class RouterLike(Protocol):
         skill: SkillResult | None,
         percepts: Sequence[Percept],
         mode: Mode,
+        state: Any = None,
     ) -> RouteDecision: ...
 
 

@@ -21,11 +21,7 @@ from edgesdk.types import (
     Answer,
     DetectedObject,
     Face,
-    Generation,
-    Mode,
     Percept,
-    RouteDecision,
-    SkillResult,
     TextLine,
     WakeWord,
 )
@@ -176,30 +172,8 @@ class AssistantStats(BaseModel):
         return self.prompt_cache_hit_tokens / total if total else 0.0
 
 
-class InterimRouter:
-    """Placeholder until the calibrated router lands: min token log-prob vs a fixed threshold."""
-
-    skip_below = 0.0
-
-    def __init__(self, threshold: float = 0.5) -> None:
-        self.threshold = threshold
-
-    def prior(self, question: str) -> float | None:
-        return None
-
-    def decide(self, *, question: str, generation: Generation | None, skill: SkillResult | None,
-               percepts: Sequence[Percept], mode: Mode) -> RouteDecision:
-        if skill is not None:
-            return RouteDecision(action="stay", confidence=1.0, threshold=self.threshold,
-                                 reasons=(f"skill:{skill.skill}",))
-        if generation is None or not generation.evidence.logprobs or not generation.text.strip():
-            return RouteDecision(action="escalate", confidence=0.0, threshold=self.threshold,
-                                 reasons=("no usable local answer",))
-        conf = math.exp(min(generation.evidence.logprobs))
-        action = "stay" if conf >= self.threshold else "escalate"
-        return RouteDecision(action=action, confidence=conf, threshold=self.threshold,
-                             reasons=(f"confidence {conf:.2f} vs threshold {self.threshold:.2f}",))
-
-
 def default_router(model_id: str, profile: DeviceProfile) -> RouterLike:
-    return InterimRouter()
+    """The calibrated router shipped for ``model_id``, with ``profile``'s policy."""
+    from edgesdk.routing.router import Router
+
+    return Router.for_model(model_id, profile=profile)

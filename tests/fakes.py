@@ -77,8 +77,9 @@ class FakeRouter:
         return self._prior
 
     def decide(self, *, question: str, generation: Generation | None, skill: SkillResult | None,
-               percepts: Sequence[Percept], mode: Mode) -> RouteDecision:
+               percepts: Sequence[Percept], mode: Mode, state: object = None) -> RouteDecision:
         self.calls += 1
+        self.last_state = state
         import math
         conf = math.exp(min(generation.evidence.logprobs)) if generation else 0.0
         return RouteDecision(action="stay" if conf >= self.threshold else "escalate",
@@ -106,11 +107,14 @@ class FakeTier:
         self.text = text
         self.error = error
         self.calls: list[Sequence[Mapping[str, str]]] = []
+        self.models: list[str | None] = []
         self.closed = False
 
     def chat(self, messages: Sequence[Mapping[str, str]], *, deadline: float,
-             on_delta: Callable[[str], None] | None = None) -> FakeResult:
+             on_delta: Callable[[str], None] | None = None,
+             model: str | None = None) -> FakeResult:
         self.calls.append(messages)
+        self.models.append(model)
         if self.error is not None:
             raise self.error
         if on_delta is not None:

@@ -183,11 +183,18 @@ class CostLedger:
         self._cost: dict[str, float] = {}
         self._day: date = now().astimezone(timezone.utc).date()
         self._today: dict[str, float] = {}
+        self._calls_today = 0
 
     def _roll(self) -> None:
         day = self._now().astimezone(timezone.utc).date()
         if day != self._day:
-            self._day, self._today = day, {}
+            self._day, self._today, self._calls_today = day, {}, 0
+
+    def calls_today(self) -> int:
+        """Tier requests recorded since midnight UTC (for daily call budgets)."""
+        with self._lock:
+            self._roll()
+            return self._calls_today
 
     def record(self, *, usage: Usage, cost: Cost) -> None:
         with self._lock:
@@ -202,6 +209,7 @@ class CostLedger:
                 reasoning_tokens=u.reasoning_tokens + usage.reasoning_tokens,
             )
             self._requests += 1
+            self._calls_today += 1
             c = cost.currency
             self._cost[c] = self._cost.get(c, 0.0) + cost.amount
             self._today[c] = self._today.get(c, 0.0) + cost.amount

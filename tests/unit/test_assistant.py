@@ -207,3 +207,56 @@ def test_async_twin_asks_and_streams(tmp_path) -> None:
     assert "4" in answer.text
     assert items[:-1] == ["William", " Shakespeare"]
     assert isinstance(items[-1], Answer) and items[-1].text == "William Shakespeare"
+
+
+def _calibrated(tmp_path, **kw):
+    from edgesdk.devices import get_profile
+    from edgesdk.wiring import default_router
+
+    router = default_router("gemma3-270m", get_profile("phone"))
+    return make(tmp_path, router=router,
+                llm=FakeLLM({"moon": ("cheese", -4.0)}, model_id="gemma3-270m"), **kw)
+
+
+def test_offline_device_stays_on_device_with_the_reason(tmp_path) -> None:
+    from edgesdk.devices import DeviceState
+
+    tier = FakeTier()
+    with _calibrated(tmp_path, tiers=[tier], device_state=DeviceState(network="none")) as a:
+        answer = a.ask("Is the moon made of cheese?")
+    assert answer.tier == "device" and tier.calls == []
+    assert any("offline" in r for r in answer.reasons)
+
+
+def test_daily_call_budget_stops_escalation(tmp_path) -> None:
+    from edgesdk.config import Budget
+
+    tier = FakeTier(text="Rock")
+    with _calibrated(tmp_path, tiers=[tier], budget=Budget(daily_calls=1)) as a:
+        assert a.ask("Is the moon made of cheese?").tier == "cloud"
+        second = a.ask("Is the moon made of cheese?")
+    assert second.tier == "device" and len(tier.calls) == 1
+    assert any("call budget exhausted" in r for r in second.reasons)
+
+
+def test_the_calibrated_router_is_the_default(tmp_path) -> None:
+    from edgesdk.routing.router import Router
+
+    with _calibrated(tmp_path) as a:
+        assert isinstance(a.router, Router)
+        answer = a.ask("Is the moon made of cheese?")
+    assert 0.0 <= answer.confidence < 0.5
+
+
+def test_multi_step_math_goes_to_the_reasoner_at_the_cloud_only(tmp_path) -> None:
+    cloud = FakeTier(text="8 dollars")
+    edge = FakeTier("edge", tier="edge", text="8")
+    problem = ("A shop sells pens at 3 for 2 dollars. Tom buys 12 pens and pays with a 20 dollar "
+               "note. How much change does he get back from the shop, in dollars?")
+    with make(tmp_path, tiers=[cloud], mode="only-cloud") as a:
+        a.ask(problem)
+        a.ask("Who wrote Hamlet?")
+    assert cloud.models == ["deepseek-reasoner", None]
+    with make(tmp_path, tiers=[edge], mode="only-cloud") as a:
+        a.ask(problem)
+    assert edge.models == [None]
