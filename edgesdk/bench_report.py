@@ -33,37 +33,41 @@ TARGETS = {
 
 
 def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = None,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[str], None] | None = None, smoke: bool = False
+              ) -> dict[str, Any]:
+    """Measure everything for ``profile``; ``quick`` < 5 min on 2 cores; ``smoke`` is the
+    smallest run that still produces every figure (for tests of the report's shape)."""
     say = progress or (lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True))
     out.mkdir(parents=True, exist_ok=True)
     prof = get_profile(profile)
     catalog = Catalog()
     started = time.perf_counter()
-    repeats = 2 if quick else 5
+    quick = quick or smoke
+    repeats = 1 if smoke else 2 if quick else 5
     say("memory bandwidth")
-    bandwidth = measure_bandwidth(size_mb=128 if quick else 512)
+    bandwidth = measure_bandwidth(size_mb=64 if smoke else 128 if quick else 512)
     models = sorted({prof.llm, *(p.llm for p in PROFILES.values())}) if not quick else sorted(
         {prof.llm, PROFILES["watch"].llm})
     llm_rows = []
     for model_id in models:
         say(f"LLM {model_id}")
         row = bench_llm(model_id, catalog=catalog, threads=prof.threads, repeats=repeats,
-                        max_tokens=48 if quick else 96, progress=say)
+                        max_tokens=16 if smoke else 48 if quick else 96, progress=say)
         row["limit_tokens_per_s"] = bandwidth * 1e9 / row["file_bytes"]
         row["bandwidth_efficiency"] = row["decode_tokens_per_s"] / row["limit_tokens_per_s"]
         llm_rows.append(row)
     main_row = next(r for r in llm_rows if r["model"] == prof.llm)
     say("router decision latency")
-    router = bench_router(prof.llm, profile, n=500 if quick else 5000)
-    rss_profiles = ["watch", profile] if profile != "watch" else ["watch"]
+    router = bench_router(prof.llm, profile, n=200 if smoke else 500 if quick else 5000)
+    rss_profiles = ["watch"] if smoke or profile == "watch" else ["watch", profile]
     rss = bench_rss(rss_profiles if quick else list(PROFILES), say)
-    perception = (bench_perception(profile, catalog=catalog, repeats=2 if quick else 5,
-                                   progress=say) if prof.perceivers else {})
+    perception = (bench_perception(profile, catalog=catalog, repeats=repeats, progress=say)
+                  if prof.perceivers else {})
     say("end-to-end latency (stand-in cloud on 127.0.0.1)")
     e2e = bench_end_to_end(prof.llm, profile, catalog=catalog, repeats=1 if quick else 3,
                            progress=say)
-    cost = bench_cost(prof.llm, profile, dataset=dataset, limit=60 if quick else 400,
-                      progress=say)
+    cost = bench_cost(prof.llm, profile, dataset=dataset,
+                      limit=12 if smoke else 60 if quick else 400, progress=say)
     watch_rss = next((r.get("peak_rss_mb") for r in rss if r["profile"] == "watch"), None)
     report: dict[str, Any] = {
         "profile": profile,

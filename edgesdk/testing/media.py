@@ -98,7 +98,8 @@ def read_wav_16k(path: Path) -> npt.NDArray[np.float32]:
         n = round(len(samples) * 16000 / rate)
         samples = np.interp(np.linspace(0, len(samples) - 1, n), np.arange(len(samples)),
                             samples).astype(np.float32)
-    return samples
+    out: npt.NDArray[np.float32] = samples
+    return out
 
 
 def wav_bytes(samples: npt.NDArray[np.float32], *, rate: int = 16000) -> bytes:

@@ -1,0 +1,37 @@
+"""`edgesdk bench` produces every file and figure the report promises (shape, not speed)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from edgesdk.bench_report import TARGETS, run_bench
+
+pytestmark = pytest.mark.integration
+HEADLINE = ("decode_ratio_vs_raw", "confidence_overhead", "bandwidth_efficiency", "router_p50_ms",
+            "watch_peak_rss_mb", "cost_ratio_vs_cloud", "quality_ratio_vs_cloud")
+
+
+def test_smoke_bench_writes_json_markdown_and_plots(tmp_path: Path, real_catalog) -> None:
+    report = run_bench(profile="watch", quick=True, smoke=True, out=tmp_path,
+                       progress=lambda msg: None)
+    saved = json.loads((tmp_path / "bench.json").read_text())
+    for key in HEADLINE:
+        assert key in saved, key
+        assert isinstance(saved[key], (int, float)) and math.isfinite(saved[key]), key
+    assert saved["decode_ratio_vs_raw"] > 0 and saved["bandwidth_efficiency"] > 0
+    assert 0 <= saved["cost_ratio_vs_cloud"] <= 1.0 + 1e-9
+    assert set(saved["targets"]) == set(TARGETS)
+    assert {"llm", "rss", "end_to_end", "cost", "router", "memory_bandwidth_gb_s"} <= set(saved)
+    row = saved["llm"][0]
+    assert {"load_s", "ttft_ms", "prompt_tokens_per_s", "decode_tokens_per_s",
+            "decode_tokens_per_s_plain", "limit_tokens_per_s"} <= set(row)
+    assert saved["rss"][0]["profile"] == "watch" and saved["rss"][0]["peak_rss_mb"] > 50
+    md = (tmp_path / "bench.md").read_text()
+    assert "decode_ratio_vs_raw" in md and "## Cost" in md
+    for png in ("tokens_per_s.png", "latency.png", "cost_quality.png"):
+        assert (tmp_path / png).stat().st_size > 1000, png
+    assert report["profile"] == "watch"
