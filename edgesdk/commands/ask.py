@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from edgesdk.protocols import PerceptionLike
 from edgesdk.types import MODES
 
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _perception(profile: str, args: argparse.Namespace) -> object | None:
+def _perception(profile: str, args: argparse.Namespace) -> PerceptionLike | None:
     if args.image is None and args.audio is None:
         return None
     from edgesdk.catalog import Catalog

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from edgesdk.errors import EdgeSDKError, ModelError
 
@@ -30,7 +31,7 @@ def _list(args: argparse.Namespace) -> int:
     from edgesdk.catalog import Catalog
 
     catalog = Catalog()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for model_id, manifest in sorted(catalog.manifests.items()):
         status = catalog.status(model_id)
         rows.append({
@@ -54,7 +55,7 @@ def _list(args: argparse.Namespace) -> int:
         table.add_row(
             str(row["id"]), str(row["task"]), str(row["runtime"]),
             f"{int(row['size']) / 1e6:.1f} MB", "yes" if row["fetched"] else "no",
-            ",".join(row["profiles"]), str(row["licence"]),  # type: ignore[arg-type]
+            ",".join(row["profiles"]), str(row["licence"]),
         )
     Console().print(table)
     return 0

@@ -33,7 +33,8 @@ def test_generation_carries_per_token_evidence(llm: LlamaCppLLM) -> None:
     assert gen.text.strip()
     n = gen.completion_tokens
     assert n >= 1
-    assert len(gen.evidence.logprobs) == len(gen.evidence.entropies) == len(gen.evidence.margins) == n
+    ev = gen.evidence
+    assert len(ev.logprobs) == len(ev.entropies) == len(ev.margins) == n
     assert all(lp <= 1e-6 and math.isfinite(lp) for lp in gen.evidence.logprobs)
     assert all(e >= 0 for e in gen.evidence.entropies)
     assert gen.timings.first_token_ms > 0
