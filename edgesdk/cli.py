@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edgesdk.commands.standin",
     "edgesdk.commands.data",
     "edgesdk.commands.bridge",
+    "edgesdk.commands.edge",
 )
 
 EXIT_ERROR = 1
