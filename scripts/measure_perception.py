@@ -29,6 +29,7 @@ import numpy as np
 from edgesdk.catalog import Catalog
 from edgesdk.local.asr import PocketSphinxASR
 from edgesdk.local.audio import SAMPLE_RATE, SileroVAD, WakeWordDetector, to_mono16k
+from edgesdk.local.deepfilter import DeepFilterNet3
 from edgesdk.local.denoise import RNNoiseDenoiser, snr_db
 from edgesdk.local.ocr import TextReader
 from edgesdk.local.vision import FaceDetector, ObjectDetector
@@ -80,6 +81,12 @@ def _speech(cache: Path) -> np.ndarray:
             target.write_bytes(zf.read("moonshine_onnx/assets/beckett.wav"))
         shutil.rmtree(tmp, ignore_errors=True)
     return to_mono16k(target)
+
+
+def _mix(speech: np.ndarray, noise: np.ndarray, snr: float = 6.0) -> np.ndarray:
+    g = np.sqrt(np.sum(speech.astype(np.float64) ** 2) / np.sum(noise**2) / 10 ** (snr / 10))
+    mixed: np.ndarray = (speech + g * noise).astype(np.float32)
+    return mixed
 
 
 def measure(threads: int, runs: int) -> list[dict[str, Any]]:
@@ -141,12 +148,12 @@ def measure(threads: int, runs: int) -> list[dict[str, Any]]:
 
     den, load_ms = _load(lambda: RNNoiseDenoiser.load(catalog=catalog))
     rng = np.random.default_rng(0)
+    noises = {"white": rng.normal(0, 1, len(speech)),
+              "hum+hiss": np.sin(2 * np.pi * 120 * np.arange(len(speech)) / 16_000)
+              + 0.5 * rng.normal(0, 1, len(speech))}
     gains = {}
-    for kind, noise in (("white", rng.normal(0, 1, len(speech))),
-                        ("hum+hiss", np.sin(2 * np.pi * 120 * np.arange(len(speech)) / 16_000)
-                         + 0.5 * rng.normal(0, 1, len(speech)))):
-        g = np.sqrt(np.sum(speech.astype(np.float64) ** 2) / np.sum(noise**2) / 10 ** 0.6)
-        noisy = (speech + g * noise).astype(np.float32)
+    for kind, noise in noises.items():
+        noisy = _mix(speech, noise)
         cleaned = den.denoise(noisy)
         gains[kind] = (round(snr_db(speech, noisy), 2), round(snr_db(speech, cleaned), 2))
     den.reset()
@@ -159,6 +166,18 @@ def measure(threads: int, runs: int) -> list[dict[str, Any]]:
               rtf=round(sum(lat) / 1000 / seconds, 4),
               snr_db={k: {"in": a, "out": b, "gain": round(b - a, 2)}
                       for k, (a, b) in gains.items()})
+
+    dfn, load_ms = _load(lambda: DeepFilterNet3.load(catalog=catalog, threads=threads))
+    dgains = {}
+    for kind, noise in noises.items():
+        noisy = _mix(speech, noise)
+        cleaned = dfn.denoise(noisy)
+        dgains[kind] = (round(snr_db(speech, noisy), 2), round(snr_db(speech, cleaned), 2))
+    lat = _time(lambda: dfn.denoise(speech), 3)
+    audio_row("denoise-deepfilternet3", load_ms, lat, f"{seconds:.1f} s clip (whole)",
+              rtf=round(_pct(lat, 50) / 1000 / seconds, 4),
+              snr_db={k: {"in": a, "out": b, "gain": round(b - a, 2)}
+                      for k, (a, b) in dgains.items()})
 
     asr, load_ms = _load(lambda: PocketSphinxASR.load(catalog=catalog))
     lat = _time(lambda: asr.transcribe(speech), 3)
