@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import io
 import json
+import operator
 import os
 import random
 import subprocess
@@ -28,7 +29,7 @@ import sys
 import tarfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -182,8 +183,9 @@ def synthetic(seed: int = 4) -> list[Item]:
         items.append({"id": f"syn-{category}-{len(items)}", "question": question,
                       "answers": [answer], "category": category, "source": "synthetic"})
 
-    ops = [("+", "plus", "加", lambda a, b: a + b), ("-", "minus", "减", lambda a, b: a - b),
-           ("*", "times", "乘以", lambda a, b: a * b)]
+    ops: list[tuple[str, str, str, Callable[[int, int], int]]] = [
+        ("+", "plus", "加", operator.add), ("-", "minus", "减", operator.sub),
+        ("*", "times", "乘以", operator.mul)]
     for k in range(170):
         a, b = rng.randint(2, 99), rng.randint(2, 99)
         sym, word, zh, fn = ops[k % 3]
