@@ -1,11 +1,12 @@
 """``edgesdk serve-edge``: make this device an OpenAI-compatible upper tier for smaller ones.
 
 Run it on a phone (``--profile phone``) and point a watch's or glasses' edge tier at the URL it
-prints; any OpenAI client works too. The Assistant is loaded once, before the port opens, so a
-missing model or a budget the profile cannot hold fails here with a one-line message, not on
-the first request. It binds to loopback unless ``--host`` is given with ``--allow-remote``; the
-optional token comes from ``--token`` or ``EDGESDK_EDGE_TOKEN`` (the environment keeps it out of
-``ps``) and is never printed. SIGINT/SIGTERM stop it cleanly.
+prints; any OpenAI client works too. The Assistant is loaded and warmed up (one tiny
+generation) before the port opens, so a missing model or a budget the profile cannot hold fails
+here with a one-line message, and the first request does not pay llama.cpp's first-evaluation
+cost. It binds to loopback unless ``--host`` is given with ``--allow-remote``; the optional
+token comes from ``--token`` or ``EDGESDK_EDGE_TOKEN`` (the environment keeps it out of ``ps``)
+and is never printed. SIGINT/SIGTERM stop it cleanly.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from edgesdk.errors import ConfigError
 from edgesdk.types import MODES
+
+if TYPE_CHECKING:
+    from edgesdk.assistant import Assistant
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +50,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="largest deadline a request may ask for (edgesdk.deadline_s)")
     parser.add_argument("--max-in-flight", type=int, default=8,
                         help="concurrent requests before answering 503 busy")
+    parser.add_argument("--no-warmup", action="store_true",
+                        help="open the port at once instead of after one warm-up generation")
     parser.set_defaults(handler=serve)
 
 
@@ -68,6 +75,8 @@ def serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     assistant = Assistant(profile=args.profile, mode=args.mode or settings.mode,
                           model=args.model, settings=settings)
+    if not args.no_warmup:
+        warm_up(assistant)
     try:
         server = EdgeServer.for_assistant(assistant, config=config)
     except OSError as exc:
@@ -90,3 +99,14 @@ def serve(args: argparse.Namespace) -> int:
         server.close()
         assistant.close()
     return 0
+
+
+def warm_up(assistant: Assistant) -> None:
+    """One tiny generation before the port opens: llama.cpp's first evaluation (page faults,
+    buffer allocation, the few-shot prefix that later requests reuse from its cache) costs
+    seconds, and the first glasses request should not pay for it against its deadline."""
+    from edgesdk.local.prompts import qa_prompt, stop_for
+
+    llm = assistant.llm
+    llm.generate(qa_prompt(llm.prompt_style, "Is the sun a star?"), max_tokens=1,
+                 stop=stop_for(llm.prompt_style), evidence=False)
