@@ -12,59 +12,35 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
 
-CJK_FONTS = (
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-)
+from edgesdk.testing import media
+
+T = TypeVar("T")
+
 CACHE = Path(os.environ.get("EDGESDK_HOME", Path.home() / ".cache" / "edgesdk")) / "testdata"
 
 
-def cjk_font() -> str:
-    for font in CJK_FONTS:
-        if Path(font).exists():
-            return font
-    pytest.skip("no CJK font; install fonts-wqy-zenhei (scripts/apt-packages.txt)")
+def _or_skip(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except media.MediaUnavailable as exc:
+        pytest.skip(str(exc))
 
 
-def sign(
-    lines: list[str],
-    *,
-    size: tuple[int, int] = (640, 360),
-    font_size: int = 48,
-    angle: float = 0.0,
-    blur: float = 0.0,
-) -> np.ndarray:
-    """A light sign with dark centred text, optionally rotated (degrees) and blurred."""
-    from PIL import Image, ImageDraw, ImageFilter, ImageFont
-
-    bg = (250, 245, 230)
-    img = Image.new("RGB", size, bg)
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.truetype(cjk_font(), font_size)
-    y = (size[1] - len(lines) * font_size * 1.4) / 2
-    for line in lines:
-        width = draw.textlength(line, font=font)
-        draw.text(((size[0] - width) / 2, y), line, font=font, fill=(20, 20, 20))
-        y += font_size * 1.4
-    if angle:
-        img = img.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=bg)
-    if blur:
-        img = img.filter(ImageFilter.GaussianBlur(blur))
-    return np.array(img, dtype=np.uint8)
+def sign(lines: list[str], **kwargs: Any) -> np.ndarray:
+    """A rendered sign (see ``edgesdk.testing.media.sign``); skips without a CJK font."""
+    return _or_skip(media.sign, lines, **kwargs)
 
 
 def espeak(text: str, path: Path, *, speed: int = 140) -> Path:
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        pytest.skip("espeak-ng not installed (scripts/apt-packages.txt)")
-    subprocess.run([exe, "-v", "en-us", "-s", str(speed), "-w", str(path), text],
-                   check=True, capture_output=True, timeout=60)
-    return path
+    """Synthesised speech (``edgesdk.testing.media.espeak``); skips without espeak-ng."""
+    return _or_skip(media.espeak, text, path, speed=speed)
 
 
 def beckett_wav() -> Path:
@@ -90,8 +66,4 @@ def beckett_wav() -> Path:
     return target
 
 
-def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    noise = noise[: len(clean)].astype(np.float64)
-    gain = np.sqrt(np.sum(clean.astype(np.float64) ** 2) / np.sum(noise**2) / 10 ** (snr_db / 10))
-    mixed: np.ndarray = (clean + gain * noise).astype(np.float32)
-    return mixed
+mix_at_snr = media.mix_at_snr
