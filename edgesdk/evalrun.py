@@ -242,3 +242,23 @@ def _style_of(model_id: str) -> Any:
     from edgesdk.catalog import Catalog
 
     return Catalog().manifest(model_id).prompt_style or "completion"
+
+
+def hidden_cache(model_id: str, *, compute: bool = True, threads: int = 1) -> Any:
+    """The on-disk cache of hidden states for the probe (loads the model only if needed)."""
+    from edgesdk.catalog import Catalog
+    from edgesdk.local.probe import LlamaHiddenStates
+    from edgesdk.routing.hidden import CachedHiddenStates, HiddenStates
+
+    class _Lazy:
+        def __init__(self) -> None:
+            self._real: HiddenStates | None = None
+
+        def state(self, question: str, answer: str) -> Sequence[float]:
+            if self._real is None:
+                self._real = LlamaHiddenStates(model_path=Catalog().locate(model_id),
+                                               threads=threads)
+            return self._real.state(question, answer)
+
+    path = load_settings().home / "cache" / "hidden" / f"{model_id}.npz"
+    return CachedHiddenStates(source=_Lazy() if compute else None, path=path)

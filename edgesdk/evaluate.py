@@ -88,7 +88,20 @@ def _cost(records: Sequence[Record], escalate: Sequence[bool]) -> float:
 
 
 def evaluate(records: Sequence[Record], *, router: Router,
-             cloud_answers: Mapping[str, str] | None = None) -> dict[str, Any]:
+             cloud_answers: Mapping[str, str] | None = None,
+             probe_router: Router | None = None) -> dict[str, Any]:
+    """The report of ``router`` on ``records``; ``probe_router`` adds a ``with_probe`` part."""
+    report = _evaluate(records, router=router, cloud_answers=cloud_answers)
+    if probe_router is not None:
+        full = _evaluate(records, router=probe_router, cloud_answers=cloud_answers)
+        report["with_probe"] = {k: full[k] for k in (
+            "auroc", "auroc_by_category", "ece", "brier", "cloud_share_at_95",
+            "cloud_share_ratio_to_oracle", "router_latency_ms_p50", "policy")}
+    return report
+
+
+def _evaluate(records: Sequence[Record], *, router: Router,
+              cloud_answers: Mapping[str, str] | None = None) -> dict[str, Any]:
     y = np.array([r.correct for r in records], dtype=bool)
     cloud = None
     if cloud_answers is not None:
@@ -186,6 +199,16 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
               f"{_fmt(report['policy']['threshold'])}, cloud share "
               f"{_fmt(report['policy']['cloud_share'])}, accuracy "
               f"{_fmt(report['policy']['accuracy'])})", ""]
+    probe = report.get("with_probe")
+    if probe:
+        lines += ["## With the hidden-state probe (optional costlier signal)", "",
+                  f"AUROC {_fmt(probe['auroc'])}, facts "
+                  f"{_fmt(probe['auroc_by_category'].get('fact'))}, ECE {_fmt(probe['ece'])}, "
+                  f"cloud share at 95% {_fmt(probe['cloud_share_at_95'])} "
+                  f"({_fmt(probe['cloud_share_ratio_to_oracle'])}× oracle), decision p50 "
+                  f"{probe['router_latency_ms_p50']:.2f} ms (hidden states from the evaluation "
+                  "cache; on the device the probe is one extra prompt pass of ~30 tokens)",
+                  ""]
     (out / "report.md").write_text("\n".join(lines))
     _plots(report, out)
 

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--cached-only", action="store_true",
                    help="skip questions whose local generation is not cached yet")
+    p.add_argument("--probe", action="store_true",
+                   help="also evaluate the router with the hidden-state probe (costlier)")
     p.add_argument("--calibration", type=Path, default=None,
                    help="calibration JSON to evaluate instead of the shipped one")
     p.set_defaults(handler=_eval)
@@ -82,7 +84,15 @@ def _eval(args: argparse.Namespace) -> int:
     records = collect(args.dataset, model_id, limit=args.limit, threads=profile.threads,
                       cached_only=args.cached_only)
     cloud = load_cloud_answers(args.cloud_answers) if args.cloud_answers else None
-    report = evaluate(records, router=router, cloud_answers=cloud)
+    probe_router = None
+    if args.probe:
+        from edgesdk.evalrun import hidden_cache
+
+        hc = hidden_cache(model_id, threads=profile.threads)
+        probe_router = Router(calibration=router.calibration, policy=router.policy, hidden=hc)
+    report = evaluate(records, router=router, cloud_answers=cloud, probe_router=probe_router)
+    if probe_router is not None:
+        hc.save()
     report["dataset"] = str(args.dataset)
     report["profile"] = profile_name
     write_report(report, args.out)

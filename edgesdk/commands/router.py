@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="calibration path (default: the shipped routing/calibrations/)")
     fit.add_argument("--method", choices=("platt", "isotonic"), default="platt")
     fit.add_argument("--limit", type=int, default=None)
+    fit.add_argument("--probe", action="store_true",
+                     help="also fit the hidden-state probe (runs the model once per answer)")
     fit.add_argument("--cached-only", action="store_true",
                      help="fit on the questions whose generation is cached (no LLM run)")
     fit.set_defaults(handler=_fit)
@@ -39,10 +41,21 @@ def _fit(args: argparse.Namespace) -> int:
                            cached_only=args.cached_only)
     outcomes = [Outcome(question=r.item.question, generation=r.generation, skill=r.skill,
                         correct=r.correct) for r in records]
-    cal = fit_calibration(outcomes, model_id=args.model,
+    hidden = None
+    if args.probe:
+        from edgesdk.evalrun import hidden_cache
+
+        hc = hidden_cache(args.model)
+
+        def hidden(question: str, answer: str) -> list[float]:
+            return list(hc.state(question, answer))
+
+    cal = fit_calibration(outcomes, model_id=args.model, hidden=hidden if args.probe else None,
                           model_sha256=Catalog().manifest(args.model).sha256,
                           method=args.method,
                           dataset=",".join(p.name for p in args.dataset))
+    if args.probe:
+        hc.save()
     path = save(cal, args.out)
     print(json.dumps({"saved": str(path), **cal.fit_info}))
     return 0

@@ -71,6 +71,20 @@ class LinearScorer:
 
 
 @dataclass(frozen=True, kw_only=True)
+class VectorProbe:
+    """Logistic probe on a hidden-state vector; its logit is the ``hs_logit`` signal."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    def logit(self, vector: Sequence[float]) -> float:
+        x = (np.asarray(vector, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return float(x @ np.asarray(self.weights) + self.bias)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Calibration:
     model_id: str
     model_sha256: str
@@ -81,6 +95,9 @@ class Calibration:
     """101 quantiles of calibrated confidence over LLM-answered requests (out of fold)."""
     fit_info: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT_VERSION
+    probe: VectorProbe | None = None
+    """Optional hidden-state probe; ``scorer_probe`` combines its logit with the signals."""
+    scorer_probe: LinearScorer | None = None
 
     def threshold_for_share(self, share: float) -> float:
         """The confidence below which ``share`` of LLM-answered requests fall."""
@@ -88,7 +105,11 @@ class Calibration:
         return float(np.interp(share * 100, np.arange(len(self.quantiles)), self.quantiles))
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=True)
+        data = asdict(self)
+        if self.probe is not None:  # long vectors: keep the file small and diffable
+            data["probe"] = {k: ([round(x, 6) for x in v] if isinstance(v, tuple) else v)
+                             for k, v in data["probe"].items()}
+        return json.dumps(data, indent=1, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
@@ -108,7 +129,14 @@ class Calibration:
             prior=scorer(data["prior"]) if data.get("prior") else None,
             skill_accuracy=float(data["skill_accuracy"]), quantiles=tuple(data["quantiles"]),
             fit_info=dict(data.get("fit_info", {})), format=int(data["format"]),
+            probe=_probe(data["probe"]) if data.get("probe") else None,
+            scorer_probe=scorer(data["scorer_probe"]) if data.get("scorer_probe") else None,
         )
+
+
+def _probe(d: Mapping[str, Any]) -> VectorProbe:
+    return VectorProbe(mean=tuple(d["mean"]), scale=tuple(d["scale"]),
+                       weights=tuple(d["weights"]), bias=float(d["bias"]))
 
 
 def save(calibration: Calibration, path: Path | None = None) -> Path:
@@ -257,6 +285,25 @@ def choose_l2(rows: Sequence[Mapping[str, float]], labels: Sequence[bool], *,
         if auc > best_auc + 1e-4:
             best, best_auc = l2, auc
     return best
+
+
+def fit_probe(vectors: FloatArray, labels: Sequence[bool], *, l2: float = 300.0,
+              folds: int = 5, seed: int = 0) -> tuple[VectorProbe, FloatArray]:
+    """A ridge-penalised logistic probe and its out-of-fold logits (for the combiner)."""
+    y = np.asarray(labels, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(len(y)) % folds
+    oof = np.zeros(len(y))
+    for k in range(folds):
+        tr, te = fold != k, fold == k
+        mean, scale = vectors[tr].mean(0), vectors[tr].std(0) + 1e-6
+        w, b = fit_logistic((vectors[tr] - mean) / scale, y[tr], l2=l2)
+        oof[te] = ((vectors[te] - mean) / scale) @ w + b
+    mean, scale = vectors.mean(0), vectors.std(0) + 1e-6
+    w, b = fit_logistic((vectors - mean) / scale, y, l2=l2)
+    probe = VectorProbe(mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
+                        weights=tuple(w.tolist()), bias=b)
+    return probe, oof
 
 
 def quantiles_of(probs: FloatArray) -> tuple[float, ...]:

@@ -8,8 +8,8 @@ the CLI and the tests all fit the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 import numpy as np
@@ -18,6 +18,7 @@ from edgesdk.routing import signals
 from edgesdk.routing.calibrate import (
     Calibration,
     choose_l2,
+    fit_probe,
     fit_scorer,
     quantiles_of,
 )
@@ -60,7 +61,9 @@ def fit_calibration(
     method: str = "platt",
     seed: int = 0,
     dataset: str = "",
+    hidden: Callable[[str, str], Sequence[float]] | None = None,
 ) -> Calibration:
+    """Fit the combiner, its calibration and the prior; with ``hidden``, also the probe."""
     llm = [o for o in outcomes if o.skill is None and o.generation is not None]
     skilled = [o for o in outcomes if o.skill is not None]
     if len(llm) < 50:
@@ -82,7 +85,7 @@ def fit_calibration(
     skill_right = sum(o.correct for o in skilled)
     # Laplace-smoothed with a strong prior that parsed skills are right.
     skill_accuracy = (skill_right + 19.0) / (len(skilled) + 20.0)
-    return Calibration(
+    cal = Calibration(
         model_id=model_id,
         model_sha256=model_sha256,
         scorer=scorer,
@@ -103,3 +106,15 @@ def fit_calibration(
             "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     )
+    if hidden is None:
+        return cal
+    vectors = np.array([hidden(o.question, o.generation.text) for o in llm  # type: ignore[union-attr]
+                        ], dtype=np.float64)
+    probe, oof = fit_probe(vectors, labels, seed=seed)
+    rows_hs = [{**row, "hs_logit": float(z)} for row, z in zip(rows, oof, strict=True)]
+    scorer_probe, probs_hs = fit_scorer(rows_hs, labels, features=(*features, "hs_logit"),
+                                        interactions=inter, l2=l2, seed=seed, method=method)
+    info = {**cal.fit_info, "probe_cv_auroc": round(auroc(oof, labels), 4),
+            "cv_auroc_with_probe": round(auroc(probs_hs, labels), 4),
+            "cv_ece_with_probe": round(ece(probs_hs, labels), 4)}
+    return replace(cal, probe=probe, scorer_probe=scorer_probe, fit_info=info)

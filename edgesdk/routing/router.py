@@ -19,9 +19,11 @@ import math
 from collections.abc import Sequence
 
 from edgesdk.devices import DeviceProfile
+from edgesdk.errors import CalibrationError
 from edgesdk.routing import signals
 from edgesdk.routing.calibrate import Calibration, load
 from edgesdk.routing.fit import REQUIRED
+from edgesdk.routing.hidden import HiddenStates
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
 from edgesdk.routing.policy import Policy, PolicyState
 from edgesdk.types import Generation, Mode, Percept, RouteDecision, SkillResult
@@ -41,7 +43,13 @@ class Router:
         state: PolicyState | None = None,
         online: OnlineRecalibrator | None = None,
         skip_below: float = DEFAULT_SKIP_BELOW,
+        hidden: HiddenStates | None = None,
     ) -> None:
+        if hidden is not None and (calibration.probe is None or calibration.scorer_probe is None):
+            raise CalibrationError(
+                f"the calibration of '{calibration.model_id}' has no hidden-state probe; fit "
+                "one with: edgesdk router fit --probe ..., or build the router without hidden=")
+        self.hidden = hidden
         self.calibration = calibration
         self.policy = policy
         self.state = state or PolicyState()
@@ -61,6 +69,7 @@ class Router:
         online: bool | OnlineConfig = False,
         skip_below: float = DEFAULT_SKIP_BELOW,
         check_model_file: bool = True,
+        hidden: HiddenStates | None = None,
     ) -> Router:
         """The shipped calibration of ``model_id`` with ``profile``'s policy.
 
@@ -83,7 +92,8 @@ class Router:
         if online:
             recal = OnlineRecalibrator(config=online if isinstance(online, OnlineConfig)
                                        else None)
-        return cls(calibration=calibration, policy=policy, online=recal, skip_below=skip_below)
+        return cls(calibration=calibration, policy=policy, online=recal, skip_below=skip_below,
+                   hidden=hidden)
 
     # ------------------------------------------------------------------ confidence
 
@@ -115,11 +125,11 @@ class Router:
         bad = signals.invalid(feats, REQUIRED)
         if bad:
             return None, [f"invalid signals: {', '.join(bad)}"]
-        conf = self.calibration.scorer.prob(feats)
-        if not math.isfinite(conf):
-            return None, ["combiner produced a non-finite score"]
         why = [f"kind {signals.question_kind(question)}",
                f"min token log-prob {feats['lp_min']:.2f}"]
+        conf = self._score(question, generation.text, feats, why)
+        if not math.isfinite(conf):
+            return None, ["combiner produced a non-finite score"]
         if self.online is not None and self.online.active:
             adjusted = self.online.adjust(conf)
             why.append(f"online recalibration {conf:.2f}→{adjusted:.2f}")
@@ -130,6 +140,20 @@ class Router:
                 conf *= weakest / PERCEPT_FLOOR
                 why.append(f"weak percept (score {weakest:.2f})")
         return conf, why
+
+    def _score(self, question: str, answer: str, feats: dict[str, float],
+               why: list[str]) -> float:
+        cal = self.calibration
+        if self.hidden is not None and cal.probe is not None and cal.scorer_probe is not None:
+            try:
+                feats["hs_logit"] = cal.probe.logit(self.hidden.state(question, answer))
+            except Exception as exc:  # a costlier optional signal must never break routing
+                why.append(f"hidden-state probe failed ({type(exc).__name__}); signals only")
+            else:
+                if math.isfinite(feats["hs_logit"]):
+                    why.append(f"hidden-state probe logit {feats['hs_logit']:.2f}")
+                    return cal.scorer_probe.prob(feats)
+        return cal.scorer.prob(feats)
 
     def decide(
         self,
