@@ -20,12 +20,12 @@ from edgesdk.bridge.backend import BridgeBackend, FakeBackend
 from edgesdk.bridge.openai_server import EdgeConfig, EdgeServer
 from edgesdk.cloud.tier import build_tier
 from edgesdk.config import Settings
-from edgesdk.errors import ConfigError
+from edgesdk.errors import CloudUnavailable, ConfigError
 from edgesdk.local.llm import LocalLLM
 from edgesdk.local.prompts import cloud_messages
 from edgesdk.types import Generation, Mode, Percept, RouteDecision, SkillResult
 from tests.fakes import FakeLLM, FakeTier
-from tests.unit.bridge_helpers import HangingBackend
+from tests.unit.bridge_helpers import BrokenStreamBackend, HangingBackend
 
 TOKEN = "edge-token-0123456789abcdef"
 
@@ -206,6 +206,21 @@ def test_sdk_errors_map_to_statuses(code: str, status: int, kind: str) -> None:
         resp = httpx.post(f"{server.url}/chat/completions", json=chat_body(f"raise:{code}"))
     assert resp.status_code == status
     assert resp.json()["error"]["code"] == code and resp.json()["error"]["type"] == kind
+
+
+def test_stream_errors_before_and_after_the_first_chunk() -> None:
+    with serving(FakeBackend()) as server:
+        early = httpx.post(f"{server.url}/chat/completions",
+                           json=chat_body("raise:cloud_unavailable", stream=True))
+    with serving(BrokenStreamBackend(CloudUnavailable("the runtime died"))) as server:
+        late = httpx.post(f"{server.url}/chat/completions", json=chat_body("hi", stream=True))
+    assert early.status_code == 503  # nothing streamed yet: a plain JSON error
+    assert early.json()["error"]["code"] == "cloud_unavailable"
+    assert late.status_code == 200
+    data = sse_data(late.text)
+    assert "[DONE]" not in data
+    assert json.loads(data[-1])["error"]["code"] == "cloud_unavailable"
+    assert "partial " in late.text
 
 
 def test_token_limits_routes_and_methods() -> None:
