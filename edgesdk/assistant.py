@@ -30,6 +30,7 @@ from edgesdk.devices import DeviceProfile, DeviceState, get_profile
 from edgesdk.errors import (
     CloudBalanceError,
     CloudError,
+    CloudUnavailable,
     ContextOverflow,
     EmptyQuestion,
     InputTooLong,
@@ -40,7 +41,7 @@ from edgesdk.local.llm import LlamaCppLLM, LocalLLM
 from edgesdk.local.percept_skills import PERCEPT_SKILLS, answer_from_percepts
 from edgesdk.local.prompts import cloud_messages, qa_prompt, stop_for
 from edgesdk.local.skills import try_skills
-from edgesdk.protocols import CuratorLike, PerceptionLike, RouterLike, TierClient
+from edgesdk.protocols import CuratorLike, PerceptionLike, RouterLike, TextRedactor, TierClient
 from edgesdk.routing.policy import PolicyState
 from edgesdk.routing.signals import question_kind
 from edgesdk.types import (
@@ -60,6 +61,7 @@ from edgesdk.wiring import (
     AssistantStats,
     TierOutcome,
     build_default_tiers,
+    default_redactor,
     default_router,
     estimate_memory_mb,
     image_bytes,
@@ -113,6 +115,7 @@ class Assistant:
         router: RouterLike | None = None,
         perception: PerceptionLike | None = None,
         curator: CuratorLike | None = None,
+        redactor: TextRedactor | Literal["default"] | None = "default",
         device_state: DeviceState | None = None,
         budget: Budget | None = None,
         now: Callable[[], datetime] | None = None,
@@ -146,6 +149,8 @@ class Assistant:
         self.router: RouterLike = router or default_router(self.llm.model_id, self.profile)
         self.perception = perception
         self.curator = curator
+        self.redactor = default_redactor() if redactor == "default" else redactor
+        """Applied to text before it leaves the device for an upper tier (``None``: off)."""
         self.device_state = device_state or DeviceState()
         self.budget = budget or Budget(daily_money=self.settings.daily_budget_usd,
                                        daily_calls=self.settings.daily_call_budget)
@@ -290,7 +295,7 @@ class Assistant:
                                              reasons=(f"skill:{attempt.skill.skill}",))
             return
         # 2b. pre-generation prior: hopeless questions skip the local model
-        if mode != "only-on-device":
+        if mode != "only-on-device" and self._can_escalate(deadline):
             prior = self.router.prior(attempt.question)
             if prior is not None and prior < self.router.skip_below:
                 attempt.decision = RouteDecision(
@@ -342,6 +347,14 @@ class Assistant:
             est_call_cost=self.budget.est_call_cost,
             deadline_left_s=deadline - time.monotonic(),
         )
+
+    def _can_escalate(self, deadline: float) -> bool:
+        """Whether an escalation could happen now (network, tiers, budgets): only then may a
+        hopeless prior skip local generation, so an offline device still answers."""
+        state = self._policy_state(deadline)
+        return (state.device.network != "none" and state.tier_available
+                and (state.calls_left is None or state.calls_left > 0)
+                and (state.money_left is None or state.money_left >= state.est_call_cost))
 
     def _path(self, question: str, image: ImageInput | None, audio: AudioInput | None,
               mode: Mode, deadline: float, stream: bool) -> Iterator[str | Answer]:
@@ -408,6 +421,10 @@ class Assistant:
                   on_delta: Callable[[str], None] | None) -> TierOutcome:
         if not attempt.question.strip():
             raise EmptyQuestion("no question was heard in the audio. Ask again, or type it")
+        if self.device_state.network == "none":
+            reasons.append("offline: no network, not escalating")
+            return TierOutcome(answer=None, tier=None, error=CloudUnavailable(
+                "the device is offline (network=none); connect, or use only-on-device"))
         if self._device_only_reason is not None:
             error = CloudBalanceError(self._device_only_reason)
             reasons.append(f"cloud skipped: {self._device_only_reason}")
@@ -417,7 +434,7 @@ class Assistant:
             return TierOutcome(answer=None, error=CloudError(
                 "no upper tier is configured. Set DEEPSEEK_API_KEY, or pass --cloud-url / "
                 "EDGESDK_CLOUD_BASE_URL for an OpenAI-compatible server"), tier=None)
-        messages = cloud_messages(attempt.question, attempt.context)
+        messages = cloud_messages(*self._outgoing(attempt))
         last_error: CloudError | None = None
         for tier in self.tiers:
             if time.monotonic() >= deadline:
@@ -443,6 +460,17 @@ class Assistant:
             self.ledger.record(usage=result.usage, cost=result.cost)
             return TierOutcome(answer=result, error=None, tier=tier)
         return TierOutcome(answer=None, error=last_error, tier=None)
+
+    def _outgoing(self, attempt: DeviceAttempt) -> tuple[str, list[str]]:
+        """The question and percept lines as they may leave the device: redacted."""
+        if self.redactor is None:
+            return attempt.question, attempt.context
+        question = self.redactor.redact_text(attempt.question)
+        context = [self.redactor.redact_text(line) for line in attempt.context]
+        if question != attempt.question or context != attempt.context:
+            attempt.trace.append(TraceStep(step="redact", ms=0.0,
+                                           detail={"changed": True}))
+        return question, context
 
     def _model_for(self, tier: TierClient, question: str) -> str | None:
         """The thinking model for multi-step math at the cloud tier; the tier's default else."""

@@ -84,6 +84,13 @@ class PerceptionLike(Protocol):
 
 
 @runtime_checkable
+class TextRedactor(Protocol):
+    """Strips personal data (e-mails, phones, cards, ID numbers, keys) from text."""
+
+    def redact_text(self, text: str) -> str: ...
+
+
+@runtime_checkable
 class CuratorLike(Protocol):
     def consider(self, answer: Any, *, image: bytes | None = None) -> Any: ...
 

@@ -16,14 +16,13 @@ from edgesdk.catalog import Catalog
 from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile
 from edgesdk.errors import CloudError
-from edgesdk.protocols import ChatResultLike, RouterLike, TierClient
+from edgesdk.protocols import ChatResultLike, RouterLike, TextRedactor, TierClient
 from edgesdk.types import (
     Answer,
     DetectedObject,
     Face,
     Percept,
     TextLine,
-    WakeWord,
 )
 
 KV_MB_PER_CTX_TOKEN = 0.08
@@ -106,9 +105,6 @@ def percept_context(percepts: Sequence[Percept], *, saw_image: bool = False) -> 
         lines.append("Objects in view: " + ", ".join(objects))
     if not faces and saw_image:
         lines.append("People in view: none detected")
-    words = [p.name for p in percepts if isinstance(p, WakeWord)]
-    if words:
-        lines.append("Wake word heard: " + ", ".join(words))
     return lines
 
 
@@ -170,6 +166,13 @@ class AssistantStats(BaseModel):
     def cloud_cache_hit_share(self) -> float:
         total = self.prompt_cache_hit_tokens + self.prompt_cache_miss_tokens
         return self.prompt_cache_hit_tokens / total if total else 0.0
+
+
+def default_redactor() -> TextRedactor:
+    """The data area's PII redactor (regex + checksums, pure Python, microseconds per line)."""
+    from edgesdk.data.redact import Redactor
+
+    return Redactor()
 
 
 def default_router(model_id: str, profile: DeviceProfile) -> RouterLike:

@@ -70,7 +70,7 @@ def build_session(workdir: Path, frames: int) -> list[Event]:
                                             workdir / "q_noisy_clean.wav",
                                             voice="en-us+f2", speed=120))
     noisy = media.mix_at_snr(clean, media.babble_noise(len(clean) / 16000), 8.0)
-    routine = [media.photo(name) for name in ("rocket", "motorcycle_left", "chelsea")]
+    routine = [media.photo(name) for name in ("rocket", "chelsea", "coffee")]
     events = [
         Event("Person ahead", "Is anyone in front of me?",
               image=media.jpeg(media.photo("astronaut"))),
@@ -98,6 +98,24 @@ def build_session(workdir: Path, frames: int) -> list[Event]:
         events.insert(1 + i * len(events) // max(frames, 1) if frames else 1,
                       Event("Walking (frame)", image=media.jpeg(routine[i % len(routine)])))
     return events
+
+
+EVENT_SPACING_S = 45.0
+"""The session is replayed quickly; the curator's rate caps see the time it would really take."""
+
+
+class SessionClock:
+    """Wall-clock time of the replayed session: each event happens ``seconds_per_event`` later."""
+
+    def __init__(self, *, start: float, seconds_per_event: float) -> None:
+        self.now = start
+        self.step = seconds_per_event
+
+    def advance(self) -> None:
+        self.now += self.step
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def free_port() -> int:
@@ -171,7 +189,9 @@ def main() -> int:
     suite = build_perceivers(glasses, catalog=catalog)
     ingest = IngestServer(db_path=workdir / "ingest.sqlite3").start()
     outbox = Outbox(path=workdir / "outbox.sqlite3")
+    session_clock = SessionClock(start=time.time(), seconds_per_event=EVENT_SPACING_S)
     curator = Curator(
+        clock=session_clock,
         outbox=outbox,
         redactor=Redactor(face_detector=FaceDetector.load(catalog=catalog, threads=1)),
         embedder=MiniLMEmbedder.load(catalog=catalog),
@@ -186,6 +206,7 @@ def main() -> int:
                        perception=suite, curator=curator,
                        device_state=DeviceState(network="unmetered", charging=True)) as assistant:
             for i, event in enumerate(events, 1):
+                session_clock.advance()
                 observed += len(event.image or b"") + len(event.audio or b"")
                 observed += len((event.question or event.correction or "").encode())
                 if event.correction is not None and last is not None:
@@ -222,8 +243,10 @@ def main() -> int:
                              "cost": answer.cost.amount, "escalated": answer.escalated,
                              "uploaded": kept, "upload_reason": why})
         console.print(table)
-        report = Uploader(outbox=outbox, ingest_url=ingest.url, token=None,
-                          device_state=DeviceState(network="unmetered", charging=True)).run_once()
+        home_wifi = DeviceState(network="unmetered", charging=True)
+        with Uploader(outbox=outbox, ingest_url=ingest.url, token=None,
+                      device_state=lambda: home_wifi) as uploader:
+            report = uploader.run_once()
     finally:
         if edge_proc is not None:
             edge_proc.terminate()

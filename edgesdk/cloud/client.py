@@ -199,6 +199,10 @@ class ChatClient(_ClientBase):
                         if on_delta is not None:
                             on_delta(delta)
                 return acc.finish()
+        except CloudError as mid_stream:
+            if acc is not None and acc.delivered:
+                mid_stream.retryable = False  # an error event mid-stream: never repeat text
+            raise
         except httpx.TransportError as exc:
             if plan.remaining() <= 0:  # includes the watchdog cutting a stalled read
                 raise deadline_error(tier=self.tier, url=url) from exc
@@ -311,6 +315,10 @@ class AsyncChatClient(_ClientBase):
                         if on_delta is not None:
                             on_delta(delta)
                 return acc.finish()
+        except CloudError as mid_stream:
+            if acc is not None and acc.delivered:
+                mid_stream.retryable = False  # an error event mid-stream: never repeat text
+            raise
         except httpx.TransportError as exc:
             err = error_from_transport(exc, tier=self.tier, url=url,
                                        deadline_passed=plan.remaining() <= 0)

@@ -260,3 +260,28 @@ def test_multi_step_math_goes_to_the_reasoner_at_the_cloud_only(tmp_path) -> Non
     with make(tmp_path, tiers=[edge], mode="only-cloud") as a:
         a.ask(problem)
     assert edge.models == [None]
+
+
+def test_personal_data_is_redacted_before_it_leaves_the_device(tmp_path) -> None:
+    tier = FakeTier(text="Done")
+    question = ("Remind me to email jane.doe@example.com and call +1 415 555 0100 about card "
+                "4111 1111 1111 1111")
+    with make(tmp_path, tiers=[tier], mode="only-cloud") as a:
+        answer = a.ask(question)
+    sent = tier.calls[0][-1]["content"]
+    for secret in ("jane.doe@example.com", "415 555 0100", "4111 1111 1111 1111"):
+        assert secret not in sent
+    assert any(s.step == "redact" for s in answer.trace)
+    assert answer.question == question  # the user still sees their own words
+
+
+def test_hopeless_prior_still_answers_locally_when_it_cannot_escalate(tmp_path) -> None:
+    from edgesdk.devices import DeviceState
+
+    router = FakeRouter(prior=0.01)
+    router.skip_below = 0.05
+    llm = FakeLLM({"train": ("At 5pm", -2.0)})
+    with make(tmp_path, tiers=[FakeTier()], router=router, llm=llm,
+              device_state=DeviceState(network="none")) as a:
+        answer = a.ask("A train leaves at 3pm going 60 mph; when does it arrive?")
+    assert answer.text == "At 5pm" and len(llm.prompts) == 1

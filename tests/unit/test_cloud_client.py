@@ -331,3 +331,33 @@ def test_stream_without_usage_gets_an_estimated_usage_and_cost() -> None:
         r = c.chat(MSGS, deadline=soon(), on_delta=lambda d: None)
     assert r.usage_estimated and r.usage.completion_tokens == 30 and r.cost.amount > 0
     assert r.usage.prompt_tokens == r.usage.prompt_cache_miss_tokens > 0
+
+
+def test_error_event_mid_stream_is_not_retried_after_text_was_shown() -> None:
+    import json as _json
+    import time as _time
+
+    import httpx
+    import pytest
+
+    from edgesdk.cloud import ChatClient
+    from edgesdk.errors import CloudError
+
+    calls: list[int] = []
+    chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "deepseek-chat",
+             "choices": [{"index": 0, "delta": {"content": "partial "}, "finish_reason": None}]}
+    parts = [f"data: {_json.dumps(chunk)}\n\n".encode(),
+             b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n']
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(200, content=iter(parts),  # two network reads
+                              headers={"content-type": "text/event-stream"})
+
+    shown: list[str] = []
+    client = ChatClient(base_url="http://stand-in.test", api_key=None, model="deepseek-chat",
+                        transport=httpx.MockTransport(handler), sleep=lambda s: None)
+    with pytest.raises(CloudError):
+        client.chat([{"role": "user", "content": "hi"}], deadline=_time.monotonic() + 5,
+                    on_delta=shown.append)
+    assert shown == ["partial "] and len(calls) == 1

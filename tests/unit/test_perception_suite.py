@@ -238,3 +238,18 @@ def test_non_strict_build_skips_missing_models(tmp_path: Path) -> None:
     suite = build_perceivers(get_profile("watch"), catalog=catalog, strict=False)
     assert suite.names == [] and set(suite.skipped) == {"vad"}
     assert "edgesdk models fetch vad-silero" in suite.skipped["vad"]
+
+
+def test_transcription_starts_after_the_wake_word() -> None:
+    import numpy as np
+
+    from edgesdk.local.perceive import WAKE_WORD_TAIL_S, after_wake_word
+    from edgesdk.types import WakeWord
+
+    samples = np.arange(16000 * 4, dtype=np.float32)
+    assert after_wake_word(samples, []) is samples
+    cut = after_wake_word(samples, [WakeWord(name="alexa", score=0.99, at_s=1.0)])
+    assert cut[0] == int((1.0 + WAKE_WORD_TAIL_S) * 16000)
+    # a wake word at the very end leaves nothing to transcribe: keep the whole clip
+    late = after_wake_word(samples, [WakeWord(name="alexa", score=0.99, at_s=3.9)])
+    assert late is samples
