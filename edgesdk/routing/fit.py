@@ -37,6 +37,7 @@ REQUIRED = ("lp_mean", "lp_min", "ent_mean", "mg_mean")
 INTERACT_WITH = ("lp_mean", "lp_min", "lp_first", "ent_first", "mg_first", "n_tokens",
                  "copy_ratio", "ans_words", "truncated")
 INTERACT_KINDS = ("kind_fact", "kind_yes_no", "kind_math_word", "kind_arithmetic")
+PROBE_L2_GRID = (100.0, 300.0, 1000.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,11 +111,18 @@ def fit_calibration(
         return cal
     vectors = np.array([hidden(o.question, o.generation.text) for o in llm  # type: ignore[union-attr]
                         ], dtype=np.float64)
-    probe, oof = fit_probe(vectors, labels, seed=seed)
+    best: tuple[float, float] | None = None  # (cv auroc, l2) of the probe alone
+    for probe_l2 in PROBE_L2_GRID:
+        _, oof = fit_probe(vectors, labels, l2=probe_l2, seed=seed)
+        score = auroc(oof, labels)
+        if best is None or score > best[0] + 1e-4:
+            best = (score, probe_l2)
+    assert best is not None
+    probe, oof = fit_probe(vectors, labels, l2=best[1], seed=seed)
     rows_hs = [{**row, "hs_logit": float(z)} for row, z in zip(rows, oof, strict=True)]
     scorer_probe, probs_hs = fit_scorer(rows_hs, labels, features=(*features, "hs_logit"),
                                         interactions=inter, l2=l2, seed=seed, method=method)
-    info = {**cal.fit_info, "probe_cv_auroc": round(auroc(oof, labels), 4),
+    info = {**cal.fit_info, "probe_cv_auroc": round(auroc(oof, labels), 4), "probe_l2": best[1],
             "cv_auroc_with_probe": round(auroc(probs_hs, labels), 4),
             "cv_ece_with_probe": round(ece(probs_hs, labels), 4)}
     return replace(cal, probe=probe, scorer_probe=scorer_probe, fit_info=info)
