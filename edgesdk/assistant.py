@@ -487,7 +487,7 @@ class Assistant:
             result = outcome.answer
             answer = Answer(
                 id=answer_id, text=result.text.strip(), tier=outcome.tier.tier,
-                confidence=1.0 if result.finish_reason == "stop" else 0.5,
+                confidence=_tier_confidence(result),
                 escalated=True, reasons=reasons, latency_ms=latency_ms, usage=result.usage,
                 cost=result.cost, percepts=attempt.percepts, trace=attempt.trace,
                 model=result.model, source="tier", question=attempt.question,
@@ -524,6 +524,16 @@ class Assistant:
             self._answers[answer.id] = answer
             if len(self._answers) > 256:
                 self._answers.pop(next(iter(self._answers)))
+
+
+def _tier_confidence(result: Any) -> float:
+    """The upper tier's own confidence when it reports one (an edgesdk edge tier does);
+    otherwise 1.0 for a finished answer — the cloud is the reference the router escalates
+    to — and 0.5 for one cut off at the token limit."""
+    reported = getattr(result, "tier_confidence", None)
+    if isinstance(reported, float):
+        return reported
+    return 1.0 if result.finish_reason == "stop" else 0.5
 
 
 def _circuit_open(tier: TierClient) -> bool:

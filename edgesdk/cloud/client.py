@@ -115,7 +115,7 @@ class _ClientBase:
             text=c.text, reasoning=c.reasoning, model=c.model or requested, usage=usage,
             cost=cost, finish_reason=c.finish_reason, latency_ms=plan.elapsed_ms(),
             attempts=plan.attempts, request_id=c.response_id, tier=self.tier,
-            usage_estimated=estimated,
+            usage_estimated=estimated, tier_confidence=c.confidence,
         )
         if self.ledger is not None:
             self.ledger.record(usage=result.usage, cost=result.cost)

@@ -59,6 +59,8 @@ class ChatResult(BaseModel):
     attempts: int
     request_id: str = ""
     tier: str = "cloud"
+    tier_confidence: float | None = None
+    """P(right) the tier reported for its answer (an edgesdk edge tier does); else None."""
     usage_estimated: bool = False
     """True when the server reported no usage (llama.cpp streams) and it was estimated from
     the text (0.3 token per character), so the cost is an estimate too."""

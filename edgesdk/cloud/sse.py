@@ -124,6 +124,17 @@ class Completion:
     usage: Usage
     response_id: str
     saw_done: bool = True
+    confidence: float | None = None
+    """P(right) the tier reported for its own answer (edgesdk's ``serve-edge`` extension)."""
+
+
+def _tier_confidence(obj: dict[str, Any]) -> float | None:
+    """The ``edgesdk.confidence`` an edgesdk edge tier adds to its responses, if valid."""
+    ext = obj.get("edgesdk")
+    value = ext.get("confidence") if isinstance(ext, dict) else None
+    if isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0:
+        return float(value)
+    return None
 
 
 def check_completion(c: Completion) -> Completion:
@@ -169,6 +180,7 @@ def parse_completion(body: bytes) -> Completion:
         finish_reason=str(choices[0].get("finish_reason") or "stop"),
         usage=parse_usage(obj.get("usage")),
         response_id=str(obj.get("id") or ""),
+        confidence=_tier_confidence(obj),
     ))
 
 
@@ -187,6 +199,7 @@ class StreamAccumulator:
     finish_reason: str | None = None
     usage: Usage | None = None
     done: bool = False
+    confidence: float | None = None
     delivered: int = 0
     """Number of text deltas already handed to the caller (a retry would repeat them)."""
 
@@ -213,6 +226,7 @@ class StreamAccumulator:
         self.response_id = self.response_id or str(obj.get("id") or "")
         if obj.get("usage"):
             self.usage = parse_usage(obj["usage"])
+        self.confidence = _tier_confidence(obj) or self.confidence
         out: list[str] = []
         for choice in obj.get("choices") or []:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
@@ -244,7 +258,7 @@ class StreamAccumulator:
         completion = Completion(
             text="".join(self.text), reasoning="".join(self.reasoning) or None,
             model=self.model, finish_reason=self.finish_reason, usage=self.usage or Usage(),
-            response_id=self.response_id, saw_done=self.done,
+            response_id=self.response_id, saw_done=self.done, confidence=self.confidence,
         )
         try:
             return check_completion(completion)

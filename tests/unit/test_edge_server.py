@@ -300,6 +300,15 @@ def test_glasses_escalate_to_the_phone_through_chat_client(tmp_path: Path) -> No
     assert answer.model == "gemma3-270m" and answer.device_text == "dunno"
     assert answer.usage.prompt_tokens == 20
     assert any("answered by edge (gemma3-270m)" in r for r in answer.reasons)
+    assert round(math.exp(-0.05), 4) == answer.confidence  # the phone's own (4 places)
+
+
+def test_the_phones_doubt_reaches_the_glasses(tmp_path: Path) -> None:
+    with phone(tmp_path) as p, serving(p) as server, glasses(tmp_path, server.url) as g:
+        answer = g.ask("Is the moon made of cheese?")
+        streamed = g.ask("Is the moon made of cheese?", stream=True).result()
+    assert answer.tier == "edge" and answer.text == "cheese"
+    assert answer.confidence < 0.05 and streamed.confidence == answer.confidence
 
 
 def test_glasses_stream_the_phone_answer(tmp_path: Path) -> None:
