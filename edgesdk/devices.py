@@ -39,8 +39,12 @@ class DeviceProfile(BaseModel):
     perceivers: tuple[str, ...] = ()
     n_ctx: int = 1024
     max_tokens: int = 48
-    target_cloud_share: float = Field(default=0.3, ge=0.0, le=1.0)
-    """Default policy: escalate about this share of LLM-answered requests."""
+    target_device_accuracy: float = Field(default=0.7, gt=0.0, le=1.0)
+    """Default policy: keep an LLM answer on the device only where, on held-out data, the
+    answers kept are right at least this often (the router's calibration turns it into a
+    confidence threshold); the rest escalate when a tier is reachable."""
+    target_cloud_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Alternative policy: escalate about this share of LLM-answered requests instead."""
     runtime_overhead_mb: int = 90
     """Interpreter, numpy, llama.cpp and onnxruntime code and buffers, measured on x86-64."""
 
@@ -58,7 +62,6 @@ PROFILES: dict[str, DeviceProfile] = {
             perceivers=("vad",),
             n_ctx=768,
             max_tokens=32,
-            target_cloud_share=0.4,
         ),
         DeviceProfile(
             name="glasses",
@@ -70,7 +73,6 @@ PROFILES: dict[str, DeviceProfile] = {
             perceivers=("faces", "objects", "ocr", "vad", "wakeword", "denoise", "asr"),
             n_ctx=1024,
             max_tokens=40,
-            target_cloud_share=0.4,
         ),
         DeviceProfile(
             name="phone",
@@ -82,7 +84,6 @@ PROFILES: dict[str, DeviceProfile] = {
             perceivers=("faces", "objects", "ocr", "vad", "asr"),
             n_ctx=2048,
             max_tokens=64,
-            target_cloud_share=0.35,
         ),
         DeviceProfile(
             name="edge",
@@ -94,7 +95,6 @@ PROFILES: dict[str, DeviceProfile] = {
             perceivers=("faces", "objects", "ocr", "vad", "wakeword", "denoise", "asr"),
             n_ctx=4096,
             max_tokens=96,
-            target_cloud_share=0.3,
         ),
     )
 }

@@ -65,8 +65,13 @@ class Policy:
         refuse_below: float | None = None,
     ) -> Policy:
         share = profile.target_cloud_share if target_cloud_share is None else target_cloud_share
-        return cls(threshold=threshold_for_share(quantiles, share),
-                   metered_threshold=threshold_for_share(quantiles, share * 0.75),
+        if share is not None:
+            threshold = threshold_for_share(quantiles, share)
+            metered = threshold_for_share(quantiles, share * 0.75)
+        else:  # target quality: on a metered network accept answers 10 points less sure
+            threshold = threshold_for_quality(quantiles, profile.target_device_accuracy)
+            metered = threshold_for_quality(quantiles, profile.target_device_accuracy - 0.1)
+        return cls(threshold=threshold, metered_threshold=metered,
                    private_topics=tuple(private_topics), refuse_below=refuse_below)
 
     def private_match(self, question: str) -> str | None:

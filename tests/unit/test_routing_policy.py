@@ -90,3 +90,16 @@ def test_metered_network_uses_its_threshold() -> None:
     policy = Policy(threshold=0.5, metered_threshold=0.3)
     d = decide(policy, 0.4, state=PolicyState(device=DeviceState(network="metered")))
     assert d.action == "stay" and d.threshold == 0.3
+
+
+def test_profiles_default_to_a_target_device_accuracy() -> None:
+    from edgesdk.devices import get_profile
+    from edgesdk.routing.policy import Policy, threshold_for_quality, threshold_for_share
+
+    quantiles = [i / 100 for i in range(101)]  # uniform held-out confidence
+    phone = get_profile("phone")
+    policy = Policy.for_profile(phone, quantiles=quantiles)
+    assert policy.threshold == threshold_for_quality(quantiles, phone.target_device_accuracy)
+    assert policy.metered_threshold is not None and policy.metered_threshold < policy.threshold
+    shared = Policy.for_profile(phone, quantiles=quantiles, target_cloud_share=0.25)
+    assert shared.threshold == threshold_for_share(quantiles, 0.25)
