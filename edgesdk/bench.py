@@ -134,8 +134,6 @@ def bench_llm(model_id: str, *, catalog: Catalog, threads: int, repeats: int, ma
 def rss_probe(profile_name: str) -> dict[str, Any]:
     """Run in a fresh process: build the profile's Assistant, answer a few questions, report
     the peak resident set size."""
-    import resource
-
     from edgesdk.assistant import Assistant
 
     profile = get_profile(profile_name)
@@ -149,10 +147,27 @@ def rss_probe(profile_name: str) -> dict[str, Any]:
         for question in ("What is 17 times 23?", "Who wrote Hamlet?",
                          "What is the capital of Italy?"):
             assistant.ask(question)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     return {"profile": profile_name, "peak_rss_mb": peak_mb,
             "budget_mb": profile.memory_budget_mb,
             "within_budget": peak_mb <= profile.memory_budget_mb}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (MB).
+
+    ``VmHWM`` from /proc, not ``getrusage``: Linux carries ``ru_maxrss`` over fork+exec, so a
+    probe started by a process that had models loaded would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench_rss(profiles: Sequence[str], progress: Progress) -> list[dict[str, Any]]:
