@@ -8,6 +8,11 @@ to reach 95% of cloud-only quality when escalating the least confident first —
 oracle's and a random router's, and next to the naive baselines (mean and min token log-prob)
 computed in the same run on the same generations. Also: cost at current cloud prices and the
 router's own decision latency (signals from the generation itself).
+
+With a peer model (``peers``: the second local model's generations by item id), the router
+scores with its peer scorer; the report then shows the configuration the calibration ships
+(with the peer when it expects one) and the other one in a ``without_peer`` / ``with_peer``
+section, on the same questions.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from edgesdk.local.prompts import cloud_messages
 from edgesdk.routing import metrics
 from edgesdk.routing.policy import PolicyState
 from edgesdk.routing.router import Router
+from edgesdk.types import Generation
+
+SUMMARY_KEYS = ("auroc", "auroc_by_category", "ece", "brier", "cloud_share_at_95",
+                "cloud_share_ratio_to_oracle", "router_latency_ms_p50", "policy")
 
 CLOUD_MODEL = "deepseek-chat"
 CLOUD_OUTPUT_TOKENS = 40
@@ -43,16 +52,19 @@ def load_cloud_answers(path: Path) -> dict[str, str]:
     return out
 
 
-def _confidences(records: Sequence[Record], router: Router) -> tuple[list[float], list[float]]:
+def _confidences(records: Sequence[Record], router: Router,
+                 peers: Mapping[str, Generation | None] | None = None,
+                 ) -> tuple[list[float], list[float]]:
     """Router confidence per record (fail-safe 0.0) and per-decision latency in ms."""
     confs: list[float] = []
     lat: list[float] = []
     state = PolicyState()
     for r in records:
         gen = None if r.skill is not None else r.generation
+        peer = peers.get(r.item.id) if peers is not None and gen is not None else None
         t = time.perf_counter()
         decision = router.decide(question=r.item.question, generation=gen, skill=r.skill,
-                                 percepts=(), mode="prefer-on-device", state=state)
+                                 percepts=(), mode="prefer-on-device", state=state, peer=peer)
         lat.append((time.perf_counter() - t) * 1000)
         confs.append(decision.confidence)
     return confs, lat
@@ -89,31 +101,50 @@ def _cost(records: Sequence[Record], escalate: Sequence[bool]) -> float:
 
 def evaluate(records: Sequence[Record], *, router: Router,
              cloud_answers: Mapping[str, str] | None = None,
-             probe_router: Router | None = None) -> dict[str, Any]:
-    """The report of ``router`` on ``records``; ``probe_router`` adds a ``with_probe`` part."""
-    report = _evaluate(records, router=router, cloud_answers=cloud_answers)
+             probe_router: Router | None = None,
+             peers: Mapping[str, Generation | None] | None = None,
+             peer_router: Router | None = None) -> dict[str, Any]:
+    """The report of ``router`` on ``records``; ``probe_router`` adds a ``with_probe`` part.
+
+    ``peers`` (item id → the peer model's generation): if ``router`` expects a peer, the main
+    report uses it and ``without_peer`` holds the plain numbers; otherwise ``peer_router``
+    (a router whose calibration has a peer scorer) is evaluated into ``with_peer``.
+    """
+    if peers is not None and router.peer_model_id is not None:
+        report = _evaluate(records, router=router, cloud_answers=cloud_answers, peers=peers)
+        plain = _evaluate(records, router=router, cloud_answers=cloud_answers)
+        report["peer_model"] = router.peer_model_id
+        report["without_peer"] = {k: plain[k] for k in SUMMARY_KEYS}
+    else:
+        report = _evaluate(records, router=router, cloud_answers=cloud_answers)
+        if peers is not None and peer_router is not None and peer_router.peer_model_id:
+            full = _evaluate(records, router=peer_router, cloud_answers=cloud_answers,
+                             peers=peers)
+            report["with_peer"] = {"peer_model": peer_router.peer_model_id,
+                                   **{k: full[k] for k in SUMMARY_KEYS},
+                                   "calibration": peer_router.calibration.fit_info}
     if probe_router is not None:
         full = _evaluate(records, router=probe_router, cloud_answers=cloud_answers)
-        report["with_probe"] = {k: full[k] for k in (
-            "auroc", "auroc_by_category", "ece", "brier", "cloud_share_at_95",
-            "cloud_share_ratio_to_oracle", "router_latency_ms_p50", "policy")}
+        report["with_probe"] = {k: full[k] for k in SUMMARY_KEYS}
     return report
 
 
 def _evaluate(records: Sequence[Record], *, router: Router,
-              cloud_answers: Mapping[str, str] | None = None) -> dict[str, Any]:
+              cloud_answers: Mapping[str, str] | None = None,
+              peers: Mapping[str, Generation | None] | None = None) -> dict[str, Any]:
     y = np.array([r.correct for r in records], dtype=bool)
     cloud = None
     if cloud_answers is not None:
         cloud = np.array([is_correct(cloud_answers.get(r.item.id, ""), r.item.answers)
                           for r in records], dtype=bool)
-    confs, lat = _confidences(records, router)
+    confs, lat = _confidences(records, router, peers)
     p = np.array(confs)
     by_cat: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(records):
         by_cat[r.item.category].append(i)
     share, acc = metrics.quality_curve(p, y, cloud)
-    threshold = router.policy.threshold
+    threshold = (router.peer_policy if peers is not None and router.peer_model_id
+                 else router.policy).threshold
     llm_mask = np.array([r.skill is None for r in records])
     escalate = (p < threshold) & llm_mask
     cloud_acc = float(cloud.mean()) if cloud is not None else 1.0
@@ -174,7 +205,9 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
     (out / "report.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
     lines = [f"# Router evaluation: {report['model']}", "",
              f"n = {report['n']}, local accuracy {_fmt(report['local_accuracy'])}, "
-             f"skill-answered {report['skill_answered']}", "",
+             f"skill-answered {report['skill_answered']}"
+             + (f", router with the peer model {report['peer_model']}"
+                if report.get("peer_model") else ""), "",
              "| metric | router | min log-prob | mean log-prob | random | oracle |",
              "|---|---|---|---|---|---|"]
     b = report["baselines"]
@@ -199,6 +232,7 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
               f"{_fmt(report['policy']['threshold'])}, cloud share "
               f"{_fmt(report['policy']['cloud_share'])}, accuracy "
               f"{_fmt(report['policy']['accuracy'])})", ""]
+    lines += _peer_lines(report)
     probe = report.get("with_probe")
     if probe:
         lines += ["## With the hidden-state probe (optional costlier signal)", "",
@@ -211,6 +245,23 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
                   ""]
     (out / "report.md").write_text("\n".join(lines))
     _plots(report, out)
+
+
+def _peer_lines(report: Mapping[str, Any]) -> list[str]:
+    if "without_peer" in report:
+        other, title = report["without_peer"], (
+            f"Above: with the peer model {report['peer_model']} (one extra local generation). "
+            "Without the peer (the plain scorer shipped beside it):")
+    elif "with_peer" in report:
+        other, title = report["with_peer"], (
+            f"With the peer model {report['with_peer']['peer_model']} (not shipped):")
+    else:
+        return []
+    return ["## Peer agreement (optional costlier signal)", "", title, "",
+            f"AUROC {_fmt(other['auroc'])}, facts {_fmt(other['auroc_by_category'].get('fact'))}"
+            f", ECE {_fmt(other['ece'])}, cloud share at 95% {_fmt(other['cloud_share_at_95'])} "
+            f"({_fmt(other['cloud_share_ratio_to_oracle'])}× oracle), decision p50 "
+            f"{other['router_latency_ms_p50']:.2f} ms", ""]
 
 
 def _plots(report: Mapping[str, Any], out: Path) -> None:

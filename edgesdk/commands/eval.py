@@ -31,6 +31,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="also evaluate the router with the hidden-state probe (costlier)")
     p.add_argument("--calibration", type=Path, default=None,
                    help="calibration JSON to evaluate instead of the shipped one")
+    p.add_argument("--peer", default=None, metavar="MODEL",
+                   help="second local model whose answers feed the peer-agreement signal "
+                        "(its generations are cached like the main model's)")
+    p.add_argument("--peer-calibration", type=Path, default=None,
+                   help="with --peer, when the evaluated calibration has no peer scorer: a "
+                        "calibration JSON that has one, reported as with_peer")
     p.set_defaults(handler=_eval)
 
 
@@ -78,7 +84,9 @@ def _eval(args: argparse.Namespace) -> int:
     if args.calibration is not None:
         cal = load(model_id, path=args.calibration)
         router = Router(calibration=cal,
-                        policy=Policy.for_profile(profile, quantiles=cal.quantiles))
+                        policy=Policy.for_profile(profile, quantiles=cal.quantiles),
+                        peer_policy=Policy.for_profile(
+                            profile, quantiles=cal.quantiles_peer or cal.quantiles))
     else:
         router = Router.for_model(model_id, profile=profile)
     records = collect(args.dataset, model_id, limit=args.limit, threads=profile.threads,
@@ -90,7 +98,23 @@ def _eval(args: argparse.Namespace) -> int:
 
         hc = hidden_cache(model_id, threads=profile.threads)
         probe_router = Router(calibration=router.calibration, policy=router.policy, hidden=hc)
-    report = evaluate(records, router=router, cloud_answers=cloud, probe_router=probe_router)
+    peers, peer_router = None, None
+    if args.peer is not None:
+        peers = {r.item.id: r.generation for r in collect(
+            args.dataset, args.peer, limit=args.limit, threads=profile.threads,
+            cached_only=args.cached_only)}
+        if args.peer_calibration is not None:
+            pcal = load(model_id, path=args.peer_calibration)
+            peer_router = Router(calibration=pcal,
+                                 policy=Policy.for_profile(profile, quantiles=pcal.quantiles),
+                                 peer_policy=Policy.for_profile(
+                                     profile, quantiles=pcal.quantiles_peer or pcal.quantiles))
+        if (router.peer_model_id or (peer_router and peer_router.peer_model_id)) != args.peer:
+            print(f"warning: the calibration expects peer "
+                  f"{router.peer_model_id or (peer_router and peer_router.peer_model_id)}, "
+                  f"not {args.peer}", file=sys.stderr)
+    report = evaluate(records, router=router, cloud_answers=cloud, probe_router=probe_router,
+                      peers=peers, peer_router=peer_router)
     if probe_router is not None:
         hc.save()
     report["dataset"] = str(args.dataset)

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="also fit the hidden-state probe (runs the model once per answer)")
     fit.add_argument("--cached-only", action="store_true",
                      help="fit on the questions whose generation is cached (no LLM run)")
+    fit.add_argument("--peer", default=None, metavar="MODEL",
+                     help="also fit the scorer that reads this second local model's answer "
+                          "(peer agreement; its generations are cached like the main model's)")
     fit.set_defaults(handler=_fit)
 
 
@@ -39,8 +42,13 @@ def _fit(args: argparse.Namespace) -> int:
     for path in args.dataset:
         records += collect(path, args.model, limit=args.limit, threads=2,
                            cached_only=args.cached_only)
+    peers = {}
+    if args.peer is not None:
+        for path in args.dataset:
+            peers.update({r.item.id: r.generation for r in collect(
+                path, args.peer, limit=args.limit, threads=2, cached_only=args.cached_only)})
     outcomes = [Outcome(question=r.item.question, generation=r.generation, skill=r.skill,
-                        correct=r.correct) for r in records]
+                        correct=r.correct, peer=peers.get(r.item.id)) for r in records]
     hidden = None
     if args.probe:
         from edgesdk.evalrun import hidden_cache
@@ -52,7 +60,7 @@ def _fit(args: argparse.Namespace) -> int:
 
     cal = fit_calibration(outcomes, model_id=args.model, hidden=hidden if args.probe else None,
                           model_sha256=Catalog().manifest(args.model).sha256,
-                          method=args.method,
+                          method=args.method, peer_model_id=args.peer,
                           dataset=",".join(p.name for p in args.dataset))
     if args.probe:
         hc.save()

@@ -10,7 +10,9 @@ Calibration: the regression's scores are cross-fitted (k folds, seeded) and a Pl
 (or isotonic, by choice) is fitted on those out-of-fold scores, so the shipped probabilities are
 honest about unseen questions rather than the training ones. The file also keeps quantiles of
 the out-of-fold confidences, from which the policy turns a target cloud share into a threshold,
-and the skills' measured accuracy.
+and the skills' measured accuracy. Optional scorers for costlier signals (a hidden-state probe,
+a peer model's answer) are stored beside the plain one, never instead of it, so a router that
+lacks the costlier input still has a calibrated scorer to fall back on.
 
 A calibration belongs to one model file: it records the model id and the GGUF's sha256, and
 loading checks both (``CalibrationError`` otherwise).
@@ -98,6 +100,15 @@ class Calibration:
     probe: VectorProbe | None = None
     """Optional hidden-state probe; ``scorer_probe`` combines its logit with the signals."""
     scorer_probe: LinearScorer | None = None
+    peer_model_id: str | None = None
+    """The second local model whose answer ``scorer_peer`` expects (see ``routing/peer.py``)."""
+    scorer_peer: LinearScorer | None = None
+    quantiles_peer: tuple[float, ...] = ()
+    """Like ``quantiles``, for the confidences of ``scorer_peer`` (out of fold)."""
+
+    @property
+    def wants_peer(self) -> bool:
+        return self.peer_model_id is not None and self.scorer_peer is not None
 
     def threshold_for_share(self, share: float) -> float:
         """The confidence below which ``share`` of LLM-answered requests fall."""
@@ -131,6 +142,9 @@ class Calibration:
             fit_info=dict(data.get("fit_info", {})), format=int(data["format"]),
             probe=_probe(data["probe"]) if data.get("probe") else None,
             scorer_probe=scorer(data["scorer_probe"]) if data.get("scorer_probe") else None,
+            peer_model_id=str(data["peer_model_id"]) if data.get("peer_model_id") else None,
+            scorer_peer=scorer(data["scorer_peer"]) if data.get("scorer_peer") else None,
+            quantiles_peer=tuple(data.get("quantiles_peer", ())),
         )
 
 

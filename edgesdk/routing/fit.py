@@ -23,6 +23,7 @@ from edgesdk.routing.calibrate import (
     quantiles_of,
 )
 from edgesdk.routing.metrics import auroc, ece
+from edgesdk.routing.peer import PEER_FEATURES, peer_features
 from edgesdk.types import Generation, SkillResult
 
 KIND_FEATURES = tuple(f"kind_{k}" for k in signals.KINDS)
@@ -38,6 +39,10 @@ INTERACT_WITH = ("lp_mean", "lp_min", "lp_first", "ent_first", "mg_first", "n_to
                  "copy_ratio", "ans_words", "truncated")
 INTERACT_KINDS = ("kind_fact", "kind_yes_no", "kind_math_word", "kind_arithmetic")
 PROBE_L2_GRID = (100.0, 300.0, 1000.0)
+PEER_INTERACT_WITH = ("peer_agree", "peer_contain", "peer_jaccard", "peer_lp_mean",
+                      "peer_lp_min")
+PEER_CROSS = (("peer_agree", "peer_lp_mean"), ("peer_agree", "lp_mean"), ("peer_agree", "lp_min"))
+PEER_L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,10 +53,19 @@ class Outcome:
     generation: Generation | None
     skill: SkillResult | None
     correct: bool
+    peer: Generation | None = None
+    """The peer model's answer to the same question, when fitting with a peer."""
 
 
 def default_interactions() -> tuple[tuple[str, str], ...]:
     return tuple((k, f) for k in INTERACT_KINDS for f in INTERACT_WITH)
+
+
+def peer_interactions() -> tuple[tuple[str, str], ...]:
+    """The plain interactions, agreement × kind (agreeing on a yes/no is a coin flip, on a
+    fact it is strong evidence) and agreement × both models' sureness."""
+    return (*default_interactions(),
+            *((k, f) for k in INTERACT_KINDS for f in PEER_INTERACT_WITH), *PEER_CROSS)
 
 
 def fit_calibration(
@@ -63,8 +77,11 @@ def fit_calibration(
     seed: int = 0,
     dataset: str = "",
     hidden: Callable[[str, str], Sequence[float]] | None = None,
+    peer_model_id: str | None = None,
 ) -> Calibration:
-    """Fit the combiner, its calibration and the prior; with ``hidden``, also the probe."""
+    """Fit the combiner, its calibration and the prior; with ``hidden``, also the probe; with
+    ``peer_model_id`` (and ``Outcome.peer`` set), also the scorer that reads the peer's answer.
+    """
     llm = [o for o in outcomes if o.skill is None and o.generation is not None]
     skilled = [o for o in outcomes if o.skill is not None]
     if len(llm) < 50:
@@ -107,6 +124,9 @@ def fit_calibration(
             "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     )
+    if peer_model_id is not None:
+        cal = _with_peer(cal, llm, rows, labels, peer_model_id=peer_model_id, seed=seed,
+                         method=method)
     if hidden is None:
         return cal
     vectors = np.array([hidden(o.question, o.generation.text) for o in llm  # type: ignore[union-attr]
@@ -126,3 +146,29 @@ def fit_calibration(
             "cv_auroc_with_probe": round(auroc(probs_hs, labels), 4),
             "cv_ece_with_probe": round(ece(probs_hs, labels), 4)}
     return replace(cal, probe=probe, scorer_probe=scorer_probe, fit_info=info)
+
+
+def _with_peer(cal: Calibration, llm: Sequence[Outcome], rows: Sequence[dict[str, float]],
+               labels: Sequence[bool], *, peer_model_id: str, seed: int, method: str
+               ) -> Calibration:
+    missing = sum(o.peer is None for o in llm)
+    if missing > len(llm) // 10:
+        from edgesdk.errors import CalibrationError
+
+        raise CalibrationError(f"{missing} of {len(llm)} LLM-answered examples have no answer "
+                               f"from the peer '{peer_model_id}'; run it over the dataset first")
+    keep = [i for i, o in enumerate(llm) if o.peer is not None]
+    peer_rows = [{**rows[i], **peer_features(llm[i].question, llm[i].generation, llm[i].peer)}
+                 for i in keep]
+    peer_labels = [labels[i] for i in keep]
+    features = (*QUESTION_FEATURES, *GENERATION_FEATURES, *PEER_FEATURES)
+    inter = peer_interactions()
+    l2 = choose_l2(peer_rows, peer_labels, features=features, interactions=inter,
+                   grid=PEER_L2_GRID, seed=seed)
+    scorer, probs = fit_scorer(peer_rows, peer_labels, features=features, interactions=inter,
+                               l2=l2, seed=seed, method=method)
+    info = {**cal.fit_info, "peer_model_id": peer_model_id, "peer_l2": l2,
+            "peer_n": len(keep), "cv_auroc_with_peer": round(auroc(probs, peer_labels), 4),
+            "cv_ece_with_peer": round(ece(probs, peer_labels), 4)}
+    return replace(cal, peer_model_id=peer_model_id, scorer_peer=scorer,
+                   quantiles_peer=quantiles_of(np.asarray(probs)), fit_info=info)

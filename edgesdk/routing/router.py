@@ -9,6 +9,10 @@ What it does with each kind of request:
 - a deterministic skill answered → the skills' measured accuracy (they parse or decline);
 - the local LLM answered → the combiner's calibrated confidence;
 - no usable generation or signals (missing, empty, ``nan``) → no confidence: fail safe.
+With a calibration fitted with a peer model (``router.peer_model_id``), ``decide(..., peer=)``
+takes that model's generation on the same question and scores with the peer scorer (and its
+own threshold, so the target cloud share holds); without a peer it uses the plain scorer
+stored beside it, so a device that cannot afford the second model loses nothing but accuracy.
 Perception scores (when the answer rests on percepts) cap the confidence: the calibration data
 has no images, so a weak percept lowers confidence rather than pretending to be calibrated.
 """
@@ -25,6 +29,7 @@ from edgesdk.routing.calibrate import Calibration, load
 from edgesdk.routing.fit import REQUIRED
 from edgesdk.routing.hidden import HiddenStates
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
+from edgesdk.routing.peer import peer_features
 from edgesdk.routing.policy import Policy, PolicyState
 from edgesdk.types import Generation, Mode, Percept, RouteDecision, SkillResult
 
@@ -44,6 +49,7 @@ class Router:
         online: OnlineRecalibrator | None = None,
         skip_below: float = DEFAULT_SKIP_BELOW,
         hidden: HiddenStates | None = None,
+        peer_policy: Policy | None = None,
     ) -> None:
         if hidden is not None and (calibration.probe is None or calibration.scorer_probe is None):
             raise CalibrationError(
@@ -52,10 +58,17 @@ class Router:
         self.hidden = hidden
         self.calibration = calibration
         self.policy = policy
+        self.peer_policy = peer_policy or policy
+        """The policy (threshold) used when the peer scorer scored the answer."""
         self.state = state or PolicyState()
         self.online = online
         self.skip_below = skip_below
         self.model_id = calibration.model_id
+
+    @property
+    def peer_model_id(self) -> str | None:
+        """The second local model whose answer this router can use (``decide(peer=...)``)."""
+        return self.calibration.peer_model_id if self.calibration.wants_peer else None
 
     @classmethod
     def for_model(
@@ -88,12 +101,18 @@ class Router:
         policy = Policy.for_profile(profile, quantiles=calibration.quantiles,
                                     target_cloud_share=target_cloud_share,
                                     private_topics=private_topics, refuse_below=refuse_below)
+        peer_policy = None
+        if calibration.wants_peer and calibration.quantiles_peer:
+            peer_policy = Policy.for_profile(profile, quantiles=calibration.quantiles_peer,
+                                             target_cloud_share=target_cloud_share,
+                                             private_topics=private_topics,
+                                             refuse_below=refuse_below)
         recal = None
         if online:
             recal = OnlineRecalibrator(config=online if isinstance(online, OnlineConfig)
                                        else None)
         return cls(calibration=calibration, policy=policy, online=recal, skip_below=skip_below,
-                   hidden=hidden)
+                   hidden=hidden, peer_policy=peer_policy)
 
     # ------------------------------------------------------------------ confidence
 
@@ -112,24 +131,45 @@ class Router:
         generation: Generation | None,
         skill: SkillResult | None,
         percepts: Sequence[Percept] = (),
+        peer: Generation | None = None,
     ) -> tuple[float | None, list[str]]:
-        """Calibrated P(right) with the reasons behind it; ``None`` when it cannot be trusted."""
+        """Calibrated P(right) with the reasons behind it; ``None`` when it cannot be trusted.
+
+        ``peer``: the peer model's generation on the same question (used only when the
+        calibration has a peer scorer; see ``peer_model_id``).
+        """
+        conf, why, _ = self._confidence(question=question, generation=generation, skill=skill,
+                                        percepts=percepts, peer=peer)
+        return conf, why
+
+    def _confidence(
+        self,
+        *,
+        question: str,
+        generation: Generation | None,
+        skill: SkillResult | None,
+        percepts: Sequence[Percept],
+        peer: Generation | None,
+    ) -> tuple[float | None, list[str], bool]:
+        """(confidence, reasons, whether the peer scorer was used)."""
         if skill is not None:
             conf = min(self.calibration.skill_accuracy, skill.confidence)
-            return conf, [f"skill:{skill.skill} answered (measured accuracy {conf:.2f})"]
+            return conf, [f"skill:{skill.skill} answered (measured accuracy {conf:.2f})"], False
         if generation is None:
-            return None, ["no local generation"]
+            return None, ["no local generation"], False
         if not generation.text.strip():
-            return None, ["empty local answer"]
+            return None, ["empty local answer"], False
         feats = signals.extract(question, generation)
         bad = signals.invalid(feats, REQUIRED)
         if bad:
-            return None, [f"invalid signals: {', '.join(bad)}"]
+            return None, [f"invalid signals: {', '.join(bad)}"], False
         why = [f"kind {signals.question_kind(question)}",
                f"min token log-prob {feats['lp_min']:.2f}"]
-        conf = self._score(question, generation.text, feats, why)
+        with_peer, used_peer = self._peer_score(question, generation, peer, feats, why)
+        conf = (with_peer if with_peer is not None
+                else self._score(question, generation.text, feats, why))
         if not math.isfinite(conf):
-            return None, ["combiner produced a non-finite score"]
+            return None, ["combiner produced a non-finite score"], False
         if self.online is not None and self.online.active:
             adjusted = self.online.adjust(conf)
             why.append(f"online recalibration {conf:.2f}→{adjusted:.2f}")
@@ -139,7 +179,25 @@ class Router:
             if weakest < PERCEPT_FLOOR:
                 conf *= weakest / PERCEPT_FLOOR
                 why.append(f"weak percept (score {weakest:.2f})")
-        return conf, why
+        return conf, why, used_peer
+
+    def _peer_score(self, question: str, generation: Generation, peer: Generation | None,
+                    feats: dict[str, float], why: list[str]) -> tuple[float | None, bool]:
+        cal = self.calibration
+        if not cal.wants_peer or cal.scorer_peer is None:
+            if peer is not None:
+                why.append("peer answer ignored (calibration has no peer scorer)")
+            return None, False
+        if peer is None:
+            why.append(f"no answer from peer {cal.peer_model_id}; signals only")
+            return None, False
+        pf = peer_features(question, generation, peer)
+        if not all(math.isfinite(v) for v in pf.values()):
+            why.append("peer signals invalid; signals only")
+            return None, False
+        feats.update(pf)
+        why.append(f"peer {cal.peer_model_id} agreement {pf['peer_agree']:.2f}")
+        return cal.scorer_peer.prob(feats), True
 
     def _score(self, question: str, answer: str, feats: dict[str, float],
                why: list[str]) -> float:
@@ -164,10 +222,12 @@ class Router:
         percepts: Sequence[Percept] = (),
         mode: Mode = "prefer-on-device",
         state: PolicyState | None = None,
+        peer: Generation | None = None,
     ) -> RouteDecision:
-        conf, why = self.confidence(question=question, generation=generation, skill=skill,
-                                    percepts=percepts)
-        return self.policy.decide(question=question, confidence=conf, mode=mode,
+        conf, why, used_peer = self._confidence(question=question, generation=generation,
+                                                skill=skill, percepts=percepts, peer=peer)
+        policy = self.peer_policy if used_peer else self.policy
+        return policy.decide(question=question, confidence=conf, mode=mode,
                                   state=state or self.state, reasons=why)
 
     def observe(self, *, question: str, generation: Generation | None, agreed: bool) -> None:

@@ -11,7 +11,9 @@ questions of the same kinds (no question text is memorised):
 - **the question**: its kind (fact, yes/no, arithmetic, multi-step math, conversion, date,
   open-ended), digits, length, language — known before generating, so they also drive the
   pre-generation prior;
-- **perception**: how sure the perceivers were of what the answer may rest on.
+- **perception**: how sure the perceivers were of what the answer may rest on;
+- optionally **a peer**: a second local model's answer to the same question, and whether the
+  two agree (``routing/peer.py``; costs one extra generation, so only some profiles pay it).
 
 Everything here is plain Python over a few dozen floats: extracting signals and scoring them
 costs microseconds, well inside the router's 1 ms budget. Missing values are ``nan`` and the
@@ -25,6 +27,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
+from edgesdk.routing.peer import peer_features
 from edgesdk.types import Generation, Percept, SkillResult
 
 Kind = Literal["fact", "yes_no", "arithmetic", "math_word", "conversion", "date", "open"]
@@ -171,12 +174,16 @@ def extract(
     *,
     skill: SkillResult | None = None,
     percepts: Sequence[Percept] = (),
+    peer: Generation | None = None,
 ) -> dict[str, float]:
-    """All cheap signals of one request, by name (``nan`` = missing)."""
+    """All cheap signals of one request, by name (``nan`` = missing); with ``peer``, also the
+    agreement signals of ``routing/peer.py``."""
     feats = question_features(question)
     feats.update(generation_features(question, generation))
     feats.update(percept_features(percepts))
     feats["skill"] = float(skill is not None)
+    if peer is not None:
+        feats.update(peer_features(question, generation, peer))
     return feats
 
 

@@ -1,0 +1,132 @@
+"""Optional costlier signal: does a second local model give the same answer?
+
+Two tiny models trained on different data are wrong in different ways, and right in the same
+way: when SmolLM2 and Gemma independently produce the same fact, it is far more often true
+than when either is sure of it alone (the token probabilities of one model cannot see this).
+On a device that can hold both models (phone, edge, glasses within budget) the router of model
+A may therefore receive model B's generation on the same question — the *peer* — and derive a
+few numbers from the pair:
+
+- **agreement** under the evaluation's own matching rules (``evalrun.is_correct``-style):
+  normalised equality, the same last number, the same yes/no, whole-word containment of the
+  shorter answer in the longer one, and token Jaccard. Words copied from the question are
+  removed first, so "The capital of Peru is Lima" and "Lima" agree, but two answers that
+  merely repeat the question do not;
+- **the peer's own evidence**: its token log-prob mean / min and whether it was empty.
+
+The kind × agreement interactions live in ``fit.py``. Everything is string work on two short
+answers: tens of microseconds. Kept out of ``signals.py`` because it is optional and because
+the matching rules are the evaluation's, restated here without importing the evaluation layer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+from edgesdk.types import Generation
+
+PEER_FEATURES = ("peer_agree", "peer_same", "peer_num_same", "peer_num_diff", "peer_yn_same",
+                 "peer_yn_diff", "peer_contain", "peer_jaccard", "peer_lp_mean", "peer_lp_min",
+                 "peer_empty")
+
+_NUM = re.compile(r"-?\d+(?:\.\d+)?")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_YES = {"yes", "yeah", "true", "correct", "是", "对", "会", "可以", "plausible"}
+_NO = {"no", "false", "incorrect", "not", "不", "否", "implausible"}
+_STOP = {"is", "are", "was", "were", "of", "in", "on", "to", "and", "or", "it", "its", "by",
+         "for", "at", "as", "be", "that", "this", "which", "with", "from", "called"}
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower case, punctuation and articles out (the evaluation's rule)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    text = re.sub(r"[^\w\s.\-]|(?<!\d)\.|\.(?!\d)", " ", text)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def _first_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _tokens(norm: str, question_words: set[str]) -> list[str]:
+    """Content words of a normalised answer that the question did not already contain."""
+    if _CJK.search(norm):
+        chars = [c for c in norm if not c.isspace()]
+        return [c for c in chars if c not in question_words]
+    return [_stem(w) for w in norm.split()
+            if _stem(w) not in question_words and w not in _STOP]
+
+
+def _yes_no(norm: str) -> str | None:
+    if not norm:
+        return None
+    if _CJK.match(norm):
+        if norm.startswith(("不", "否")):
+            return "no"
+        return "yes" if norm[:1] in _YES else None
+    first = norm.split()[0]
+    return "yes" if first in _YES else "no" if first in _NO else None
+
+
+def _last_number(norm: str) -> float | None:
+    found = _NUM.findall(norm)
+    return float(found[-1]) if found else None
+
+
+def _contains(long: list[str], short: list[str]) -> bool:
+    if not short or len(short) > len(long):
+        return False
+    n = len(short)
+    return any(long[i:i + n] == short for i in range(len(long) - n + 1))
+
+
+def agreement(question: str, answer: str, peer_answer: str) -> dict[str, float]:
+    """How far two answers to ``question`` agree (all in [0, 1])."""
+    a, b = normalise(_first_line(answer)), normalise(_first_line(peer_answer))
+    qn = normalise(question)
+    qwords = set(qn) if _CJK.search(qn) else {_stem(w) for w in qn.split()}
+    ta, tb = _tokens(a, qwords), _tokens(b, qwords)
+    na, nb = _last_number(a), _last_number(b)
+    num_same = num_diff = 0.0
+    if na is not None and nb is not None:
+        close = abs(na - nb) <= max(1e-6, 0.011 * max(abs(na), abs(nb)))
+        num_same, num_diff = float(close), float(not close)
+    ya, yb = _yes_no(a), _yes_no(b)
+    yn_same = float(ya is not None and ya == yb)
+    yn_diff = float(ya is not None and yb is not None and ya != yb)
+    short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
+    contain = float(_contains(long, short))
+    sa, sb = set(ta), set(tb)
+    jaccard = len(sa & sb) / len(sa | sb) if sa | sb else 0.0
+    same = float(bool(a) and (a == b or (bool(ta) and ta == tb)))
+    if num_same or num_diff:
+        agree = num_same
+    elif yn_same or yn_diff:
+        agree = yn_same
+    else:
+        agree = max(same, contain, jaccard)
+    return {"peer_agree": agree, "peer_same": same, "peer_num_same": num_same,
+            "peer_num_diff": num_diff, "peer_yn_same": yn_same, "peer_yn_diff": yn_diff,
+            "peer_contain": contain, "peer_jaccard": jaccard}
+
+
+def peer_features(question: str, generation: Generation | None,
+                  peer: Generation | None) -> dict[str, float]:
+    """The peer signals of one request; ``nan`` everywhere when either answer is missing."""
+    if generation is None or peer is None:
+        return dict.fromkeys(PEER_FEATURES, math.nan)
+    feats = agreement(question, generation.text, peer.text)
+    lps = [v for v in peer.evidence.logprobs if math.isfinite(v)]
+    feats["peer_lp_mean"] = sum(lps) / len(lps) if lps else -5.0
+    feats["peer_lp_min"] = min(lps) if lps else -10.0
+    feats["peer_empty"] = float(not peer.text.strip())
+    return feats
