@@ -170,7 +170,8 @@ class Router:
                 else self._score(question, generation.text, feats, why))
         if not math.isfinite(conf):
             return None, ["combiner produced a non-finite score"], False
-        if self.online is not None and self.online.active:
+        if self.online is not None and self.online.active and not used_peer:
+            # the online layer learns on the plain scorer's scale (see ``observe``)
             adjusted = self.online.adjust(conf)
             why.append(f"online recalibration {conf:.2f}→{adjusted:.2f}")
             conf = adjusted
