@@ -34,8 +34,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from edgesdk.bridge import openai_wire as w
@@ -43,6 +42,7 @@ from edgesdk.bridge.backend import AnswerStreamLike, AssistantBackend, BridgeBac
 from edgesdk.bridge.server import is_loopback
 from edgesdk.bridge.support import call_with_deadline, sdk_version
 from edgesdk.errors import CloudRateLimited, ConfigError, DeadlineExceeded, EdgeSDKError
+from edgesdk.httpserver import BackgroundHTTPServer, ThreadedHTTPServer
 from edgesdk.types import Answer, Mode
 
 if TYPE_CHECKING:
@@ -86,19 +86,20 @@ class EdgeConfig:
             raise ConfigError("need 0 < default_deadline_s <= max_deadline_s")
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _HTTPServer(ThreadedHTTPServer):
     request_queue_size = 64
 
     def __init__(self, address: tuple[str, int], *, edge: EdgeServer) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.edge = edge
         super().__init__(address, _Handler)
 
 
-class EdgeServer:
+class EdgeServer(BackgroundHTTPServer):
     """Serve a backend as an OpenAI-compatible tier; ``start()`` in a thread or
     ``serve_forever()``. ``EdgeServer.for_assistant(assistant, config=...)`` is the usual way."""
+
+    thread_name = "edgesdk-edge"
+    url_path = "/v1"  # the base URL for OpenAI clients and ``build_tier`` (``/v1`` is optional)
 
     def __init__(self, *, backend: BridgeBackend, model: str, config: EdgeConfig) -> None:
         self.backend = backend
@@ -110,13 +111,12 @@ class EdgeServer:
         self._requests = 0
         self._in_flight = 0
         self._errors: Counter[str] = Counter()
-        self._thread: threading.Thread | None = None
         if not is_loopback(config.host):
             log.warning("the edge server listens on %s, reachable from other machines%s",
                         config.host, "" if self._token else
                         " WITHOUT a token: anyone there can use this device's model and its "
                         "cloud budget. Pass --token")
-        self._httpd = _HTTPServer((config.host, config.port), edge=self)
+        self._init_http(_HTTPServer((config.host, config.port), edge=self), url_host=config.host)
 
     @classmethod
     def for_assistant(cls, assistant: Assistant, *, config: EdgeConfig) -> EdgeServer:
@@ -125,43 +125,9 @@ class EdgeServer:
 
     # ---------------------------------------------------------------- lifecycle
 
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Base URL for OpenAI clients and ``build_tier`` (``/v1`` is optional)."""
-        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-        return f"http://{host}:{self.port}/v1"
-
     def serve_forever(self) -> None:
         log.info("edgesdk edge server %s serving %s on %s", sdk_version(), self.model, self.url)
-        self._httpd.serve_forever(poll_interval=0.2)
-
-    def start(self) -> EdgeServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="edgesdk-edge",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def shutdown(self) -> None:
-        """Stop accepting requests (safe from a signal handler's thread)."""
-        self._httpd.shutdown()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> EdgeServer:
-        return self.start()
-
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+        super().serve_forever()
 
     # ---------------------------------------------------------------- used by the handler
 

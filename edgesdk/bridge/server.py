@@ -23,19 +23,17 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import socket
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
-from types import TracebackType
 
 from edgesdk.bridge.backend import BridgeBackend
 from edgesdk.bridge.handler import BridgeHandler
 from edgesdk.bridge.protocol import BridgeCounters
 from edgesdk.bridge.support import sdk_version
 from edgesdk.errors import ConfigError
+from edgesdk.httpserver import BackgroundHTTPServer, ThreadedHTTPServer
 
 log = logging.getLogger("edgesdk.bridge")
 
@@ -86,18 +84,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _HTTPServer(ThreadedHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], *, bridge: BridgeServer) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.bridge = bridge
         super().__init__(address, BridgeHandler)
 
 
-class BridgeServer:
+class BridgeServer(BackgroundHTTPServer):
     """Serve a :class:`BridgeBackend` over HTTP; ``start()`` in a thread or ``serve_forever()``."""
+
+    thread_name = "edgesdk-bridge"
 
     def __init__(self, *, backend: BridgeBackend, config: BridgeConfig) -> None:
         self.backend = backend
@@ -108,7 +106,6 @@ class BridgeServer:
         self._requests = 0
         self._in_flight = 0
         self._errors: Counter[str] = Counter()
-        self._thread: threading.Thread | None = None
         if not is_loopback(config.host):
             log.warning(
                 "the bridge listens on %s, reachable from other machines; anyone who can reach "
@@ -118,52 +115,14 @@ class BridgeServer:
         if len(config.token) < _MIN_TOKEN_CHARS:
             log.warning("the bridge token is short (< %d characters); use a random one",
                         _MIN_TOKEN_CHARS)
-        self._httpd = _HTTPServer((config.host, config.port), bridge=self)
+        self._init_http(_HTTPServer((config.host, config.port), bridge=self),
+                        url_host=config.host)
 
     # ---------------------------------------------------------------- lifecycle
 
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
-    @property
-    def url(self) -> str:
-        host = self.config.host
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}"
-
     def serve_forever(self) -> None:
         log.info("edgesdk bridge %s listening on %s", sdk_version(), self.url)
-        self._httpd.serve_forever(poll_interval=0.2)
-
-    def start(self) -> BridgeServer:
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="edgesdk-bridge", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def shutdown(self) -> None:
-        """Stop accepting requests (safe to call from a signal handler's thread)."""
-        self._httpd.shutdown()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> BridgeServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        super().serve_forever()
 
     # ---------------------------------------------------------------- used by the handler
 

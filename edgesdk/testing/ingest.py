@@ -25,9 +25,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from edgesdk.httpserver import BackgroundHTTPServer, ThreadedHTTPServer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -38,8 +40,11 @@ CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, num INTEGER NOT NULL 
 """
 
 
-class IngestServer:
+class IngestServer(BackgroundHTTPServer):
     """``with IngestServer(db_path=...) as server: server.url`` — a live ingest endpoint."""
+
+    thread_name = "edgesdk-ingest"
+    poll_interval_s = 0.5
 
     def __init__(
         self,
@@ -65,39 +70,17 @@ class IngestServer:
         if self.db_path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
         self._db.executescript(SCHEMA)
-        self._httpd = _QuietServer((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        httpd = _QuietServer((host, port), _handler_for(self))
+        self._init_http(httpd, url_host=str(httpd.server_address[0]))
 
     # ------------------------------------------------------------------ lifecycle
 
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> IngestServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        name="edgesdk-ingest")
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def close(self) -> None:
+        super().close()
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> IngestServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    stop = close
 
     # ------------------------------------------------------------------ test controls
 
@@ -157,7 +140,7 @@ class IngestServer:
         return accepted, duplicates
 
 
-class _QuietServer(ThreadingHTTPServer):
+class _QuietServer(ThreadedHTTPServer):
     """Clients that vanish mid-request (a killed uploader) are normal here, not errors."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:

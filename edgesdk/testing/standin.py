@@ -21,11 +21,12 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from edgesdk.cloud.pricing import TOKENS_PER_CHAR, estimate_tokens
 from edgesdk.errors import ConfigError
+from edgesdk.httpserver import BackgroundHTTPServer, ThreadedHTTPServer
 from edgesdk.testing.responders import ChatRequest, Reply, Responder, ScriptedResponder
 
 log = logging.getLogger("edgesdk.testing.standin")
@@ -88,14 +89,19 @@ class RecordedRequest:
     at: float = field(default_factory=time.monotonic)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(ThreadedHTTPServer):
     block_on_close = False
     standin: StandIn
 
 
-class StandIn:
-    """``with StandIn(faults=["503*2"]) as s: ChatClient(base_url=s.url, ...)``."""
+class StandIn(BackgroundHTTPServer):
+    """``with StandIn(faults=["503*2"]) as s: ChatClient(base_url=s.url, ...)``.
+
+    ``url`` is the base URL for a client (DeepSeek style, no ``/v1``; ``/v1/...`` is served too).
+    """
+
+    thread_name = "edgesdk-standin"
+    poll_interval_s = 0.05
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
                  responder: Responder | None = None, faults: Iterable[Fault | str] = (),
@@ -116,38 +122,15 @@ class StandIn:
         self._cache: set[str] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = _Server((host, port), _Handler)
-        self._server.standin = self
-        self._thread: threading.Thread | None = None
+        server = _Server((host, port), _Handler)
+        server.standin = self
+        self._init_http(server, url_host=host)
 
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Base URL for a client (DeepSeek style, no ``/v1``; ``/v1/...`` is served too)."""
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> StandIn:
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="edgesdk-standin", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
+    def close(self) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        super().close()
 
-    def __enter__(self) -> StandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    stop = close
 
     # ------------------------------------------------------------------ test controls
 
