@@ -21,9 +21,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from edgesdk.bridge import protocol as p
-from edgesdk.bridge.backend import AnswerStreamLike
 from edgesdk.bridge.statuses import BRIDGE_CODES, status_for
-from edgesdk.bridge.support import call_with_deadline, decode_b64, sdk_version
+from edgesdk.bridge.support import (
+    call_with_deadline,
+    decode_b64,
+    next_event,
+    produce_events,
+    sdk_version,
+)
 from edgesdk.errors import (
     CloudRateLimited,
     DeadlineExceeded,
@@ -42,7 +47,6 @@ M = TypeVar("M", bound=BaseModel)
 
 _DRAIN_FACTOR = 4
 _CHUNK = 64 * 1024
-_HEARTBEAT_S = 10.0
 
 
 class HTTPFault(Exception):
@@ -192,32 +196,13 @@ class BridgeHandler(BaseHTTPRequestHandler):
             raise _busy()
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         cancelled = threading.Event()
-
-        def produce() -> None:
-            stream: Any = None
-            try:
-                stream = self.bridge.backend.ask(
-                    req.question, image=image, audio=audio, mode=req.mode, stream=True,
-                    deadline_s=deadline,
-                )
-                if not isinstance(stream, AnswerStreamLike):
-                    raise TypeError("backend.ask(stream=True) did not return a stream")
-                for delta in stream:
-                    if cancelled.is_set():
-                        break
-                    if delta:
-                        events.put((p.SSE_TOKEN, delta))
-                if not cancelled.is_set():
-                    events.put((p.SSE_ANSWER, stream.answer))
-            except BaseException as exc:
-                events.put((p.SSE_ERROR, exc))
-            finally:
-                closer = getattr(stream, "close", None)
-                if cancelled.is_set() and callable(closer):
-                    closer()
-                self.bridge.release_slot()
-
-        threading.Thread(target=produce, name="edgesdk-bridge-stream", daemon=True).start()
+        produce_events(
+            lambda: self.bridge.backend.ask(
+                req.question, image=image, audio=audio, mode=req.mode, stream=True,
+                deadline_s=deadline,
+            ),
+            events, cancelled, on_done=self.bridge.release_slot, name="edgesdk-bridge-stream",
+        )
         try:
             self._stream_events(events, expires)
         finally:
@@ -259,17 +244,9 @@ class BridgeHandler(BaseHTTPRequestHandler):
         self._chunk(b"")
 
     def _next_event(self, events: queue.Queue[tuple[str, Any]], expires: float) -> tuple[str, Any]:
-        """The producer's next event, a heartbeat every so often once streaming, or a timeout."""
-        while True:
-            remaining = expires - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExceeded("the answer did not finish within the deadline; "
-                                       "send a larger deadline_s or ask for less")
-            try:
-                return events.get(timeout=min(remaining, _HEARTBEAT_S))
-            except queue.Empty:
-                if self._headers_sent and time.monotonic() < expires:
-                    return ("heartbeat", None)
+        return next_event(events, expires=expires, streaming=self._headers_sent,
+                          late="the answer did not finish within the deadline; "
+                               "send a larger deadline_s or ask for less")
 
     # ---------------------------------------------------------------- helpers
 

@@ -38,9 +38,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from edgesdk.bridge import openai_wire as w
-from edgesdk.bridge.backend import AnswerStreamLike, AssistantBackend, BridgeBackend
+from edgesdk.bridge.backend import AssistantBackend, BridgeBackend
+from edgesdk.bridge.protocol import SSE_ANSWER, SSE_ERROR, SSE_TOKEN
 from edgesdk.bridge.server import is_loopback
-from edgesdk.bridge.support import call_with_deadline, sdk_version
+from edgesdk.bridge.support import call_with_deadline, next_event, produce_events, sdk_version
 from edgesdk.errors import CloudRateLimited, ConfigError, DeadlineExceeded, EdgeSDKError
 from edgesdk.httpserver import BackgroundHTTPServer, ThreadedHTTPServer
 from edgesdk.types import Answer, Mode
@@ -53,7 +54,6 @@ log = logging.getLogger("edgesdk.edge")
 DEFAULT_PORT = 8766
 TOKEN_ENV = "EDGESDK_EDGE_TOKEN"
 _DRAIN_LIMIT = 4 * 1024 * 1024
-_HEARTBEAT_S = 10.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,29 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.edge.acquire()
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         cancelled = threading.Event()
-
-        def produce() -> None:
-            stream: Any = None
-            try:
-                stream = self.edge.backend.ask(question, mode=mode, stream=True,
-                                               deadline_s=deadline)
-                if not isinstance(stream, AnswerStreamLike):
-                    raise TypeError("backend.ask(stream=True) did not return a stream")
-                for delta in stream:
-                    if cancelled.is_set():
-                        break
-                    if delta:
-                        events.put(("delta", delta))
-                events.put(("answer", stream.answer))
-            except BaseException as exc:  # reported to the client by the handler's thread
-                events.put(("error", exc))
-            finally:
-                closer = getattr(stream, "close", None)
-                if cancelled.is_set() and callable(closer):
-                    closer()
-                self.edge.release()
-
-        threading.Thread(target=produce, name="edgesdk-edge-stream", daemon=True).start()
+        produce_events(
+            lambda: self.edge.backend.ask(question, mode=mode, stream=True, deadline_s=deadline),
+            events, cancelled, on_done=self.edge.release, name="edgesdk-edge-stream")
         expires = time.monotonic() + deadline + self.edge.config.grace_s
         try:
             self._relay(events, expires, meta)
@@ -289,9 +269,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _relay(self, events: queue.Queue[tuple[str, Any]], expires: float,
                meta: w.Meta) -> None:
         kind, value = self._next(events, expires)
-        if kind == "error":
+        if kind == SSE_ERROR:
             raise value  # nothing sent yet: a plain JSON error response
-        if kind == "answer" and isinstance(value, Answer):
+        if kind == SSE_ANSWER and isinstance(value, Answer):
             _check_not_empty(value)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -303,9 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
         while True:
             if kind == "heartbeat":
                 self._chunk(b": keep-alive\n\n")
-            elif kind == "delta":
+            elif kind == SSE_TOKEN:
                 self._event(w.chunk_body(delta={"content": value}, meta=meta))
-            elif kind == "answer" and isinstance(value, Answer):
+            elif kind == SSE_ANSWER and isinstance(value, Answer):
                 self._event(w.chunk_body(delta={}, finish=w.finish_reason(value), answer=value,
                                          profile=self.edge.config.profile, meta=meta))
                 self._chunk(b"data: [DONE]\n\n")
@@ -321,16 +301,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._chunk(b"")
 
     def _next(self, events: queue.Queue[tuple[str, Any]], expires: float) -> tuple[str, Any]:
-        while True:
-            remaining = expires - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExceeded("the edge tier did not finish the answer within the "
-                                       "deadline; allow a longer deadline or ask for less")
-            try:
-                return events.get(timeout=min(remaining, _HEARTBEAT_S))
-            except queue.Empty:
-                if self._streaming:
-                    return ("heartbeat", None)
+        return next_event(events, expires=expires, streaming=self._streaming,
+                          late="the edge tier did not finish the answer within the deadline; "
+                               "allow a longer deadline or ask for less")
 
     def _stream_error(self, exc: BaseException) -> None:
         """Mid-stream failure: an OpenAI-style error event, then the stream ends (no [DONE])."""
