@@ -69,6 +69,8 @@ from edgesdk.wiring import (
 )
 
 ImageInput = bytes | str | Path | Any
+PEER_MAX_TOKENS = 40
+"""The peer answers as in the router's evaluation (40 tokens, greedy), so its signals match."""
 REASONER_KINDS = frozenset({"math_word"})
 """Question kinds escalated to the thinking model (deepseek-reasoner) rather than chat."""
 AudioInput = bytes | str | Path | Any
@@ -111,6 +113,7 @@ class Assistant:
         settings: Settings | None = None,
         catalog: Catalog | None = None,
         llm: LocalLLM | None = None,
+        peer: str | LocalLLM | None = None,
         tiers: Sequence[TierClient] | None = None,
         router: RouterLike | None = None,
         perception: PerceptionLike | None = None,
@@ -125,24 +128,13 @@ class Assistant:
         self.mode: Mode = _check_mode(mode)
         self.catalog = catalog or Catalog(settings=self.settings)
         model_id = model or (llm.model_id if llm is not None else self.profile.llm)
-        if llm is None:
-            if model_id not in self.profile.allowed_llms:
-                self.catalog.manifest(model_id)  # unknown id -> UnknownModel first
-                raise MemoryBudgetExceeded(
-                    f"profile '{self.profile.name}' may not load model '{model_id}' "
-                    f"(allowed: {', '.join(self.profile.allowed_llms)}). Pick an allowed model "
-                    "or a bigger profile (phone, edge)"
-                )
-            needed = estimate_memory_mb(self.profile, self.catalog, model_id)
-            if needed > self.profile.memory_budget_mb:
-                raise MemoryBudgetExceeded(
-                    f"profile '{self.profile.name}' has a {self.profile.memory_budget_mb} MB "
-                    f"budget but model '{model_id}' with its perceivers needs about {needed} MB. "
-                    "Use a smaller model or fewer perceivers, or a bigger profile"
-                )
-            llm = LlamaCppLLM.load(model_id, catalog=self.catalog, n_ctx=self.profile.n_ctx,
-                                   threads=self.profile.threads)
-        self.llm: LocalLLM = llm
+        peer_id = peer if isinstance(peer, str) else None
+        to_load = [m for m in (None if llm else model_id, peer_id) if m is not None]
+        self._check_budget(to_load, also=[model_id] if llm is not None else [])
+        self.llm: LocalLLM = llm or self._load_llm(model_id)
+        self.peer: LocalLLM | None = self._load_llm(peer) if isinstance(peer, str) else peer
+        """A second local model whose agreement the router weighs, if its calibration has a
+        peer scorer (``router.peer_model_id``); costs one more local generation per question."""
         self.tiers: list[TierClient] = (
             list(tiers) if tiers is not None else build_default_tiers(self.settings)
         )
@@ -163,6 +155,30 @@ class Assistant:
         self._device_only_reason: str | None = None
         self._answers: dict[str, Answer] = {}
 
+    def _check_budget(self, model_ids: Sequence[str], *, also: Sequence[str] = ()) -> None:
+        """Refuse, before loading anything, models the profile may not or cannot hold."""
+        for model_id in model_ids:
+            if model_id not in self.profile.allowed_llms:
+                self.catalog.manifest(model_id)  # unknown id -> UnknownModel first
+                raise MemoryBudgetExceeded(
+                    f"profile '{self.profile.name}' may not load model '{model_id}' "
+                    f"(allowed: {', '.join(self.profile.allowed_llms)}). Pick an allowed model "
+                    "or a bigger profile (phone, edge)"
+                )
+        if not model_ids:
+            return
+        needed = estimate_memory_mb(self.profile, self.catalog, [*model_ids, *also])
+        if needed > self.profile.memory_budget_mb:
+            raise MemoryBudgetExceeded(
+                f"profile '{self.profile.name}' has a {self.profile.memory_budget_mb} MB budget "
+                f"but {' + '.join(model_ids)} with its perceivers needs about {needed} MB. "
+                "Use a smaller model, no peer or fewer perceivers, or a bigger profile"
+            )
+
+    def _load_llm(self, model_id: str) -> LocalLLM:
+        return LlamaCppLLM.load(model_id, catalog=self.catalog, n_ctx=self.profile.n_ctx,
+                                threads=self.profile.threads)
+
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
@@ -178,9 +194,10 @@ class Assistant:
     def close(self) -> None:
         for tier in self.tiers:
             tier.close()
-        close = getattr(self.llm, "close", None)
-        if close is not None:
-            close()
+        for model in (self.llm, self.peer):
+            close = getattr(model, "close", None)
+            if close is not None:
+                close()
 
     def reset_cloud(self) -> None:
         """Leave device-only mode entered after a 402 (insufficient balance)."""
@@ -326,12 +343,29 @@ class Assistant:
                                    finish=attempt.generation.finish_reason))
         # 3. route
         t = time.perf_counter()
+        peer = self._peer_answer(attempt, deadline)
         attempt.decision = self.router.decide(
             question=attempt.question, generation=attempt.generation, skill=None,
-            percepts=attempt.percepts, mode=mode, state=self._policy_state(deadline),
+            percepts=attempt.percepts, mode=mode, state=self._policy_state(deadline), peer=peer,
         )
         attempt.trace.append(_step("route", t, action=attempt.decision.action,
                                    confidence=round(attempt.decision.confidence, 4)))
+
+    def _peer_answer(self, attempt: DeviceAttempt, deadline: float) -> Generation | None:
+        """The peer model's answer to the same question, when the router can use it."""
+        peer = self.peer
+        if peer is None or getattr(self.router, "peer_model_id", None) != peer.model_id:
+            return None
+        t = time.perf_counter()
+        try:
+            answer = peer.generate(qa_prompt(peer.prompt_style, attempt.question, attempt.context),
+                                   max_tokens=PEER_MAX_TOKENS, stop=stop_for(peer.prompt_style),
+                                   deadline=deadline, seed=0)
+        except ContextOverflow:
+            return None
+        attempt.trace.append(_step("peer_llm", t, model=peer.model_id,
+                                   tokens=answer.completion_tokens))
+        return answer
 
     def _policy_state(self, deadline: float) -> PolicyState:
         """What the policy must know right now: device state, tiers, budgets, time left."""

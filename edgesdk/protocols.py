@@ -68,6 +68,7 @@ class RouterLike(Protocol):
         percepts: Sequence[Percept],
         mode: Mode,
         state: Any = None,
+        peer: Generation | None = None,
     ) -> RouteDecision: ...
 
 

@@ -7,7 +7,7 @@ Kept apart from ``assistant.py`` so that file reads as the request path and noth
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
@@ -17,6 +17,7 @@ from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile
 from edgesdk.errors import CloudError
 from edgesdk.protocols import ChatResultLike, RouterLike, TextRedactor, TierClient
+from edgesdk.streams import FinalStream
 from edgesdk.types import (
     Answer,
     DetectedObject,
@@ -29,10 +30,13 @@ KV_MB_PER_CTX_TOKEN = 0.08
 """Measured: KV cache + compute buffers of SmolLM2/Gemma-270M grow ~0.08 MB per context token."""
 
 
-def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog, model_id: str) -> int:
-    """Peak resident memory a profile needs for ``model_id`` and its perceivers (MB)."""
-    total = profile.runtime_overhead_mb + catalog.manifest(model_id).size / 1e6
-    total += profile.n_ctx * KV_MB_PER_CTX_TOKEN
+def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog,
+                       model_ids: str | Sequence[str]) -> int:
+    """Peak resident memory a profile needs for its LLM(s) and its perceivers (MB)."""
+    ids = [model_ids] if isinstance(model_ids, str) else list(model_ids)
+    total = float(profile.runtime_overhead_mb)
+    for model_id in ids:
+        total += catalog.manifest(model_id).size / 1e6 + profile.n_ctx * KV_MB_PER_CTX_TOKEN
     for perceiver_model in perceiver_models(profile, catalog):
         total += 2 * catalog.manifest(perceiver_model).size / 1e6
     return math.ceil(total)
@@ -115,25 +119,19 @@ class TierOutcome:
     tier: TierClient | None
 
 
-class AnswerStream:
+class AnswerStream(FinalStream[Answer]):
     """Iterate the answer's text deltas; ``answer`` holds the final ``Answer`` afterwards."""
 
-    def __init__(self, chunks: Iterator[str | Answer]) -> None:
-        self._chunks = chunks
-        self.answer: Answer | None = None
+    final_type = Answer
+    skip_empty = True
 
-    def __iter__(self) -> Iterator[str]:
-        for chunk in self._chunks:
-            if isinstance(chunk, Answer):
-                self.answer = chunk
-            elif chunk:
-                yield chunk
+    @property
+    def answer(self) -> Answer | None:
+        return self.final
 
-    def result(self) -> Answer:
-        for _ in self:
-            pass
-        assert self.answer is not None
-        return self.answer
+    @answer.setter
+    def answer(self, value: Answer | None) -> None:
+        self.final = value
 
 
 class AssistantStats(BaseModel):

@@ -68,13 +68,15 @@ class SignalRouter:
 
     def decide(self, *, question: str, generation: Generation | None,
                skill: SkillResult | None, percepts: Sequence[Percept], mode: Mode,
-               state: PolicyState | None = None) -> RouteDecision:
+               state: PolicyState | None = None,
+               peer: Generation | None = None) -> RouteDecision:
         conf, why = self.inner.confidence(question=question, generation=generation,
-                                          skill=skill, percepts=percepts)
+                                          skill=skill, percepts=percepts, peer=peer)
         fired = [reason for signal in self.signals if (reason := signal(question, generation))]
         if fired and conf is not None:
             alone = self.inner.decide(question=question, generation=generation, skill=skill,
-                                      percepts=percepts, mode=mode, state=state).action
+                                      percepts=percepts, mode=mode, state=state,
+                                      peer=peer).action
             lowered = conf * self.penalty
             why = [*why, *fired, f"custom signals: confidence {conf:.2f} -> {lowered:.2f} "
                    f"(the default router alone would {alone})"]

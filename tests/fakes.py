@@ -77,7 +77,8 @@ class FakeRouter:
         return self._prior
 
     def decide(self, *, question: str, generation: Generation | None, skill: SkillResult | None,
-               percepts: Sequence[Percept], mode: Mode, state: object = None) -> RouteDecision:
+               percepts: Sequence[Percept], mode: Mode, state: object = None,
+               peer: Generation | None = None) -> RouteDecision:
         self.calls += 1
         self.last_state = state
         import math

@@ -105,3 +105,15 @@ def test_cli_errors_are_one_line_without_traceback(real_catalog) -> None:
         proc = _cli(*args)
         assert proc.returncode == code, (args, proc.stderr)
         assert proc.stderr.startswith("edgesdk: error:") and "Traceback" not in proc.stderr
+
+
+def test_smollm2_with_a_gemma_peer_uses_the_peer_scorer(real_catalog) -> None:
+    from edgesdk.assistant import Assistant
+    from edgesdk.config import Settings
+
+    with Assistant(profile="edge", model="smollm2-135m-instruct", peer="gemma3-270m",
+                   settings=Settings(home=REAL_HOME), catalog=real_catalog, tiers=[],
+                   mode="only-on-device") as a:
+        answer = a.ask("What is the capital of Italy?")
+    assert "peer_llm" in [s.step for s in answer.trace]
+    assert any("peer gemma3-270m agreement" in r for r in answer.reasons)

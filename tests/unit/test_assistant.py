@@ -285,3 +285,38 @@ def test_hopeless_prior_still_answers_locally_when_it_cannot_escalate(tmp_path) 
               device_state=DeviceState(network="none")) as a:
         answer = a.ask("A train leaves at 3pm going 60 mph; when does it arrive?")
     assert answer.text == "At 5pm" and len(llm.prompts) == 1
+
+
+class PeerRouter(FakeRouter):
+    peer_model_id = "peer-llm"
+
+    def decide(self, **kw):  # type: ignore[no-untyped-def, override]
+        self.peer = kw.get("peer")
+        return super().decide(**kw)
+
+
+def test_peer_model_answers_too_when_the_router_wants_it(tmp_path) -> None:
+    router = PeerRouter()
+    peer = FakeLLM({"capital of France": ("Paris", -0.1)}, model_id="peer-llm")
+    with make(tmp_path, router=router, peer=peer) as a:
+        answer = a.ask("The capital of France is")
+    assert router.peer is not None and router.peer.text == "Paris"
+    assert "peer_llm" in [s.step for s in answer.trace]
+    assert len(peer.prompts) == 1
+
+
+def test_peer_is_skipped_for_skills_and_for_routers_without_a_peer_scorer(tmp_path) -> None:
+    peer = FakeLLM(model_id="peer-llm")
+    with make(tmp_path, router=PeerRouter(), peer=peer) as a:
+        a.ask("What is 2 plus 2?")
+    with make(tmp_path, router=FakeRouter(), peer=peer) as a:
+        a.ask("The capital of France is")
+    assert peer.prompts == []
+
+
+def test_a_peer_the_profile_may_not_hold_is_refused_before_loading(tmp_path) -> None:
+    from edgesdk.errors import MemoryBudgetExceeded
+
+    with pytest.raises(MemoryBudgetExceeded, match="may not load model 'gemma3-270m'"):
+        Assistant(profile="watch", peer="gemma3-270m", settings=Settings(home=tmp_path),
+                  llm=FakeLLM(model_id="smollm2-135m-instruct"), tiers=[], router=FakeRouter())

@@ -42,7 +42,8 @@ class ThresholdRouter:
         return None
 
     def decide(self, *, question: str, generation: Generation | None, skill: SkillResult | None,
-               percepts: Sequence[Percept], mode: Mode, state: Any = None) -> RouteDecision:
+               percepts: Sequence[Percept], mode: Mode, state: Any = None,
+               peer: Generation | None = None) -> RouteDecision:
         conf = math.exp(min(generation.evidence.logprobs)) if generation else 0.0
         return RouteDecision(action="stay" if conf >= self.threshold else "escalate",
                              confidence=conf, threshold=self.threshold,
