@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--profile", default=None,
                         help="device profile: watch, glasses, phone, edge")
     parser.add_argument("--model", default=None, help="local model id (see: edgesdk models list)")
+    parser.add_argument("--peer", default=None, metavar="ID",
+                        help="a second local model whose agreement the router weighs")
     parser.add_argument("--deadline", type=float, default=None, metavar="S",
                         help="seconds the whole request may take")
     parser.add_argument("--stream", action="store_true", help="print the answer as it arrives")
@@ -45,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(cloud_model=args.cloud_model)
     profile = args.profile or settings.profile
     with Assistant(profile=profile, mode=args.mode or settings.mode, model=args.model,
-                   settings=settings, perception=_perception(profile, args)) as assistant:
+                   peer=args.peer, settings=settings,
+                   perception=_perception(profile, args)) as assistant:
         if args.stream:
             stream = assistant.ask(args.question, image=args.image, audio=args.audio,
                                    stream=True, deadline_s=args.deadline)
