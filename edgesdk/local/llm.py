@@ -32,6 +32,7 @@ import numpy as np
 
 from edgesdk.catalog import Catalog
 from edgesdk.errors import ContextOverflow, MissingExtra, ModelLoadError
+from edgesdk.streams import FinalStream
 from edgesdk.types import FinishReason, Generation, GenerationEvidence, Timings
 
 Prompt = str | Sequence[Mapping[str, str]]
@@ -73,34 +74,26 @@ class LocalLLM(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
-class GenerationStream:
+class GenerationStream(FinalStream[Generation]):
     """Iterate text deltas as they are decoded; ``generation`` is set once the stream ends.
 
     Leaving the loop early (``break`` or ``close()``) stops decoding at once.
     """
 
-    def __init__(self, chunks: Iterator[str | Generation]) -> None:
-        self._chunks = chunks
-        self.generation: Generation | None = None
+    final_type = Generation
 
-    def __iter__(self) -> Iterator[str]:
-        for chunk in self._chunks:
-            if isinstance(chunk, Generation):
-                self.generation = chunk
-            else:
-                yield chunk
+    @property
+    def generation(self) -> Generation | None:
+        return self.final
+
+    @generation.setter
+    def generation(self, value: Generation | None) -> None:
+        self.final = value
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
-
-    def result(self) -> Generation:
-        """Drain what is left and return the finished generation."""
-        for _ in self:
-            pass
-        assert self.generation is not None
-        return self.generation
 
 
 class EvidenceMeter:
