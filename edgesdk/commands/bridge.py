@@ -11,12 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import sys
-import threading
-from types import FrameType
 from typing import TYPE_CHECKING, cast
 
+from edgesdk.commands.serving import add_listen_options, bind, listen_config, serve_until_stopped
 from edgesdk.errors import ConfigError
 from edgesdk.types import MODES
 
@@ -38,16 +35,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--model", default=None, help="local model id")
     parser.add_argument("--perception", action="store_true",
                         help="load the profile's perceivers (needs their models fetched)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="allow a non-loopback --host (other machines can then connect)")
-    parser.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024)
-    parser.add_argument("--deadline", type=float, default=30.0, metavar="S",
-                        help="default per-request deadline in seconds")
-    parser.add_argument("--max-deadline", type=float, default=120.0, metavar="S",
-                        help="largest deadline a client may ask for")
-    parser.add_argument("--max-in-flight", type=int, default=64,
-                        help="concurrent model calls before answering 503 busy")
+    add_listen_options(parser, remote_who="other machines", max_body_bytes=16 * 1024 * 1024,
+                       max_deadline_help="largest deadline a client may ask for",
+                       max_in_flight=64,
+                       in_flight_help="concurrent model calls before answering 503 busy")
     parser.add_argument("--fake", action="store_true",
                         help="serve a model-free stand-in backend (for client development)")
     parser.set_defaults(handler=serve)
@@ -67,12 +58,8 @@ def serve(args: argparse.Namespace) -> int:
     logging.getLogger("edgesdk.bridge").setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
-    config = BridgeConfig(
-        token=token, host=args.host, port=args.port, allow_remote=args.allow_remote,
-        max_body_bytes=args.max_body_bytes, default_deadline_s=args.deadline,
-        max_deadline_s=max(args.max_deadline, args.deadline), max_in_flight=args.max_in_flight,
-        profile="fake" if args.fake else args.profile,
-    )
+    config = BridgeConfig(token=token, **listen_config(args),
+                          profile="fake" if args.fake else args.profile)
     closer = None
     backend: BridgeBackend
     if args.fake:
@@ -89,29 +76,11 @@ def serve(args: argparse.Namespace) -> int:
                               perception=_perception(profile) if args.perception else None)
         closer = assistant.close
         backend = AssistantBackend(assistant=assistant)
-    try:
-        server = BridgeServer(backend=backend, config=config)
-    except OSError as exc:
-        if closer is not None:
-            closer()
-        raise ConfigError(f"cannot listen on {args.host}:{args.port} ({exc}); pick another "
-                          "--port or stop the process using it") from exc
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    print(f"edgesdk bridge listening on {server.url} (protocol v1, profile "
-          f"{config.profile or 'default'}); Ctrl-C to stop", file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        if closer is not None:
-            closer()
-    return 0
+    server = bind(lambda: BridgeServer(backend=backend, config=config), args, on_error=closer)
+    return serve_until_stopped(
+        server, then=closer,
+        banner=f"edgesdk bridge listening on {server.url} (protocol v1, profile "
+               f"{config.profile or 'default'}); Ctrl-C to stop")
 
 
 def _perception(profile: str) -> PerceptionLike:

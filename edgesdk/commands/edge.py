@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
-from types import FrameType
 from typing import TYPE_CHECKING
 
-from edgesdk.errors import ConfigError
+from edgesdk.commands.serving import add_listen_options, bind, listen_config, serve_until_stopped
 from edgesdk.types import MODES
 
 if TYPE_CHECKING:
@@ -35,21 +32,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "/v1/models and /health, so watches/glasses can use it as their edge tier.")
     parser.add_argument("--profile", default="phone", help="device profile (default: phone)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (0: any free)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="allow a non-loopback --host (other devices can then connect)")
     parser.add_argument("--mode", choices=MODES, default=None, help="routing mode of the served "
                         "assistant (default: the settings' mode, prefer-on-device)")
     parser.add_argument("--model", default=None, help="local model id (default: the profile's)")
     parser.add_argument("--token", default=None,
                         help=f"require this bearer token (or set {TOKEN_ENV}); default: none")
-    parser.add_argument("--max-body-bytes", type=int, default=1024 * 1024)
-    parser.add_argument("--deadline", type=float, default=30.0, metavar="S",
-                        help="default per-request deadline in seconds")
-    parser.add_argument("--max-deadline", type=float, default=120.0, metavar="S",
-                        help="largest deadline a request may ask for (edgesdk.deadline_s)")
-    parser.add_argument("--max-in-flight", type=int, default=8,
-                        help="concurrent requests before answering 503 busy")
+    add_listen_options(parser, remote_who="other devices", max_body_bytes=1024 * 1024,
+                       max_deadline_help="largest deadline a request may ask for "
+                                         "(edgesdk.deadline_s)",
+                       max_in_flight=8, in_flight_help="concurrent requests before answering "
+                                                       "503 busy")
     parser.add_argument("--no-warmup", action="store_true",
                         help="open the port at once instead of after one warm-up generation")
     parser.set_defaults(handler=serve)
@@ -62,12 +54,7 @@ def serve(args: argparse.Namespace) -> int:
     from edgesdk.config import load_settings
 
     token = args.token or os.environ.get(TOKEN_ENV) or None
-    config = EdgeConfig(
-        host=args.host, port=args.port, allow_remote=args.allow_remote, token=token,
-        max_body_bytes=args.max_body_bytes, default_deadline_s=args.deadline,
-        max_deadline_s=max(args.max_deadline, args.deadline), max_in_flight=args.max_in_flight,
-        profile=args.profile, mode=args.mode,
-    )
+    config = EdgeConfig(token=token, **listen_config(args), profile=args.profile, mode=args.mode)
     if not is_loopback(args.host):
         print(f"edgesdk: warning: listening on {args.host}: other machines can reach this "
               "assistant" + ("" if token else " and, without --token, use it freely"),
@@ -77,28 +64,13 @@ def serve(args: argparse.Namespace) -> int:
                           model=args.model, settings=settings)
     if not args.no_warmup:
         warm_up(assistant)
-    try:
-        server = EdgeServer.for_assistant(assistant, config=config)
-    except OSError as exc:
-        assistant.close()
-        raise ConfigError(f"cannot listen on {args.host}:{args.port} ({exc}); pick another "
-                          "--port or stop the process using it") from exc
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
+    server = bind(lambda: EdgeServer.for_assistant(assistant, config=config), args,
+                  on_error=assistant.close)
     upper = ", ".join(t.name for t in assistant.tiers) or "none"
-    print(f"edgesdk edge tier serving {server.model} (profile {args.profile}, upper tiers: "
-          f"{upper}) at {server.url}; Ctrl-C to stop", file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        assistant.close()
-    return 0
+    return serve_until_stopped(
+        server, then=assistant.close,
+        banner=f"edgesdk edge tier serving {server.model} (profile {args.profile}, upper "
+               f"tiers: {upper}) at {server.url}; Ctrl-C to stop")
 
 
 def warm_up(assistant: Assistant) -> None:
