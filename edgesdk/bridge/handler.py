@@ -144,7 +144,8 @@ class BridgeHandler(BaseHTTPRequestHandler):
         ))
 
     def _stats(self) -> None:
-        raw = self._call(self.bridge.backend.stats, deadline_s=self.bridge.deadline_for(None))
+        raw = self._call(self.bridge.backend.stats,
+                         deadline_s=self.bridge.config.deadline_for(None))
         assistant = raw.model_dump(mode="json") if isinstance(raw, BaseModel) else dict(raw)
         self._send_model(200, p.StatsResponse(bridge=self.bridge.counters(), assistant=assistant))
 
@@ -152,7 +153,7 @@ class BridgeHandler(BaseHTTPRequestHandler):
         req = self._read(p.AskRequest)
         image = decode_b64(req.image_b64, what="image")
         audio = decode_b64(req.audio_b64, what="audio")
-        deadline = self.bridge.deadline_for(req.deadline_s)
+        deadline = self.bridge.config.deadline_for(req.deadline_s)
         result = self._call(
             lambda: self.bridge.backend.ask(
                 req.question, image=image, audio=audio, mode=req.mode, stream=False,
@@ -170,7 +171,7 @@ class BridgeHandler(BaseHTTPRequestHandler):
         audio = decode_b64(req.audio_b64, what="audio")
         if image is None and audio is None:
             raise InputError("send image_b64, audio_b64 or both to /v1/perceive")
-        deadline = self.bridge.deadline_for(req.deadline_s)
+        deadline = self.bridge.config.deadline_for(req.deadline_s)
         percepts = self._call(
             lambda: self.bridge.backend.perceive(image=image, audio=audio), deadline_s=deadline
         )
@@ -182,7 +183,7 @@ class BridgeHandler(BaseHTTPRequestHandler):
             lambda: self.bridge.backend.feedback(
                 req.answer_id, good=req.good, correction=req.correction
             ),
-            deadline_s=self.bridge.deadline_for(None),
+            deadline_s=self.bridge.config.deadline_for(None),
         )
         self._send_model(200, p.FeedbackResponse(answer_id=req.answer_id))
 
@@ -190,7 +191,7 @@ class BridgeHandler(BaseHTTPRequestHandler):
         req = self._read(p.AskRequest)
         image = decode_b64(req.image_b64, what="image")
         audio = decode_b64(req.audio_b64, what="audio")
-        deadline = self.bridge.deadline_for(req.deadline_s)
+        deadline = self.bridge.config.deadline_for(req.deadline_s)
         expires = time.monotonic() + deadline + self.bridge.config.grace_s
         if not self.bridge.try_acquire_slot():
             raise _busy()

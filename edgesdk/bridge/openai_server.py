@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from edgesdk.bridge import openai_wire as w
 from edgesdk.bridge.backend import AssistantBackend, BridgeBackend
 from edgesdk.bridge.protocol import SSE_ANSWER, SSE_ERROR, SSE_TOKEN
-from edgesdk.bridge.server import is_loopback
+from edgesdk.bridge.server import ServeConfig, is_loopback
 from edgesdk.bridge.support import call_with_deadline, next_event, produce_events, sdk_version
 from edgesdk.errors import CloudRateLimited, ConfigError, DeadlineExceeded, EdgeSDKError
 from edgesdk.httpserver import BackgroundHTTPServer, ThreadedHTTPServer
@@ -57,18 +57,11 @@ _DRAIN_LIMIT = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
-class EdgeConfig:
-    host: str = "127.0.0.1"
+class EdgeConfig(ServeConfig):
     port: int = DEFAULT_PORT
-    allow_remote: bool = False
     token: str | None = None
     max_body_bytes: int = 1024 * 1024
-    default_deadline_s: float = 30.0
-    max_deadline_s: float = 120.0
-    grace_s: float = 2.0
     max_in_flight: int = 8
-    read_timeout_s: float = 15.0
-    profile: str | None = None
     mode: Mode | None = None
 
     def __post_init__(self) -> None:
@@ -80,10 +73,7 @@ class EdgeConfig:
                 f"refusing to listen on {self.host}: the edge server binds to loopback only. "
                 "Use --host 127.0.0.1, or add --allow-remote (and --token) if the glasses or "
                 "other machines must reach it")
-        if self.max_body_bytes <= 0 or self.max_in_flight <= 0:
-            raise ConfigError("max_body_bytes and max_in_flight must be positive")
-        if not 0 < self.default_deadline_s <= self.max_deadline_s:
-            raise ConfigError("need 0 < default_deadline_s <= max_deadline_s")
+        self.check_limits()
 
 
 class _HTTPServer(ThreadedHTTPServer):
@@ -164,10 +154,6 @@ class EdgeServer(BackgroundHTTPServer):
                     "requests": self._requests, "in_flight": self._in_flight,
                     "errors": dict(self._errors)}
 
-    def deadline_for(self, requested: float | None) -> float:
-        wanted = requested if requested is not None else self.config.default_deadline_s
-        return min(wanted, self.config.max_deadline_s)
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -238,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self) -> None:
         req = w.parse_chat_request(self._read_json())
-        deadline = self.edge.deadline_for(req.deadline_s)
+        deadline = self.edge.config.deadline_for(req.deadline_s)
         mode = req.mode or self.edge.config.mode
         meta = w.Meta.new(self.edge.model)
         if req.stream:

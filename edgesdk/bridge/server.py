@@ -43,18 +43,38 @@ _MIN_TOKEN_CHARS = 16
 
 
 @dataclass(frozen=True, kw_only=True)
-class BridgeConfig:
-    token: str
+class ServeConfig:
+    """Binding and limits the bridge and the edge server share (each sets its own defaults)."""
+
     host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
+    port: int
     allow_remote: bool = False
-    max_body_bytes: int = 16 * 1024 * 1024
+    max_body_bytes: int
     default_deadline_s: float = 30.0
     max_deadline_s: float = 120.0
     grace_s: float = 2.0
-    max_in_flight: int = 64
+    max_in_flight: int
     read_timeout_s: float = 15.0
     profile: str | None = None
+
+    def check_limits(self) -> None:
+        if self.max_body_bytes <= 0 or self.max_in_flight <= 0:
+            raise ConfigError("max_body_bytes and max_in_flight must be positive")
+        if not 0 < self.default_deadline_s <= self.max_deadline_s:
+            raise ConfigError("need 0 < default_deadline_s <= max_deadline_s")
+
+    def deadline_for(self, requested: float | None) -> float:
+        """The request's deadline (or the default), clamped to ``max_deadline_s``."""
+        wanted = requested if requested is not None else self.default_deadline_s
+        return min(wanted, self.max_deadline_s)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgeConfig(ServeConfig):
+    token: str
+    port: int = DEFAULT_PORT
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_in_flight: int = 64
 
     def __post_init__(self) -> None:
         if not self.token or self.token != self.token.strip():
@@ -69,10 +89,7 @@ class BridgeConfig:
                 "--host 127.0.0.1, or add --allow-remote if other machines must reach it "
                 "(anyone on that network can then try the token)"
             )
-        if self.max_body_bytes <= 0 or self.max_in_flight <= 0:
-            raise ConfigError("max_body_bytes and max_in_flight must be positive")
-        if not 0 < self.default_deadline_s <= self.max_deadline_s:
-            raise ConfigError("need 0 < default_deadline_s <= max_deadline_s")
+        self.check_limits()
 
 
 def is_loopback(host: str) -> bool:
@@ -169,7 +186,3 @@ class BridgeServer(BackgroundHTTPServer):
                 in_flight=self._in_flight,
                 errors=dict(self._errors),
             )
-
-    def deadline_for(self, requested: float | None) -> float:
-        wanted = requested if requested is not None else self.config.default_deadline_s
-        return min(wanted, self.config.max_deadline_s)
