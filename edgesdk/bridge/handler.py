@@ -15,12 +15,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from edgesdk.bridge import protocol as p
+from edgesdk.bridge.httpio import JSONHandler, retry_after
 from edgesdk.bridge.statuses import BRIDGE_CODES, status_for
 from edgesdk.bridge.support import (
     call_with_deadline,
@@ -30,7 +30,6 @@ from edgesdk.bridge.support import (
     sdk_version,
 )
 from edgesdk.errors import (
-    CloudRateLimited,
     DeadlineExceeded,
     EdgeSDKError,
     InputError,
@@ -62,8 +61,7 @@ class HTTPFault(Exception):
         self.headers = dict(headers or {})
 
 
-class BridgeHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class BridgeHandler(JSONHandler):
     def version_string(self) -> str:
         return "edgesdk-bridge"
 
@@ -78,12 +76,6 @@ class BridgeHandler(BaseHTTPRequestHandler):
         return bridge
 
     # ---------------------------------------------------------------- dispatch
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
@@ -124,10 +116,7 @@ class BridgeHandler(BaseHTTPRequestHandler):
         except HTTPFault as fault:
             self._send_error(fault.status, fault.code, fault.message, fault.headers)
         except EdgeSDKError as exc:
-            headers: dict[str, str] = {}
-            retry = exc.retry_after_s if isinstance(exc, CloudRateLimited) else None
-            if retry is not None:
-                headers["Retry-After"] = str(max(1, round(retry)))
+            retry, headers = retry_after(exc)
             self._send_error(status_for(exc), exc.code, str(exc), headers, retry_after_s=retry)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
@@ -213,13 +202,7 @@ class BridgeHandler(BaseHTTPRequestHandler):
         first = self._next_event(events, expires)
         if first[0] == p.SSE_ERROR:
             raise first[1]  # nothing sent yet: a plain JSON error response
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("X-Accel-Buffering", "no")
-        self.end_headers()
-        self._headers_sent = True
+        self._start_sse({"X-Accel-Buffering": "no"})
         event: tuple[str, Any] | None = first
         while event is not None:
             kind, value = event
@@ -329,17 +312,7 @@ class BridgeHandler(BaseHTTPRequestHandler):
     ) -> None:
         if self.command == "POST" and not self._body_read:
             self._drain(self._safe_length())
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Cache-Control", "no-store")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self._headers_sent = True
-        self.wfile.write(payload)
+        self._write_json(status, payload, headers)
 
     def _safe_length(self) -> int:
         try:
@@ -364,9 +337,6 @@ class BridgeHandler(BaseHTTPRequestHandler):
             self._send_json(status, payload, headers)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def _sse(self, event: str, data: str) -> None:
         self._chunk(f"event: {event}\ndata: {data}\n\n".encode())

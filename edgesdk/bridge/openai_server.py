@@ -34,15 +34,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from edgesdk.bridge import openai_wire as w
 from edgesdk.bridge.backend import AssistantBackend, BridgeBackend
+from edgesdk.bridge.httpio import JSONHandler, retry_after
 from edgesdk.bridge.protocol import SSE_ANSWER, SSE_ERROR, SSE_TOKEN
 from edgesdk.bridge.server import ServeConfig, is_loopback
 from edgesdk.bridge.support import call_with_deadline, next_event, produce_events, sdk_version
-from edgesdk.errors import CloudRateLimited, ConfigError, DeadlineExceeded, EdgeSDKError
+from edgesdk.errors import ConfigError, DeadlineExceeded, EdgeSDKError
 from edgesdk.httpserver import BackgroundHTTPServer, ThreadedHTTPServer
 from edgesdk.types import Answer, Mode
 
@@ -155,8 +155,7 @@ class EdgeServer(BackgroundHTTPServer):
                     "errors": dict(self._errors)}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JSONHandler):
     server: _HTTPServer
 
     def version_string(self) -> str:
@@ -176,15 +175,9 @@ class _Handler(BaseHTTPRequestHandler):
     def edge(self) -> EdgeServer:
         return self.server.edge
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
     def _dispatch(self, method: str) -> None:
         self._body_read = method != "POST"
-        self._streaming = False
+        self._headers_sent = False
         self.edge.count()
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         path = path[3:] if path.startswith("/v1/") else path
@@ -210,9 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         except w.WireError as exc:
             self._error(exc.status, exc.code, exc.message, exc.headers)
         except EdgeSDKError as exc:
-            headers = {}
-            if isinstance(exc, CloudRateLimited) and exc.retry_after_s is not None:
-                headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+            headers = retry_after(exc)[1]
             self._error(w.status_of(exc), exc.code, str(exc), headers)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
@@ -259,12 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise value  # nothing sent yet: a plain JSON error response
         if kind == SSE_ANSWER and isinstance(value, Answer):
             _check_not_empty(value)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self._streaming = True
+        self._start_sse()
         self._event(w.chunk_body(delta={"role": "assistant", "content": ""}, meta=meta))
         while True:
             if kind == "heartbeat":
@@ -287,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._chunk(b"")
 
     def _next(self, events: queue.Queue[tuple[str, Any]], expires: float) -> tuple[str, Any]:
-        return next_event(events, expires=expires, streaming=self._streaming,
+        return next_event(events, expires=expires, streaming=self._headers_sent,
                           late="the edge tier did not finish the answer within the deadline; "
                                "allow a longer deadline or ask for less")
 
@@ -351,31 +337,18 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._body_read:
             with contextlib.suppress(w.WireError):
                 self._drain(self._length())
-        payload = json.dumps(obj, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Cache-Control", "no-store")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(payload)
+        self._write_json(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), headers)
 
     def _error(self, status: int, code: str, message: str,
                headers: Mapping[str, str] | None = None) -> None:
         self.edge.count(code)
-        if self._streaming:
+        if self._headers_sent:
             self.close_connection = True
             return
         try:
             self._json(status, w.error_body(status, code, message), headers)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def _event(self, obj: Mapping[str, Any]) -> None:
         self._chunk(b"data: " + json.dumps(obj, ensure_ascii=False).encode("utf-8") + b"\n\n")
