@@ -344,9 +344,10 @@ class Assistant:
         # 3. route
         t = time.perf_counter()
         peer = self._peer_answer(attempt, deadline)
+        extra = {"peer": peer} if peer is not None else {}  # routers without peers still work
         attempt.decision = self.router.decide(
             question=attempt.question, generation=attempt.generation, skill=None,
-            percepts=attempt.percepts, mode=mode, state=self._policy_state(deadline), peer=peer,
+            percepts=attempt.percepts, mode=mode, state=self._policy_state(deadline), **extra,
         )
         attempt.trace.append(_step("route", t, action=attempt.decision.action,
                                    confidence=round(attempt.decision.confidence, 4)))

@@ -110,7 +110,7 @@ class EvidenceMeter:
         buf = self._buf
         np.subtract(logits, top_logit, out=buf)
         np.exp(buf, out=buf)
-        z = float(buf.sum(dtype=np.float64))
+        z = float(buf.sum())  # float32 pairwise summation: ~1e-6 relative, 10x cheaper
         lse = top_logit + math.log(z)
         expected_logit = float(np.dot(buf, logits)) / z
         entropy = max(lse - expected_logit, 0.0)
