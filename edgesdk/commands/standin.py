@@ -49,12 +49,14 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         answers = json.loads(args.answers.read_text()) if args.answers else {}
         responder = ScriptedResponder(answers=answers)
+    stop = threading.Event()
+    # a supervisor's stop exits cleanly; installed before "listening" is announced, so a
+    # supervisor that stops us as soon as it reads that line never kills us mid-setup
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     standin = StandIn(port=args.port, faults=args.fault, api_key=args.api_key,
                       responder=responder).start()
     print(f"stand-in listening on {standin.url}  (faults: {', '.join(args.fault) or 'none'}; "
           "Ctrl-C stops)", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a supervisor's stop: exit cleanly
     try:
         stop.wait()
     finally:
