@@ -43,7 +43,7 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
     catalog = Catalog()
     started = time.perf_counter()
     quick = quick or smoke
-    repeats = 1 if smoke else 2 if quick else 5
+    repeats = 1 if smoke else 4 if quick else 8
     say("memory bandwidth")
     bandwidth = measure_bandwidth(size_mb=64 if smoke else 128 if quick else 512)
     models = sorted({prof.llm, *(p.llm for p in PROFILES.values())}) if not quick else sorted(
@@ -52,7 +52,7 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
     for model_id in models:
         say(f"LLM {model_id}")
         row = bench_llm(model_id, catalog=catalog, threads=prof.threads, repeats=repeats,
-                        max_tokens=16 if smoke else 48 if quick else 96, progress=say)
+                        max_tokens=16 if smoke else 64 if quick else 128, progress=say)
         row["limit_tokens_per_s"] = bandwidth * 1e9 / row["file_bytes"]
         row["bandwidth_efficiency"] = row["decode_tokens_per_s"] / row["limit_tokens_per_s"]
         llm_rows.append(row)

@@ -42,3 +42,14 @@ def test_generation_stream_returns_the_final_generation() -> None:
     stream = GenerationStream(iter(["a", "b", gen]))
     assert list(stream) == ["a", "b"]
     assert stream.generation == gen
+
+
+def test_large_logits_take_the_shifted_path_and_agree() -> None:
+    rng = np.random.default_rng(1)
+    logits = (rng.standard_normal(5000) * 3).astype(np.float32)
+    meter = EvidenceMeter(logits.size)
+    small = meter.measure(logits, 10)
+    big = meter.measure(logits + 200.0, 10)  # would overflow exp without the shift
+    assert all(abs(a - b) < 1e-3 for a, b in zip(small, big))
+    top = int(logits.argmax())
+    assert meter.measure(logits, top, top=top) == meter.measure(logits, top)
