@@ -154,9 +154,10 @@ def write_outputs(report: dict[str, Any], out: Path) -> None:
             lines.append(f"| {name} | {_f(v['p50_ms'], 1)} | {_f(v['p95_ms'], 1)} |")
     e2e, cost = report["end_to_end"], report["cost"]
     lines += ["", "## End to end", "",
-              f"Device answers p50 {_f(e2e['device_p50_ms'], 0)} ms (p95 "
-              f"{_f(e2e['device_p95_ms'], 0)}); escalations to a stand-in cloud on 127.0.0.1 "
-              f"p50 {_f(e2e['escalated_p50_ms'], 0)} ms (p95 {_f(e2e['escalated_p95_ms'], 0)}).",
+              f"Answers that stayed on the device p50 {_f(e2e['device_p50_ms'], 0)} ms (p95 "
+              f"{_f(e2e['device_p95_ms'], 0)}); escalated answers (local attempt + router + a "
+              f"stand-in cloud on 127.0.0.1) p50 {_f(e2e['escalated_p50_ms'], 0)} ms (p95 "
+              f"{_f(e2e['escalated_p95_ms'], 0)}).",
               "", "## Cost", "",
               f"On {cost['n']} labelled requests ({Path(cost['dataset']).name}): "
               f"${_f(cost['usd_per_1000_router'], 4)} per 1,000 requests with the router vs "
@@ -194,7 +195,7 @@ def _plots(report: dict[str, Any], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     e2e = report["end_to_end"]
     ax.boxplot([e2e["device_ms"], e2e["escalated_ms"]])
-    ax.set_xticks([1, 2], ["device", "escalated (stand-in)"])
+    ax.set_xticks([1, 2], ["stayed on device", "escalated (stand-in cloud)"])
     ax.set_ylabel("latency ms")
     ax.set_title("End-to-end latency")
     fig.tight_layout()
