@@ -26,8 +26,10 @@ def test_threshold_from_share_and_quality() -> None:
     assert threshold_for_share(QUANTILES, 0.0) == 0.0
     # kept mean of uniform[t, 1] is (1 + t) / 2 ≥ 0.8 → t = 0.6
     assert threshold_for_quality(QUANTILES, 0.8) == pytest.approx(0.6, abs=0.011)
+    # the watch keeps answers at >= 0.6 expected accuracy: (1 + t) / 2 >= 0.6 -> t = 0.2
     policy = Policy.for_profile(get_profile("watch"), quantiles=QUANTILES)
-    assert policy.threshold == pytest.approx(0.4)
+    assert get_profile("watch").target_device_accuracy == 0.6
+    assert policy.threshold == pytest.approx(0.2, abs=0.011)
 
 
 def test_stay_and_escalate_carry_reasons() -> None:
