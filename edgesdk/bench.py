@@ -292,7 +292,9 @@ def bench_cost(model_id: str, profile_name: str, *, dataset: Path | None, limit:
 
     held_out = load_settings().home / "datasets" / "test.jsonl"  # scripts/build_datasets.py
     source = next(p for p in (dataset, held_out, MIX_FALLBACK) if p is not None and p.exists())
-    items = load_dataset(source, limit=limit)
+    every = load_dataset(source)
+    step = max(1, len(every) // limit)
+    items = every[::step][:limit]  # evenly across the file, so every category is in the mix
     progress(f"cost: {len(items)} requests from {source.name}")
     catalog = Catalog()
     profile = get_profile(profile_name)
