@@ -99,17 +99,17 @@ class GenerationStream(FinalStream[Generation]):
 class EvidenceMeter:
     """Reduces one logits row to (chosen log-prob, entropy, top-1/top-2 margin) without copies.
 
-    Three vectorised passes over the row (max, exp, two dot products) — about 0.2 ms on
+    A few vectorised passes over the row (max, exp, sum, sum of products) — about 0.2 ms on
     Gemma's 262k vocabulary. ``exp`` runs on the raw logits when they are small enough not to
-    overflow float32 (the usual case), saving the max-subtraction pass; sums are BLAS dot
-    products with a ones vector, which read the row once.
+    overflow float32 (the usual case), saving the max-subtraction pass. The reductions are
+    numpy's own single-threaded loops, not BLAS: OpenBLAS would wake its worker threads, which
+    then fight llama.cpp's threads for the same cores (measured: 2.7 % vs 1.8 % overhead).
     """
 
     SAFE_EXP = 80.0
 
     def __init__(self, n_vocab: int) -> None:
         self._buf = np.empty(n_vocab, dtype=np.float32)
-        self._ones = np.ones(n_vocab, dtype=np.float32)
 
     def measure(self, logits: np.ndarray[Any, np.dtype[np.float32]], token: int, *,
                 top: int | None = None) -> tuple[float, float, float]:
@@ -124,9 +124,9 @@ class EvidenceMeter:
             np.exp(buf, out=buf)
         else:
             np.exp(logits, out=buf)
-        z = float(np.dot(buf, self._ones))
+        z = float(buf.sum())
         lse = shift + math.log(z)
-        expected_logit = float(np.dot(buf, logits)) / z
+        expected_logit = float(np.einsum("i,i->", buf, logits)) / z
         entropy = max(lse - expected_logit, 0.0)
         left = logits[:top].max(initial=-np.inf)
         right = logits[top + 1:].max(initial=-np.inf)
