@@ -58,19 +58,34 @@ def measure_bandwidth(*, size_mb: int = 256, repeats: int = 5) -> float:
 
 
 def _plain_run(plain: Any, prompt: str, max_tokens: int) -> tuple[float, float, int]:
-    """(time to first token s, decode s, tokens) through plain llama-cpp-python streaming."""
+    """(time to first token s, decode s, tokens) through plain llama-cpp-python.
+
+    Uses ``Llama.generate`` token by token (detokenizing each token, as ``create_completion``
+    does), so both sides time exactly the same token intervals: ``create_completion``'s
+    streamed chunks lag behind the tokens it has generated (it holds back text that could start
+    a stop string), which would credit the baseline with intervals it did not measure.
+    """
+    import llama_cpp
+
     started = time.perf_counter()
     first = 0.0
-    text = ""
-    for chunk in plain.create_completion(prompt, max_tokens=max_tokens, temperature=0.0,
-                                         top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0,
-                                         stream=True):
+    tokens = plain.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+    vocab = llama_cpp.llama_model_get_vocab(plain.model)
+    n = 0
+    generator = plain.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05,
+                               repeat_penalty=1.0, reset=True)
+    for token in generator:
         if not first:
             first = time.perf_counter()
-        text += chunk["choices"][0]["text"]
+        if llama_cpp.llama_vocab_is_eog(vocab, token):
+            break
+        plain.detokenize([token])
+        n += 1
+        if n >= max_tokens:
+            break
+    generator.close()
     ended = time.perf_counter()
-    tokens = len(plain.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-    return first - started, ended - first, tokens
+    return first - started, ended - first, n
 
 
 def bench_llm(model_id: str, *, catalog: Catalog, threads: int, repeats: int, max_tokens: int,
