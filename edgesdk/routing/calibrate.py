@@ -263,16 +263,7 @@ def fit_scorer(
     """Fit a scorer; returns it and its calibrated out-of-fold probabilities."""
     x = _design(rows, features, interactions)
     y = np.asarray(labels, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    fold = rng.permutation(len(y)) % folds
-    oof = np.zeros(len(y))
-    for k in range(folds):
-        tr, te = fold != k, fold == k
-        mean, scale = x[tr].mean(0), x[tr].std(0) + 1e-6
-        w, b = fit_logistic((x[tr] - mean) / scale, y[tr], l2=l2)
-        oof[te] = ((x[te] - mean) / scale) @ w + b
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    w, b = fit_logistic((x - mean) / scale, y, l2=l2)
+    mean, scale, w, b, oof = _standardised_logistic(x, y, l2=l2, folds=folds, seed=seed)
     scorer = LinearScorer(features=tuple(features), interactions=tuple(interactions),
                           mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
                           weights=tuple(w.tolist()), bias=b)
@@ -305,19 +296,26 @@ def fit_probe(vectors: FloatArray, labels: Sequence[bool], *, l2: float = 300.0,
               folds: int = 5, seed: int = 0) -> tuple[VectorProbe, FloatArray]:
     """A ridge-penalised logistic probe and its out-of-fold logits (for the combiner)."""
     y = np.asarray(labels, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    fold = rng.permutation(len(y)) % folds
-    oof = np.zeros(len(y))
-    for k in range(folds):
-        tr, te = fold != k, fold == k
-        mean, scale = vectors[tr].mean(0), vectors[tr].std(0) + 1e-6
-        w, b = fit_logistic((vectors[tr] - mean) / scale, y[tr], l2=l2)
-        oof[te] = ((vectors[te] - mean) / scale) @ w + b
-    mean, scale = vectors.mean(0), vectors.std(0) + 1e-6
-    w, b = fit_logistic((vectors - mean) / scale, y, l2=l2)
+    mean, scale, w, b, oof = _standardised_logistic(vectors, y, l2=l2, folds=folds, seed=seed)
     probe = VectorProbe(mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
                         weights=tuple(w.tolist()), bias=b)
     return probe, oof
+
+
+def _standardised_logistic(x: FloatArray, y: FloatArray, *, l2: float, folds: int, seed: int
+                           ) -> tuple[FloatArray, FloatArray, FloatArray, float, FloatArray]:
+    """L2 logistic regression on standardised columns: (mean, scale, weights, bias) fitted on
+    all rows, plus out-of-fold logits from ``folds`` seeded folds (for calibration on top)."""
+    fold = np.random.default_rng(seed).permutation(len(y)) % folds
+    oof = np.zeros(len(y))
+    for k in range(folds):
+        tr, te = fold != k, fold == k
+        mean, scale = x[tr].mean(0), x[tr].std(0) + 1e-6
+        w, b = fit_logistic((x[tr] - mean) / scale, y[tr], l2=l2)
+        oof[te] = ((x[te] - mean) / scale) @ w + b
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    w, b = fit_logistic((x - mean) / scale, y, l2=l2)
+    return mean, scale, w, b, oof
 
 
 def quantiles_of(probs: FloatArray) -> tuple[float, ...]:
