@@ -43,7 +43,7 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
     catalog = Catalog()
     started = time.perf_counter()
     quick = quick or smoke
-    repeats = 1 if smoke else 6 if quick else 10
+    repeats = 1 if smoke else 8 if quick else 12
     say("memory bandwidth")
     bandwidth = measure_bandwidth(size_mb=64 if smoke else 128 if quick else 512)
     models = sorted({prof.llm, *(p.llm for p in PROFILES.values())}) if not quick else sorted(
