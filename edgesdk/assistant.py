@@ -454,8 +454,6 @@ class Assistant:
 
     def _escalate(self, attempt: DeviceAttempt, deadline: float, reasons: list[str], *,
                   on_delta: Callable[[str], None] | None) -> TierOutcome:
-        if not attempt.question.strip():
-            raise EmptyQuestion("no question was heard in the audio. Ask again, or type it")
         if self.device_state.network == "none":
             reasons.append("offline: no network, not escalating")
             return TierOutcome(answer=None, tier=None, error=CloudUnavailable(
@@ -550,12 +548,12 @@ class Assistant:
             curate = _step("curate", t, kept=bool(getattr(decision, "kept", False)), why=why,
                            bytes=int(getattr(decision, "bytes", 0)))
             answer = answer.model_copy(update={"trace": [*answer.trace, curate]})
-        self._record(answer)
+        self._record(answer, fell_back=outcome is not None and outcome.answer is None)
         return answer
 
-    def _record(self, answer: Answer) -> None:
+    def _record(self, answer: Answer, *, fell_back: bool) -> None:
         with self._stats_lock:
-            self._stats.add(answer)
+            self._stats.add(answer, fell_back=fell_back)
             self._answers[answer.id] = answer
             if len(self._answers) > 256:
                 self._answers.pop(next(iter(self._answers)))

@@ -362,8 +362,8 @@ def _extract_dir(manifest: Manifest, archives: list[Path], target: Path) -> None
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     with zf.open(name) as fh, dest.open("wb") as out:
                         shutil.copyfileobj(fh, out, CHUNK)
-    if _dir_digest(staging) != manifest.sha256:
-        actual = _dir_digest(staging)
+    actual = _dir_digest(staging)
+    if actual != manifest.sha256:
         shutil.rmtree(staging, ignore_errors=True)
         raise ModelCorrupted(
             model_id=manifest.id, path=str(staging), expected=manifest.sha256, actual=actual

@@ -146,7 +146,8 @@ class AssistantStats(BaseModel):
     feedback: int = 0
     negative_feedback: int = 0
 
-    def add(self, answer: Answer) -> None:
+    def add(self, answer: Answer, *, fell_back: bool = False) -> None:
+        """Count one answer; ``fell_back``: an upper tier was tried and the device answered."""
         self.requests += 1
         self.by_tier[answer.tier] = self.by_tier.get(answer.tier, 0) + 1
         self.by_source[answer.source] = self.by_source.get(answer.source, 0) + 1
@@ -154,7 +155,7 @@ class AssistantStats(BaseModel):
             self.escalated += 1
             self.prompt_cache_hit_tokens += answer.usage.prompt_cache_hit_tokens
             self.prompt_cache_miss_tokens += answer.usage.prompt_cache_miss_tokens
-        if any("fell back" in r for r in answer.reasons):
+        if fell_back:
             self.fallbacks += 1
         if answer.cost.amount:
             currency = answer.cost.currency

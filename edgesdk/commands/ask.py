@@ -7,7 +7,6 @@ failure is a one-line message on stderr and a non-zero exit (see ``edgesdk.cli``
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -42,9 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from edgesdk.assistant import Assistant
     from edgesdk.config import load_settings
 
-    if args.cloud_url:
-        os.environ["EDGESDK_CLOUD_BASE_URL"] = args.cloud_url
-    settings = load_settings(cloud_model=args.cloud_model)
+    settings = load_settings(cloud_base_url=args.cloud_url, cloud_model=args.cloud_model)
     profile = args.profile or settings.profile
     with Assistant(profile=profile, mode=args.mode or settings.mode, model=args.model,
                    peer=args.peer, settings=settings,

@@ -62,6 +62,7 @@ def test_cloud_failure_falls_back_with_reason(tmp_path) -> None:
     tier = FakeTier(error=CloudUnavailable("503 overloaded", status=503))
     with make(tmp_path, tiers=[tier]) as a:
         answer = a.ask("Is the moon made of cheese?")
+        assert a.stats().fallbacks == 1
     assert answer.tier == "device" and answer.text == "cheese" and not answer.escalated
     assert any("cloud failed: cloud_unavailable" in r for r in answer.reasons)
     assert any("fell back" in r for r in answer.reasons)
