@@ -12,6 +12,7 @@ decode tokens/s of edgesdk's runtime vs plain llama-cpp-python on the same promp
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import statistics
@@ -28,6 +29,7 @@ from edgesdk.catalog import Catalog
 from edgesdk.config import load_settings
 from edgesdk.devices import PROFILES, get_profile
 from edgesdk.local.llm import LlamaCppLLM
+from edgesdk.types import Generation
 
 BENCH_PROMPTS: tuple[str, ...] = (
     "Once upon a time, in a small village by the sea, there lived",
@@ -57,55 +59,73 @@ def measure_bandwidth(*, size_mb: int = 256, repeats: int = 5) -> float:
     return 2 * src.nbytes / best / 1e9
 
 
-def _plain_run(plain: Any, prompt: str, max_tokens: int) -> tuple[float, float, int]:
-    """(time to first token s, decode s, tokens) through plain llama-cpp-python.
+def _plain_run(plain: Any, prompt: str, max_tokens: int) -> tuple[float, list[float]]:
+    """(time to first token s, per-token intervals s) through plain llama-cpp-python.
 
     Uses ``Llama.generate`` token by token (detokenizing each token, as ``create_completion``
-    does), so both sides time exactly the same token intervals: ``create_completion``'s
-    streamed chunks lag behind the tokens it has generated (it holds back text that could start
-    a stop string), which would credit the baseline with intervals it did not measure.
+    does) and stamps each token once its text exists, as the edgesdk side stamps each streamed
+    delta: ``create_completion``'s streamed chunks lag behind the tokens it has generated (it
+    holds back text that could start a stop string), which would credit the baseline with
+    intervals it did not measure.
     """
     import llama_cpp
 
     started = time.perf_counter()
-    first = 0.0
+    stamps: list[float] = []
     tokens = plain.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
     vocab = llama_cpp.llama_model_get_vocab(plain.model)
-    n = 0
     generator = plain.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05,
                                repeat_penalty=1.0, reset=True)
     for token in generator:
-        if not first:
-            first = time.perf_counter()
         if llama_cpp.llama_vocab_is_eog(vocab, token):
             break
         plain.detokenize([token])
-        n += 1
-        if n >= max_tokens:
+        stamps.append(time.perf_counter())
+        if len(stamps) >= max_tokens:
             break
     generator.close()
-    ended = time.perf_counter()
-    return first - started, ended - first, n
+    first = stamps[0] - started if stamps else float("nan")
+    return first, [b - a for a, b in itertools.pairwise(stamps)]
+
+
+def _ours_run(ours: LlamaCppLLM, prompt: str, max_tokens: int,
+              evidence: bool) -> tuple[float, list[float], Generation | None]:
+    """(time to first token s, per-delta intervals s, the Generation) through edgesdk."""
+    started = time.perf_counter()
+    stamps: list[float] = []
+    stream = ours.stream(prompt, max_tokens=max_tokens, evidence=evidence)
+    for _delta in stream:
+        stamps.append(time.perf_counter())
+    first = stamps[0] - started if stamps else float("nan")
+    return first, [b - a for a, b in itertools.pairwise(stamps)], stream.generation
+
+
+def _rate(intervals: Sequence[float]) -> float | None:
+    """Tokens/s from the median token interval (robust to a host's scheduling hiccups)."""
+    return 1.0 / float(statistics.median(intervals)) if len(intervals) >= 4 else None
 
 
 def bench_llm(model_id: str, *, catalog: Catalog, threads: int, repeats: int, max_tokens: int,
               progress: Progress) -> dict[str, Any]:
     """Interleaved runs of edgesdk's runtime (with and without evidence) and plain llama.cpp.
 
-    The three variants run back to back on each prompt, so the ratios are taken per such
-    triple and then the median: a slow moment on a shared machine hits all three alike.
-    ``confidence_overhead`` is decode time with evidence over without, minus one."""
-    import llama_cpp
-
+    Both sides drive the *same* ``llama_cpp.Llama`` instance (the one edgesdk loaded) through
+    the same public ``generate`` call, so the ratio isolates what edgesdk's loop adds: on this
+    VM two separately created instances of one model differ by up to ±4 % on their own, which
+    would swamp a 1 % effect. The three variants run back to back on each prompt, who goes
+    first rotates, and each run's rate is taken from its median token interval; the ratios are
+    taken per such triple and then the median, so a slow moment hits all three alike.
+    ``confidence_overhead`` is decode time with evidence over without, minus one. The mean
+    rates (tokens / wall time) are reported too, as ``*_mean``.
+    """
     manifest = catalog.manifest(model_id)
-    path = catalog.locate(model_id)
     started = time.perf_counter()
     ours = LlamaCppLLM.load(model_id, catalog=catalog, n_ctx=1024, threads=threads)
     load_s = time.perf_counter() - started
-    plain = llama_cpp.Llama(model_path=str(path), n_ctx=1024, n_threads=threads,
-                            n_threads_batch=threads, n_batch=512, logits_all=False,
-                            verbose=False, seed=0)
-    rates: dict[str, list[float]] = {"evidence": [], "no_evidence": [], "plain": []}
+    plain = ours.raw
+    kinds = ("evidence", "no_evidence", "plain")
+    rates: dict[str, list[float]] = {k: [] for k in kinds}
+    mean_rates: dict[str, list[float]] = {k: [] for k in kinds}
     ttft: dict[str, list[float]] = {"evidence": [], "plain": []}
     prompt_rates: list[float] = []
     ratios: list[float] = []
@@ -113,32 +133,31 @@ def bench_llm(model_id: str, *, catalog: Catalog, threads: int, repeats: int, ma
     for rep in range(repeats):
         for i, prompt in enumerate(BENCH_PROMPTS):
             progress(f"{model_id}: repetition {rep + 1}/{repeats}, prompt {i + 1}")
-            order = ["evidence", "no_evidence", "plain"]
             trio: dict[str, float] = {}
-            for kind in order[rep % 3:] + order[:rep % 3]:  # rotate who goes first
+            for kind in kinds[rep % 3:] + kinds[:rep % 3]:  # rotate who goes first
                 if kind == "plain":
-                    first_s, decode_s, n = _plain_run(plain, prompt, max_tokens)
+                    first_s, intervals = _plain_run(plain, prompt, max_tokens)
                     ttft["plain"].append(first_s * 1000)
-                    if n > 1:
-                        trio[kind] = (n - 1) / decode_s
-                    continue
-                gen = ours.generate(prompt, max_tokens=max_tokens, evidence=kind == "evidence")
-                n = gen.completion_tokens
-                if n > 1:
-                    trio[kind] = (n - 1) / (gen.timings.decode_ms / 1000)
-                if kind == "evidence":
-                    ttft["evidence"].append(gen.timings.first_token_ms)
-                    fresh = gen.prompt_tokens - gen.cached_prompt_tokens
-                    if fresh > 4 and gen.timings.prompt_ms > 0:
-                        prompt_rates.append(fresh / (gen.timings.prompt_ms / 1000))
-            for kind, rate in trio.items():
-                rates[kind].append(rate)
+                else:
+                    first_s, intervals, gen = _ours_run(ours, prompt, max_tokens,
+                                                        evidence=kind == "evidence")
+                    if kind == "evidence" and gen is not None:
+                        ttft["evidence"].append(first_s * 1000)
+                        fresh = gen.prompt_tokens - gen.cached_prompt_tokens
+                        if fresh > 4 and gen.timings.prompt_ms > 0:
+                            prompt_rates.append(fresh / (gen.timings.prompt_ms / 1000))
+                rate = _rate(intervals)
+                if rate is not None:
+                    trio[kind] = rate
+                    rates[kind].append(rate)
+                    mean_rates[kind].append(len(intervals) / sum(intervals))
             if len(trio) == 3:  # paired: the three ran back to back on the same prompt
                 ratios.append(trio["evidence"] / trio["plain"])
                 overheads.append(trio["no_evidence"] / trio["evidence"] - 1.0)
+    kernel = ours.evidence_kernel
     ours.close()
-    plain.close()
     med = {k: _median(v) for k, v in rates.items()}
+    mean = {k: _median(v) for k, v in mean_rates.items()}
     return {
         "model": model_id,
         "file_bytes": manifest.size,
@@ -150,7 +169,10 @@ def bench_llm(model_id: str, *, catalog: Catalog, threads: int, repeats: int, ma
         "decode_tokens_per_s_no_evidence": med["no_evidence"],
         "decode_tokens_per_s_plain": med["plain"],
         "decode_ratio_vs_raw": _median(ratios),
+        "decode_ratio_vs_raw_mean": mean["evidence"] / mean["plain"],
         "confidence_overhead": _median(overheads),
+        "confidence_overhead_mean": mean["no_evidence"] / mean["evidence"] - 1.0,
+        "evidence_kernel": kernel,
         "pairs": len(ratios),
         "samples": {k: [round(x, 2) for x in v] for k, v in rates.items()},
     }
@@ -210,7 +232,7 @@ def bench_rss(profiles: Sequence[str], progress: Progress) -> list[dict[str, Any
 
 def bench_router(model_id: str, profile_name: str, *, n: int = 2000) -> dict[str, Any]:
     """Router decision latency on realistic evidence (signals from a generation)."""
-    from edgesdk.types import Generation, GenerationEvidence
+    from edgesdk.types import GenerationEvidence
     from edgesdk.wiring import default_router
 
     router = default_router(model_id, get_profile(profile_name))
