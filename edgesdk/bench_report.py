@@ -43,7 +43,8 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
     catalog = Catalog()
     started = time.perf_counter()
     quick = quick or smoke
-    repeats = 1 if smoke else 8 if quick else 12
+    repeats = 1 if smoke else 10 if quick else 24  # triples per LLM = 3 prompts × repeats
+    perception_repeats = 1 if smoke else 6 if quick else 12
     say("memory bandwidth")
     bandwidth = measure_bandwidth(size_mb=64 if smoke else 128 if quick else 512)
     models = sorted({prof.llm, *(p.llm for p in PROFILES.values())}) if not quick else sorted(
@@ -61,7 +62,8 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
     router = bench_router(prof.llm, profile, n=200 if smoke else 500 if quick else 5000)
     rss_profiles = ["watch"] if smoke or profile == "watch" else ["watch", profile]
     rss = bench_rss(rss_profiles if quick else list(PROFILES), say)
-    perception = (bench_perception(profile, catalog=catalog, repeats=repeats, progress=say)
+    perception = (bench_perception(profile, catalog=catalog, repeats=perception_repeats,
+                                   progress=say)
                   if prof.perceivers else {})
     say("end-to-end latency (stand-in cloud on 127.0.0.1)")
     e2e = bench_end_to_end(prof.llm, profile, catalog=catalog, repeats=1 if quick else 3,

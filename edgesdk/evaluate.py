@@ -42,6 +42,9 @@ CLOUD_MODEL = "deepseek-chat"
 CLOUD_OUTPUT_TOKENS = 40
 
 
+YES_NO_GROUP = "all yes/no questions"
+
+
 def load_cloud_answers(path: Path) -> dict[str, str]:
     """``{"id", "answer"}`` JSONL → id → cloud answer text."""
     out: dict[str, str] = {}
@@ -161,6 +164,17 @@ def _evaluate(records: Sequence[Record], *, router: Router,
                            "cloud_share_at_95": metrics.random_cloud_share_at(y, cloud)}
     csa = metrics.cloud_share_at(p, y, cloud)
     oracle = metrics.oracle_cloud_share_at(y, cloud)
+    without: dict[str, float] = {}  # where the gap to the oracle comes from
+    groups = dict(sorted(by_cat.items()))
+    groups[YES_NO_GROUP] = [i for i, r in enumerate(records)
+                            if any(a.strip().lower() in ("yes", "no") for a in r.item.answers)]
+    for c, ix in groups.items():
+        keep = np.ones(len(y), dtype=bool)
+        keep[ix] = False
+        if keep.any():
+            kc = cloud[keep] if cloud is not None else None
+            o = metrics.oracle_cloud_share_at(y[keep], kc)
+            without[c] = metrics.cloud_share_at(p[keep], y[keep], kc) / o if o > 0 else math.nan
     step = max(1, len(share) // 200)
     return {
         "model": router.model_id,
@@ -179,6 +193,7 @@ def _evaluate(records: Sequence[Record], *, router: Router,
         "oracle_cloud_share_at_95": oracle,
         "random_cloud_share_at_95": baselines["random"]["cloud_share_at_95"],
         "cloud_share_ratio_to_oracle": csa / oracle if oracle > 0 else math.nan,
+        "cloud_share_ratio_without_category": without,
         "curve": {"cloud_share": [round(float(v), 4) for v in share[::step]],
                   "accuracy": [round(float(v), 4) for v in acc[::step]]},
         "baselines": baselines,
@@ -220,11 +235,18 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
                  f"{_fmt(report['oracle_cloud_share_at_95'])} |")
     lines += ["", f"ECE (10 bins) {_fmt(report['ece'])}, Brier {_fmt(report['brier'])}, "
               f"router decision p50 {report['router_latency_ms_p50']:.3f} ms", "",
-              "| category | n | accuracy | AUROC | min log-prob AUROC |", "|---|---|---|---|---|"]
+              "| category | n | accuracy | AUROC | min log-prob AUROC | share/oracle without it |",
+              "|---|---|---|---|---|---|"]
+    without = report.get("cloud_share_ratio_without_category", {})
     for c, acc in report["accuracy_by_category"].items():
         lines.append(f"| {c} | {report['n_by_category'][c]} | {_fmt(acc)} | "
                      f"{_fmt(report['auroc_by_category'][c])} | "
-                     f"{_fmt(b['min_logprob']['auroc_by_category'][c])} |")
+                     f"{_fmt(b['min_logprob']['auroc_by_category'][c])} | "
+                     f"{_fmt(without.get(c))} |")
+    lines += ["", f"Cloud share at 95% / oracle: {_fmt(report['cloud_share_ratio_to_oracle'])}"
+              f" overall, {_fmt(without.get(YES_NO_GROUP))} without every question whose answer "
+              "is yes or no; the last column is the same ratio with that category left out "
+              "(where the gap to the oracle comes from)."]
     cost = report["cost_usd"]
     lines += ["", f"Cost ({cost['model']}, current prices, USD): cloud-only "
               f"{_fmt(cost['cloud_only'])}, router at 95% {_fmt(cost['router_at_95'])}, "
