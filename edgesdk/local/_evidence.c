@@ -116,7 +116,7 @@ static PyObject *measure(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     if (top < 0) { /* caller does not know the argmax (sampling): find it */
         best = max_in(row, 0, n);
         top = 0;
-        while (row[top] != best) {
+        while (top < n - 1 && row[top] != best) { /* bounded: an all-NaN row finds nothing */
             top++;
         }
     }

@@ -133,3 +133,11 @@ def test_large_logits_take_the_shifted_path_and_agree(backend: Backend) -> None:
     assert all(abs(a - b) < 1e-3 for a, b in zip(small, big))
     top = int(logits.argmax())
     assert meter.measure(logits, top, top=top) == meter.measure(logits, top)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_all_nan_row_gives_nan_evidence_not_a_crash(backend: Backend) -> None:
+    # the router treats non-finite evidence as missing and fails safe (escalates)
+    lp, _entropy, _margin = EvidenceMeter(100, backend=backend).measure(
+        np.full(100, np.nan, dtype=np.float32), 3)
+    assert not np.isfinite(lp)
