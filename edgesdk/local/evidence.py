@@ -52,11 +52,9 @@ class EvidenceMeter:
             )
         self.n_vocab = n_vocab
         self._use_c = _c_kernel is not None and backend != "numpy"
-        self._buf: np.ndarray[Any, np.dtype[np.float32]] | None = None
-        if not self._use_c:
-            self._buf = np.empty(n_vocab, dtype=np.float32)
-            if backend == "auto":
-                _log.debug("C evidence kernel unavailable; using the numpy fallback")
+        self._buf: np.ndarray[Any, np.dtype[np.float32]] | None = None  # numpy path, lazily
+        if not self._use_c and backend == "auto":
+            _log.debug("C evidence kernel unavailable; using the numpy fallback")
 
     @property
     def kernel(self) -> str:
@@ -65,11 +63,8 @@ class EvidenceMeter:
 
     def measure_pointer(self, pointer: Any, token: int, *, top: int | None = None) -> Evidence:
         """``pointer``: a ctypes ``float*`` to a row of ``n_vocab`` (llama_get_logits_ith)."""
-        if self._use_c and _c_kernel is not None:
-            address = ctypes.cast(pointer, ctypes.c_void_p).value
-            result: Evidence = _c_kernel.measure(address, self.n_vocab, token,
-                                                 -1 if top is None else top)
-            return result
+        if self._use_c:
+            return self._measure_c(ctypes.cast(pointer, ctypes.c_void_p).value, token, top)
         row = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
         return self._measure_numpy(row, token, top)
 
@@ -83,20 +78,25 @@ class EvidenceMeter:
             )
         if not 0 <= token < self.n_vocab:
             raise ValueError(f"token {token} is outside the {self.n_vocab}-entry vocabulary")
-        if self._use_c and _c_kernel is not None:
-            row = np.ascontiguousarray(logits)
-            result: Evidence = _c_kernel.measure(row.ctypes.data, self.n_vocab, token,
-                                                 -1 if top is None else top)
-            return result
+        if self._use_c:
+            row = np.ascontiguousarray(logits)  # keeps the row alive during the call
+            return self._measure_c(row.ctypes.data, token, top)
         return self._measure_numpy(logits, token, top)
+
+    def _measure_c(self, address: int | None, token: int, top: int | None) -> Evidence:
+        assert _c_kernel is not None
+        result: Evidence = _c_kernel.measure(address, self.n_vocab, token,
+                                             -1 if top is None else top)
+        return result
 
     def _measure_numpy(self, logits: np.ndarray[Any, np.dtype[np.float32]], token: int,
                        top: int | None) -> Evidence:
         if top is None:
             top = int(logits.argmax())
         top_logit = float(logits[top])
-        buf = self._buf if self._buf is not None else np.empty(self.n_vocab, dtype=np.float32)
-        self._buf = buf
+        if self._buf is None:
+            self._buf = np.empty(self.n_vocab, dtype=np.float32)
+        buf = self._buf
         # exp on the raw logits when they cannot overflow float32 (the usual case) saves a pass
         shift = top_logit if top_logit > self.SAFE_EXP or top_logit < -self.SAFE_EXP else 0.0
         if shift:
