@@ -312,7 +312,7 @@ class Assistant:
                                              reasons=(f"skill:{attempt.skill.skill}",))
             return
         # 2b. pre-generation prior: hopeless questions skip the local model
-        if mode != "only-on-device" and self._can_escalate(deadline):
+        if self.router.blocked(attempt.question, mode, self._policy_state(deadline)) is None:
             prior = self.router.prior(attempt.question)
             if prior is not None and prior < self.router.skip_below:
                 attempt.decision = RouteDecision(
@@ -382,14 +382,6 @@ class Assistant:
             est_call_cost=self.budget.est_call_cost,
             deadline_left_s=deadline - time.monotonic(),
         )
-
-    def _can_escalate(self, deadline: float) -> bool:
-        """Whether an escalation could happen now (network, tiers, budgets): only then may a
-        hopeless prior skip local generation, so an offline device still answers."""
-        state = self._policy_state(deadline)
-        return (state.device.network != "none" and state.tier_available
-                and (state.calls_left is None or state.calls_left > 0)
-                and (state.money_left is None or state.money_left >= state.est_call_cost))
 
     def _path(self, question: str, image: ImageInput | None, audio: AudioInput | None,
               mode: Mode, deadline: float, stream: bool) -> Iterator[str | Answer]:

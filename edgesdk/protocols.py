@@ -59,6 +59,12 @@ class RouterLike(Protocol):
 
     def prior(self, question: str) -> float | None: ...
 
+    def blocked(self, question: str, mode: Mode, state: Any = None) -> str | None:
+        """Why ``question`` may not be escalated now, or ``None``. The assistant asks before
+        letting a hopeless prior skip local generation: that shortcut must obey the same rules
+        (private topics, network, budgets, deadline) as ``decide``."""
+        ...
+
     def decide(
         self,
         *,

@@ -66,6 +66,9 @@ class SignalRouter:
     def prior(self, question: str) -> float | None:
         return self.inner.prior(question)
 
+    def blocked(self, question: str, mode: Mode, state: PolicyState | None = None) -> str | None:
+        return self.inner.blocked(question, mode, state)
+
     def decide(self, *, question: str, generation: Generation | None,
                skill: SkillResult | None, percepts: Sequence[Percept], mode: Mode,
                state: PolicyState | None = None,

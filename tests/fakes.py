@@ -76,6 +76,12 @@ class FakeRouter:
     def prior(self, question: str) -> float | None:
         return self._prior
 
+    def blocked(self, question: str, mode: Mode, state: object = None) -> str | None:
+        from edgesdk.routing.policy import Policy, PolicyState
+
+        real = state if isinstance(state, PolicyState) else PolicyState()
+        return Policy(threshold=self.threshold).blocked(question, mode, real)
+
     def decide(self, *, question: str, generation: Generation | None, skill: SkillResult | None,
                percepts: Sequence[Percept], mode: Mode, state: object = None,
                peer: Generation | None = None) -> RouteDecision:

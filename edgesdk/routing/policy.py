@@ -105,7 +105,7 @@ class Policy:
         if not want:
             return RouteDecision(action="stay", confidence=conf, threshold=threshold,
                                  reasons=tuple(why))
-        blocked = self._blocked(question, mode, state)
+        blocked = self.blocked(question, mode, state)
         if blocked is None:
             return RouteDecision(action="escalate", confidence=conf, threshold=threshold,
                                  reasons=tuple(why))
@@ -117,8 +117,8 @@ class Policy:
         return RouteDecision(action="stay", confidence=conf, threshold=threshold,
                              reasons=tuple(why))
 
-    def _blocked(self, question: str, mode: Mode, state: PolicyState) -> str | None:
-        """Why escalating is not possible or not allowed now, or ``None``."""
+    def blocked(self, question: str, mode: Mode, state: PolicyState) -> str | None:
+        """Why escalating ``question`` is not possible or not allowed now, or ``None``."""
         if mode == "only-on-device":
             return "mode only-on-device: not escalating"
         topic = self.private_match(question)

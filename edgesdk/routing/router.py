@@ -231,6 +231,12 @@ class Router:
         return policy.decide(question=question, confidence=conf, mode=mode,
                                   state=state or self.state, reasons=why)
 
+    def blocked(self, question: str, mode: Mode = "prefer-on-device",
+                state: PolicyState | None = None) -> str | None:
+        """Why ``question`` may not go up now (mode, private topic, network, tier, budgets,
+        deadline), or ``None``; the same rule ``decide`` applies."""
+        return self.policy.blocked(question, mode, state or self.state)
+
     def observe(self, *, question: str, generation: Generation | None, agreed: bool) -> None:
         """Feed one free label (did the cloud agree with the device?) to online learning."""
         if self.online is None:

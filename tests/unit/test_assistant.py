@@ -321,3 +321,21 @@ def test_a_peer_the_profile_may_not_hold_is_refused_before_loading(tmp_path) -> 
     with pytest.raises(MemoryBudgetExceeded, match="may not load model 'gemma3-270m'"):
         Assistant(profile="watch", peer="gemma3-270m", settings=Settings(home=tmp_path),
                   llm=FakeLLM(model_id="smollm2-135m-instruct"), tiers=[], router=FakeRouter())
+
+
+def test_hopeless_prior_never_skips_to_the_cloud_with_a_private_topic(tmp_path) -> None:
+    """The prior's shortcut to the cloud obeys the same policy as the router's decision."""
+    from edgesdk.routing.calibrate import load
+    from edgesdk.routing.policy import Policy
+    from edgesdk.routing.router import Router
+
+    router = Router(calibration=load("smollm2-135m-instruct"),
+                    policy=Policy(threshold=1.0, private_topics=(r"\bdiagnos\w*",)),
+                    skip_below=1.0)  # every prior is hopeless, every answer too unsure
+    tier = FakeTier(text="a cloud diagnosis")
+    llm = FakeLLM({"diagnosis": ("Rest and fluids", -3.0)})
+    with make(tmp_path, tiers=[tier], router=router, llm=llm) as a:
+        answer = a.ask("What is the diagnosis for a fever and a cough?")
+    assert tier.calls == [] and len(llm.prompts) == 1
+    assert answer.tier == "device" and answer.text == "Rest and fluids"
+    assert any("private topic" in r for r in answer.reasons), answer.reasons

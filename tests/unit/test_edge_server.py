@@ -41,6 +41,9 @@ class ThresholdRouter:
     def prior(self, question: str) -> float | None:
         return None
 
+    def blocked(self, question: str, mode: Mode, state: Any = None) -> str | None:
+        return "mode only-on-device" if mode == "only-on-device" else None
+
     def decide(self, *, question: str, generation: Generation | None, skill: SkillResult | None,
                percepts: Sequence[Percept], mode: Mode, state: Any = None,
                peer: Generation | None = None) -> RouteDecision:
