@@ -41,7 +41,14 @@ from edgesdk.local.llm import LlamaCppLLM, LocalLLM
 from edgesdk.local.percept_skills import PERCEPT_SKILLS, answer_from_percepts
 from edgesdk.local.prompts import cloud_messages, qa_prompt, stop_for
 from edgesdk.local.skills import try_skills
-from edgesdk.protocols import CuratorLike, PerceptionLike, RouterLike, TextRedactor, TierClient
+from edgesdk.protocols import (
+    CuratorLike,
+    PerceptionLike,
+    QuestionPreparer,
+    RouterLike,
+    TextRedactor,
+    TierClient,
+)
 from edgesdk.routing.policy import PolicyState
 from edgesdk.routing.signals import question_kind
 from edgesdk.types import (
@@ -321,7 +328,16 @@ class Assistant:
                              "skipped local generation",),
                 )
                 return
-        # 2c. local LLM
+        # 2c. the question embedding a router with an answer bank reads, outside its decision
+        if isinstance(self.router, QuestionPreparer):
+            t = time.perf_counter()
+            try:
+                self.router.question_vector(attempt.question)
+                ok = True
+            except Exception:  # decide() records why in its reasons and fails safe
+                ok = False
+            attempt.trace.append(_step("embed_question", t, ok=ok))
+        # 2d. local LLM
         t = time.perf_counter()
         prompt = qa_prompt(self.llm.prompt_style, attempt.question, attempt.context)
         try:

@@ -232,6 +232,7 @@ def bench_rss(profiles: Sequence[str], progress: Progress) -> list[dict[str, Any
 
 def bench_router(model_id: str, profile_name: str, *, n: int = 2000) -> dict[str, Any]:
     """Router decision latency on realistic evidence (signals from a generation)."""
+    from edgesdk.protocols import QuestionPreparer
     from edgesdk.types import GenerationEvidence
     from edgesdk.wiring import default_router
 
@@ -239,6 +240,12 @@ def bench_router(model_id: str, profile_name: str, *, n: int = 2000) -> dict[str
     rng = np.random.default_rng(0)
     questions = ("Who wrote Hamlet?", "Is Paris in France?", "How many legs does a spider have?",
                  "A farmer has 12 cows and buys 7 more; how many now?")
+    embed_ms = []
+    if isinstance(router, QuestionPreparer):  # once per question, before generation
+        for q in questions:
+            started = time.perf_counter()
+            router.question_vector(q)
+            embed_ms.append((time.perf_counter() - started) * 1000)
     times = []
     for i in range(n):
         k = int(rng.integers(1, 12))
@@ -254,7 +261,8 @@ def bench_router(model_id: str, profile_name: str, *, n: int = 2000) -> dict[str
         router.decide(question=questions[i % len(questions)], generation=gen, skill=None,
                       percepts=(), mode="prefer-on-device")
         times.append((time.perf_counter() - started) * 1000)
-    return {"router_p50_ms": _pct(times, 50), "router_p99_ms": _pct(times, 99), "n": n}
+    return {"router_p50_ms": _pct(times, 50), "router_p99_ms": _pct(times, 99), "n": n,
+            "question_embedding_ms": _pct(embed_ms[1:], 50) if len(embed_ms) > 1 else None}
 
 
 def _sample_images() -> dict[str, Any]:

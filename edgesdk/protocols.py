@@ -78,6 +78,15 @@ class RouterLike(Protocol):
     ) -> RouteDecision: ...
 
 
+@runtime_checkable
+class QuestionPreparer(Protocol):
+    """A router that reads a question embedding (the answer bank) and can compute it ahead
+    of ``decide``: the Assistant calls this before local generation, so the decision itself
+    stays a dot product. Raising is allowed; ``decide`` then fails safe."""
+
+    def question_vector(self, question: str) -> Any: ...
+
+
 class PerceptionResultLike(Protocol):
     @property
     def percepts(self) -> Sequence[Percept]: ...

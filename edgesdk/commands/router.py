@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +30,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fit.add_argument("--peer", default=None, metavar="MODEL",
                      help="also fit the scorer that reads this second local model's answer "
                           "(peer agreement; its generations are cached like the main model's)")
+    fit.add_argument("--bank-embedder", choices=("hashed", "minilm", "none"), default="hashed",
+                     help="question representation of the answer-neighbour bank: hashed words "
+                          "(built in, default), MiniLM (~160 MB more memory at run time), or "
+                          "none (no bank); see docs/router.md")
     fit.set_defaults(handler=_fit)
 
 
@@ -48,7 +53,17 @@ def _fit(args: argparse.Namespace) -> int:
             peers.update({r.item.id: r.generation for r in collect(
                 path, args.peer, limit=args.limit, threads=2, cached_only=args.cached_only)})
     outcomes = [Outcome(question=r.item.question, generation=r.generation, skill=r.skill,
-                        correct=r.correct, peer=peers.get(r.item.id)) for r in records]
+                        correct=r.correct, peer=peers.get(r.item.id), answers=r.item.answers)
+                for r in records]
+    from edgesdk.routing.neighbours import HashedWords
+
+    embedder: Any = None
+    if args.bank_embedder == "hashed":
+        embedder = HashedWords()
+    elif args.bank_embedder == "minilm":
+        from edgesdk.local.embed import MiniLMEmbedder
+
+        embedder = MiniLMEmbedder.load(threads=2)
     hidden = None
     if args.probe:
         from edgesdk.evalrun import hidden_cache
@@ -61,6 +76,8 @@ def _fit(args: argparse.Namespace) -> int:
     cal = fit_calibration(outcomes, model_id=args.model, hidden=hidden if args.probe else None,
                           model_sha256=Catalog().manifest(args.model).sha256,
                           method=args.method, peer_model_id=args.peer,
+                          embed=embedder.embed if embedder is not None else None,
+                          embedder_id=embedder.model_id if embedder is not None else "",
                           dataset=",".join(p.name for p in args.dataset))
     if args.probe:
         hc.save()

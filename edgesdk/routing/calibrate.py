@@ -31,6 +31,7 @@ import numpy as np
 
 from edgesdk.errors import CalibrationError
 from edgesdk.routing.metrics import FloatArray, auroc
+from edgesdk.routing.neighbours import AnswerBank
 
 FORMAT_VERSION = 1
 CALIBRATION_DIR = Path(__file__).resolve().parent / "calibrations"
@@ -105,6 +106,9 @@ class Calibration:
     scorer_peer: LinearScorer | None = None
     quantiles_peer: tuple[float, ...] = ()
     """Like ``quantiles``, for the confidences of ``scorer_peer`` (out of fold)."""
+    answer_bank: AnswerBank | None = None
+    """Labelled-question neighbours (``routing/neighbours.py``); every scorer reads their
+    ``nb_*`` features when it is set."""
 
     @property
     def wants_peer(self) -> bool:
@@ -117,6 +121,7 @@ class Calibration:
 
     def to_json(self) -> str:
         data = asdict(self)
+        data["answer_bank"] = self.answer_bank.to_dict() if self.answer_bank else None
         if self.probe is not None:  # long vectors: keep the file small and diffable
             data["probe"] = {k: ([round(x, 6) for x in v] if isinstance(v, tuple) else v)
                              for k, v in data["probe"].items()}
@@ -145,6 +150,8 @@ class Calibration:
             peer_model_id=str(data["peer_model_id"]) if data.get("peer_model_id") else None,
             scorer_peer=scorer(data["scorer_peer"]) if data.get("scorer_peer") else None,
             quantiles_peer=tuple(data.get("quantiles_peer", ())),
+            answer_bank=(AnswerBank.from_dict(data["answer_bank"]) if data.get("answer_bank")
+                         else None),
         )
 
 

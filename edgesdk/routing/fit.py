@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from edgesdk.routing.calibrate import (
     quantiles_of,
 )
 from edgesdk.routing.metrics import auroc, ece
+from edgesdk.routing.neighbours import NEIGHBOUR_FEATURES, AnswerBank, fit_bank
 from edgesdk.routing.peer import PEER_FEATURES, peer_features
 from edgesdk.types import Generation, SkillResult
 
@@ -43,6 +45,8 @@ PEER_INTERACT_WITH = ("peer_agree", "peer_contain", "peer_jaccard", "peer_lp_mea
                       "peer_lp_min")
 PEER_CROSS = (("peer_agree", "peer_lp_mean"), ("peer_agree", "lp_mean"), ("peer_agree", "lp_min"))
 PEER_L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
+NEIGHBOUR_INTERACTIONS = tuple(("kind_fact", f) for f in NEIGHBOUR_FEATURES)
+"""How often an answer is right for similar questions means most for short facts."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +59,8 @@ class Outcome:
     correct: bool
     peer: Generation | None = None
     """The peer model's answer to the same question, when fitting with a peer."""
+    answers: tuple[str, ...] = ()
+    """The gold answers (for the answer-neighbour bank; see ``routing/neighbours.py``)."""
 
 
 def default_interactions() -> tuple[tuple[str, str], ...]:
@@ -78,9 +84,13 @@ def fit_calibration(
     dataset: str = "",
     hidden: Callable[[str, str], Sequence[float]] | None = None,
     peer_model_id: str | None = None,
+    embed: Callable[[Sequence[str]], Any] | None = None,
+    embedder_id: str = "minilm-l6-int8",
 ) -> Calibration:
     """Fit the combiner, its calibration and the prior; with ``hidden``, also the probe; with
-    ``peer_model_id`` (and ``Outcome.peer`` set), also the scorer that reads the peer's answer.
+    ``peer_model_id`` (and ``Outcome.peer`` set), also the scorer that reads the peer's answer;
+    with ``embed`` (question texts → sentence embeddings of ``embedder_id``) and
+    ``Outcome.answers``, the answer-neighbour bank whose features every scorer then reads.
     """
     llm = [o for o in outcomes if o.skill is None and o.generation is not None]
     skilled = [o for o in outcomes if o.skill is not None]
@@ -91,8 +101,13 @@ def fit_calibration(
                                "needs at least 50. Use a bigger --dataset")
     rows = [signals.extract(o.question, o.generation) for o in llm]
     labels = [o.correct for o in llm]
-    features = (*QUESTION_FEATURES, *GENERATION_FEATURES)
+    features: tuple[str, ...] = (*QUESTION_FEATURES, *GENERATION_FEATURES)
     inter = default_interactions()
+    bank = None
+    if embed is not None:
+        bank = _neighbour_rows(outcomes, llm, rows, embed=embed, embedder_id=embedder_id)
+        features = (*features, *NEIGHBOUR_FEATURES)
+        inter = (*inter, *NEIGHBOUR_INTERACTIONS)
     l2 = choose_l2(rows, labels, features=features, interactions=inter, seed=seed)
     scorer, probs = fit_scorer(rows, labels, features=features, interactions=inter, l2=l2,
                                seed=seed, method=method)
@@ -110,6 +125,7 @@ def fit_calibration(
         prior=prior,
         skill_accuracy=float(skill_accuracy),
         quantiles=quantiles_of(np.asarray(probs)),
+        answer_bank=bank,
         fit_info={
             "dataset": dataset,
             "n_llm": len(llm),
@@ -120,13 +136,16 @@ def fit_calibration(
             "cv_auroc": round(auroc(probs, labels), 4),
             "cv_ece": round(ece(probs, labels), 4),
             "prior_cv_auroc": round(auroc(prior_probs, labels), 4),
+            "answer_bank": (None if bank is None else
+                            {"n": len(bank.answers), "k": bank.k,
+                             "dim": int(bank.basis.shape[1]), "embedder_id": embedder_id}),
             "llm_accuracy": round(float(np.mean(labels)), 4),
             "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     )
     if peer_model_id is not None:
         cal = _with_peer(cal, llm, rows, labels, peer_model_id=peer_model_id, seed=seed,
-                         method=method)
+                         method=method, base=features, base_inter=inter)
     if hidden is None:
         return cal
     vectors = np.array([hidden(o.question, o.generation.text) for o in llm  # type: ignore[union-attr]
@@ -148,9 +167,36 @@ def fit_calibration(
     return replace(cal, probe=probe, scorer_probe=scorer_probe, fit_info=info)
 
 
+def _neighbour_rows(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
+                    rows: Sequence[dict[str, float]], *,
+                    embed: Callable[[Sequence[str]], Any],
+                    embedder_id: str) -> AnswerBank:
+    """Fit the bank on every labelled question and add each LLM row's ``nb_*`` features,
+    leave-one-out (a question is never its own neighbour)."""
+    labelled = [o for o in outcomes if o.answers]
+    if len(labelled) < 50:
+        from edgesdk.errors import CalibrationError
+
+        raise CalibrationError(f"only {len(labelled)} outcomes carry gold answers; the answer "
+                               "bank needs at least 50 (Outcome.answers)")
+    vectors = np.asarray(embed([o.question for o in labelled]), dtype=np.float64)
+    bank = fit_bank(vectors, [o.answers for o in labelled], embedder_id=embedder_id)
+    position = {id(o): i for i, o in enumerate(labelled)}
+    extra = [o for o in llm if id(o) not in position]
+    extra_vectors = (np.asarray(embed([o.question for o in extra]), dtype=np.float64)
+                     if extra else np.zeros((0, vectors.shape[1])))
+    extra_at = {id(o): i for i, o in enumerate(extra)}
+    for o, row in zip(llm, rows, strict=True):
+        assert o.generation is not None
+        i = position.get(id(o))
+        vec = vectors[i] if i is not None else extra_vectors[extra_at[id(o)]]
+        row.update(bank.features(vec, o.question, o.generation.text, exclude=i))
+    return bank
+
+
 def _with_peer(cal: Calibration, llm: Sequence[Outcome], rows: Sequence[dict[str, float]],
-               labels: Sequence[bool], *, peer_model_id: str, seed: int, method: str
-               ) -> Calibration:
+               labels: Sequence[bool], *, peer_model_id: str, seed: int, method: str,
+               base: Sequence[str], base_inter: Sequence[tuple[str, str]]) -> Calibration:
     missing = sum(o.peer is None for o in llm)
     if missing > len(llm) // 10:
         from edgesdk.errors import CalibrationError
@@ -161,8 +207,8 @@ def _with_peer(cal: Calibration, llm: Sequence[Outcome], rows: Sequence[dict[str
     peer_rows = [{**rows[i], **peer_features(llm[i].question, llm[i].generation, llm[i].peer)}
                  for i in keep]
     peer_labels = [labels[i] for i in keep]
-    features = (*QUESTION_FEATURES, *GENERATION_FEATURES, *PEER_FEATURES)
-    inter = peer_interactions()
+    features = (*base, *PEER_FEATURES)
+    inter = (*peer_interactions(), *(p for p in base_inter if p not in peer_interactions()))
     l2 = choose_l2(peer_rows, peer_labels, features=features, interactions=inter,
                    grid=PEER_L2_GRID, seed=seed)
     scorer, probs = fit_scorer(peer_rows, peer_labels, features=features, interactions=inter,

@@ -120,3 +120,28 @@ def random_cloud_share_at(labels: Sequence[bool] | FloatArray,
     shares = [cloud_share_at(rng.random(len(y)), y, cloud, quality=quality)
               for _ in range(repeats)]
     return float(np.mean(shares))
+
+
+def blind_cloud_share_at(labels: Sequence[bool] | FloatArray, blind: Sequence[bool] | FloatArray,
+                         cloud: Sequence[bool] | FloatArray | None = None, *,
+                         quality: float = 0.95, seed: int = 0, repeats: int = 200) -> float:
+    """The cloud share of the best router that knows nothing about the ``blind`` items.
+
+    It is perfect everywhere else and at chance inside the blind group: it escalates every
+    other item the cloud would fix, then blind items in random order, then the rest — the
+    best order when the blind items carry no signal. Averaged over ``repeats`` orders. Divided
+    by the oracle's share this is the floor of the share ratio for a device whose models are
+    at chance on that group: no confidence signal of theirs can go below it.
+    """
+    y = np.asarray(labels, dtype=np.float64)
+    c = np.ones_like(y) if cloud is None else np.asarray(cloud, dtype=np.float64)
+    b = np.asarray(blind, dtype=bool)
+    gain = c - y  # > 0: the cloud fixes it; escalate first
+    rng = np.random.default_rng(seed)
+    shares = []
+    for _ in range(repeats):
+        # known items ranked by gain like the oracle's (fixable → -1, the rest ≥ 1), the blind
+        # ones in between in random order
+        scores = np.where(b, rng.random(len(y)) - 0.5, 1.0 - 2.0 * gain)
+        shares.append(cloud_share_at(scores, y, c, quality=quality))
+    return float(np.mean(shares))

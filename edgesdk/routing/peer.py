@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 
 from edgesdk.types import Generation
 
@@ -57,13 +59,11 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") else word
 
 
-def _tokens(norm: str, question_words: set[str]) -> list[str]:
-    """Content words of a normalised answer that the question did not already contain."""
+def _content(norm: str) -> tuple[str, ...]:
+    """Content words of a normalised answer (characters for Chinese), stemmed."""
     if _CJK.search(norm):
-        chars = [c for c in norm if not c.isspace()]
-        return [c for c in chars if c not in question_words]
-    return [_stem(w) for w in norm.split()
-            if _stem(w) not in question_words and w not in _STOP]
+        return tuple(c for c in norm if not c.isspace())
+    return tuple(_stem(w) for w in norm.split() if w not in _STOP)
 
 
 def _yes_no(norm: str) -> str | None:
@@ -89,18 +89,74 @@ def _contains(long: list[str], short: list[str]) -> bool:
     return any(long[i:i + n] == short for i in range(len(long) - n + 1))
 
 
+@dataclass(frozen=True)
+class _Answer:
+    norm: str
+    tokens: list[str]
+    """Content words the question did not already contain."""
+    number: float | None
+    yes_no: str | None
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    norm: str
+    content: tuple[str, ...]
+    number: float | None
+    yes_no: str | None
+
+
+@lru_cache(maxsize=8192)
+def _parse(text: str) -> _Parsed:
+    """The question-independent part of preparing an answer (cached: the answer bank matches
+    the same few hundred gold answers over and over)."""
+    norm = normalise(_first_line(text))
+    return _Parsed(norm=norm, content=_content(norm), number=_last_number(norm),
+                   yes_no=_yes_no(norm))
+
+
+def _question_words(question: str) -> set[str]:
+    qn = normalise(question)
+    return set(qn) if _CJK.search(qn) else {_stem(w) for w in qn.split()}
+
+
+def _prepare(text: str, qwords: set[str]) -> _Answer:
+    p = _parse(text)
+    return _Answer(norm=p.norm, tokens=[t for t in p.content if t not in qwords],
+                   number=p.number, yes_no=p.yes_no)
+
+
 def agreement(question: str, answer: str, peer_answer: str) -> dict[str, float]:
     """How far two answers to ``question`` agree (all in [0, 1])."""
-    a, b = normalise(_first_line(answer)), normalise(_first_line(peer_answer))
-    qn = normalise(question)
-    qwords = set(qn) if _CJK.search(qn) else {_stem(w) for w in qn.split()}
-    ta, tb = _tokens(a, qwords), _tokens(b, qwords)
-    na, nb = _last_number(a), _last_number(b)
+    qwords = _question_words(question)
+    return _agreement(_prepare(answer, qwords), _prepare(peer_answer, qwords))
+
+
+class AnswerMatcher:
+    """``agreement(question, answer, x)['peer_agree'] == 1`` for many ``x``, with the answer
+    and the question prepared once and each distinct ``x`` matched once."""
+
+    def __init__(self, question: str, answer: str) -> None:
+        self._qwords = _question_words(question)
+        self._answer = _prepare(answer, self._qwords)
+        self._seen: dict[str, bool] = {}
+
+    def agrees(self, other: str) -> bool:
+        hit = self._seen.get(other)
+        if hit is None:
+            hit = _agreement(self._answer, _prepare(other, self._qwords))["peer_agree"] >= 1.0
+            self._seen[other] = hit
+        return hit
+
+
+def _agreement(pa: _Answer, pb: _Answer) -> dict[str, float]:
+    a, b, ta, tb = pa.norm, pb.norm, pa.tokens, pb.tokens
+    na, nb = pa.number, pb.number
     num_same = num_diff = 0.0
     if na is not None and nb is not None:
         close = abs(na - nb) <= max(1e-6, 0.011 * max(abs(na), abs(nb)))
         num_same, num_diff = float(close), float(not close)
-    ya, yb = _yes_no(a), _yes_no(b)
+    ya, yb = pa.yes_no, pb.yes_no
     yn_same = float(ya is not None and ya == yb)
     yn_diff = float(ya is not None and yb is not None and ya != yb)
     short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)

@@ -15,12 +15,24 @@ own threshold, so the target cloud share holds); without a peer it uses the plai
 stored beside it, so a device that cannot afford the second model loses nothing but accuracy.
 Perception scores (when the answer rests on percepts) cap the confidence: the calibration data
 has no images, so a weak percept lowers confidence rather than pretending to be calibrated.
+
+A calibration with an answer bank (``routing/neighbours.py``) also needs a vector of the
+question: hashed words by default (built in, ~20 µs), or MiniLM when the bank was fitted with it
+(a few ms, loaded on first use unless an ``embedder`` is given). It is computed once per
+question and kept (``question_vector``), so an app can compute it before the local model
+generates and ``decide`` stays cheap; if it cannot be computed, the neighbour signals are
+missing and the router fails safe (escalates when allowed).
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
 
 from edgesdk.devices import DeviceProfile
 from edgesdk.errors import CalibrationError
@@ -28,6 +40,7 @@ from edgesdk.routing import signals
 from edgesdk.routing.calibrate import Calibration, load
 from edgesdk.routing.fit import REQUIRED
 from edgesdk.routing.hidden import HiddenStates
+from edgesdk.routing.neighbours import HASHED_ID, NEIGHBOUR_FEATURES, HashedWords
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
 from edgesdk.routing.peer import peer_features
 from edgesdk.routing.policy import Policy, PolicyState
@@ -35,6 +48,26 @@ from edgesdk.types import Generation, Mode, Percept, RouteDecision, SkillResult
 
 DEFAULT_SKIP_BELOW = 0.03
 PERCEPT_FLOOR = 0.5
+VECTOR_CACHE = 64
+
+
+class Embedder(Protocol):
+    """Sentence embeddings (``edgesdk.local.embed.MiniLMEmbedder`` is the real one)."""
+
+    def embed(self, texts: Sequence[str]) -> Any: ...
+
+
+def _bank_embedder(embedder_id: str) -> Embedder:
+    """The question representation an answer bank was fitted with."""
+    if embedder_id == HASHED_ID:
+        return HashedWords()
+    from edgesdk.local.embed import MODEL_ID, MiniLMEmbedder
+
+    if embedder_id == MODEL_ID:
+        return MiniLMEmbedder.load(threads=1)
+    raise CalibrationError(f"the calibration's answer bank was fitted with the question "
+                           f"embedder '{embedder_id}', which this edgesdk does not know; refit "
+                           "with: edgesdk router fit ... --bank-embedder hashed")
 
 
 class Router:
@@ -50,6 +83,7 @@ class Router:
         skip_below: float = DEFAULT_SKIP_BELOW,
         hidden: HiddenStates | None = None,
         peer_policy: Policy | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         if hidden is not None and (calibration.probe is None or calibration.scorer_probe is None):
             raise CalibrationError(
@@ -64,6 +98,9 @@ class Router:
         self.online = online
         self.skip_below = skip_below
         self.model_id = calibration.model_id
+        self._embedder = embedder
+        self._vectors: OrderedDict[str, Any] = OrderedDict()
+        self._vector_lock = threading.Lock()
 
     @property
     def peer_model_id(self) -> str | None:
@@ -83,6 +120,7 @@ class Router:
         skip_below: float = DEFAULT_SKIP_BELOW,
         check_model_file: bool = True,
         hidden: HiddenStates | None = None,
+        embedder: Embedder | None = None,
     ) -> Router:
         """The shipped calibration of ``model_id`` with ``profile``'s policy.
 
@@ -112,7 +150,46 @@ class Router:
             recal = OnlineRecalibrator(config=online if isinstance(online, OnlineConfig)
                                        else None)
         return cls(calibration=calibration, policy=policy, online=recal, skip_below=skip_below,
-                   hidden=hidden, peer_policy=peer_policy)
+                   hidden=hidden, peer_policy=peer_policy, embedder=embedder)
+
+    # ------------------------------------------------------------------ question embedding
+
+    def question_vector(self, question: str) -> Any:
+        """The question's sentence embedding for the answer bank (cached per question), or
+        ``None`` when the calibration has no bank. Raises if the embedder cannot run."""
+        if self.calibration.answer_bank is None:
+            return None
+        with self._vector_lock:
+            if question in self._vectors:
+                self._vectors.move_to_end(question)
+                return self._vectors[question]
+            if self._embedder is None:
+                self._embedder = _bank_embedder(self.calibration.answer_bank.embedder_id)
+            vector = np.asarray(self._embedder.embed([question]), dtype=np.float64)[0]
+            self._vectors[question] = vector
+            if len(self._vectors) > VECTOR_CACHE:
+                self._vectors.popitem(last=False)
+            return vector
+
+    def _neighbours(self, question: str, answer: str, feats: dict[str, float],
+                    why: list[str]) -> None:
+        bank = self.calibration.answer_bank
+        if bank is None:
+            return
+        try:
+            vector = self.question_vector(question)
+        except Exception as exc:  # a missing embedder must fail safe, not crash routing
+            feats.update(dict.fromkeys(NEIGHBOUR_FEATURES, math.nan))
+            why.append(f"question embedding unavailable ({type(exc).__name__}: {exc})")
+            return
+        feats.update(bank.features(vector, question, answer))
+        why.append(f"answer right for {feats['nb_rate']:.0%} of similar labelled questions")
+
+    def features(self, question: str, generation: Generation) -> dict[str, float]:
+        """Every signal the plain scorer reads (generation, question, answer neighbours)."""
+        feats = signals.extract(question, generation)
+        self._neighbours(question, generation.text, feats, [])
+        return feats
 
     # ------------------------------------------------------------------ confidence
 
@@ -165,11 +242,12 @@ class Router:
             return None, [f"invalid signals: {', '.join(bad)}"], False
         why = [f"kind {signals.question_kind(question)}",
                f"min token log-prob {feats['lp_min']:.2f}"]
+        self._neighbours(question, generation.text, feats, why)
         with_peer, used_peer = self._peer_score(question, generation, peer, feats, why)
         conf = (with_peer if with_peer is not None
                 else self._score(question, generation.text, feats, why))
         if not math.isfinite(conf):
-            return None, ["combiner produced a non-finite score"], False
+            return None, [*why, "combiner produced a non-finite score"], False
         if self.online is not None and self.online.active and not used_peer:
             # the online layer learns on the plain scorer's scale (see ``observe``)
             adjusted = self.online.adjust(conf)
@@ -242,7 +320,7 @@ class Router:
         if self.online is None:
             return
         conf, _ = self.confidence(question=question, generation=generation, skill=None)
-        if conf is not None:
+        if conf is not None and generation is not None:
             # the online layer learns on the shipped scale, not its own output
-            shipped = self.calibration.scorer.prob(signals.extract(question, generation))
+            shipped = self.calibration.scorer.prob(self.features(question, generation))
             self.online.observe(shipped, agreed)

@@ -41,6 +41,9 @@ def test_eval_writes_a_complete_report(real_catalog: object, tmp_path: Path) -> 
     assert report["n"] == 13
     assert report["skill_answered"] >= 3  # the synthetic arithmetic is parsed by skills
     assert report["oracle_cloud_share_at_95"] <= report["cloud_share_at_95"] + 1e-9
+    floors = report["cloud_share_ratio_floor_at_chance"]
+    assert set(floors) >= set(report["accuracy_by_category"])
+    assert all(v >= 1.0 - 1e-9 for v in floors.values() if v == v)  # never below the oracle
     assert 0.0 <= report["ece"] <= 1.0
     assert len(report["curve"]["cloud_share"]) == len(report["curve"]["accuracy"])
     assert report["cost_usd"]["cloud_only"] >= report["cost_usd"]["policy"]
@@ -51,3 +54,25 @@ def test_eval_writes_a_complete_report(real_catalog: object, tmp_path: Path) -> 
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     assert report["cloud_accuracy"] < 1.0  # only one cloud answer was given
+
+
+def test_shipped_router_reads_its_answer_bank(real_catalog: object) -> None:
+    from edgesdk.devices import get_profile
+    from edgesdk.routing.router import Router
+    from edgesdk.types import Generation, GenerationEvidence
+
+    router = Router.for_model("gemma3-270m", profile=get_profile("phone"))
+    q = "The instrument of Philip Glass is"
+
+    def decide(text: str) -> tuple[float, tuple[str, ...]]:
+        gen = Generation(text=text, model_id="gemma3-270m", prompt_tokens=60,
+                         completion_tokens=1, finish_reason="stop",
+                         evidence=GenerationEvidence(logprobs=(-0.9,), entropies=(2.0,),
+                                                     margins=(0.5,)))
+        d = router.decide(question=q, generation=gen, skill=None)
+        return d.confidence, d.reasons
+
+    piano, why = decide(" piano")
+    kazoo, _ = decide(" kazoo")
+    assert any("similar labelled questions" in r for r in why)
+    assert piano > kazoo  # a common answer for instrument questions is more often right

@@ -339,3 +339,22 @@ def test_hopeless_prior_never_skips_to_the_cloud_with_a_private_topic(tmp_path) 
     assert tier.calls == [] and len(llm.prompts) == 1
     assert answer.tier == "device" and answer.text == "Rest and fluids"
     assert any("private topic" in r for r in answer.reasons), answer.reasons
+
+
+def test_question_embedding_is_computed_before_generation_and_traced(tmp_path) -> None:
+    from edgesdk.routing.fit import fit_calibration
+    from edgesdk.routing.policy import Policy
+    from edgesdk.routing.router import Router
+    from tests.unit.test_routing_neighbours import HashEmbedder, piano_or_kazoo
+
+    emb = HashEmbedder()
+    cal = fit_calibration(piano_or_kazoo(), model_id="fake-llm", model_sha256="a" * 64,
+                          embed=HashEmbedder().embed, embedder_id="hash")
+    router = Router(calibration=cal, policy=Policy(threshold=0.5), embedder=emb)
+    llm = FakeLLM({"instrument": ("piano", -0.2)})
+    with make(tmp_path, router=router, llm=llm) as a:
+        answer = a.ask("The instrument played by musician 12 is")
+    steps = [s.step for s in answer.trace]
+    assert steps == ["skills", "embed_question", "local_llm", "route"]
+    assert emb.calls == 1
+    assert any("similar labelled questions" in r for r in answer.reasons)

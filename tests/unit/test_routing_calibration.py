@@ -73,3 +73,7 @@ def test_shipped_calibrations_load() -> None:
         cal = calibrate.load(model_id, model_sha256=Catalog().manifest(model_id).sha256)
         assert cal.prior is not None
         assert 0.5 < cal.skill_accuracy <= 1.0
+        bank = cal.answer_bank
+        assert bank is not None and bank.embedder_id == "hashed-words-v1"
+        assert len(bank.answers) > 1000 and bank.vectors.shape == (len(bank.answers), 128)
+        assert {"nb_rate", "nb_wrate", "nb_sim"} <= set(cal.scorer.features)

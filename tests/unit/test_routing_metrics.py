@@ -31,6 +31,23 @@ def test_cloud_share() -> None:
     assert 0.4 < rnd <= 1.0
 
 
+def test_blind_cloud_share_is_the_floor_of_a_router_at_chance_on_a_group() -> None:
+    # 10 known items (5 right, 5 wrong) + 10 blind coin flips (5 right, 5 wrong)
+    labels = [1] * 5 + [0] * 5 + [1, 0] * 5
+    blind = [False] * 10 + [True] * 10
+    oracle = metrics.oracle_cloud_share_at(labels)
+    assert oracle == 0.45  # 10 wrong, 1 may stay wrong (95% of 20 = 19 right)
+    floor = metrics.blind_cloud_share_at(labels, blind)
+    # the 5 known-wrong first (0.25), then blind items until 4 of their 5 wrong are escalated:
+    # the 4th of 5 wrong among 10 sits at 4·11/6 = 7.33 on average → 0.25 + 7.33/20
+    assert abs(floor - (0.25 + 4 * 11 / 6 / 20)) < 0.02
+    assert floor == metrics.blind_cloud_share_at(labels, blind)  # seeded
+    # nothing blind: the floor is the oracle; everything blind: a random router
+    assert abs(metrics.blind_cloud_share_at(labels, [False] * 20) - oracle) < 1e-9
+    everything = metrics.blind_cloud_share_at(labels, [True] * 20, repeats=400)
+    assert abs(everything - metrics.random_cloud_share_at(labels, repeats=400)) < 0.03
+
+
 def test_cloud_share_with_cloud_labels() -> None:
     labels = [1, 0, 0, 1]
     cloud = [1, 1, 0, 0]  # cloud-only accuracy 0.5; local already 0.5 ≥ 0.95·0.5

@@ -88,3 +88,42 @@ def test_decision_is_fast() -> None:
 def test_for_model_without_calibration() -> None:
     with pytest.raises(CalibrationError):
         Router.for_model("no-such-model", profile=get_profile("watch"), check_model_file=False)
+
+
+class _BrokenEmbedder:
+    def embed(self, texts: object) -> object:
+        raise RuntimeError("no embedding model")
+
+
+def _bank_router(embedder: object) -> Router:
+    from edgesdk.routing.fit import fit_calibration
+    from tests.unit.test_routing_neighbours import HashEmbedder, piano_or_kazoo
+
+    cal = fit_calibration(piano_or_kazoo(), model_id="fake-llm", model_sha256="a" * 64,
+                          embed=HashEmbedder().embed, embedder_id="hash")
+    return Router(calibration=cal, policy=Policy(threshold=0.5),
+                  embedder=embedder)  # type: ignore[arg-type]
+
+
+def test_answer_bank_reads_the_question_embedding_once_per_question() -> None:
+    from tests.unit.test_routing_neighbours import HashEmbedder
+
+    emb = HashEmbedder()
+    r = _bank_router(emb)
+    q = "The instrument played by musician 5000 is"
+    assert r.question_vector(q) is not None and emb.calls == 1
+    d = r.decide(question=q, generation=gen("piano", (-0.3, -0.2)), skill=None)
+    assert emb.calls == 1  # computed ahead (before generation), reused by the decision
+    assert any("similar labelled questions" in x for x in d.reasons)
+    kazoo = r.decide(question=q, generation=gen("kazoo", (-0.3, -0.2)), skill=None)
+    assert kazoo.confidence < d.confidence
+    assert router().question_vector(q) is None  # no bank, no embedding
+
+
+def test_answer_bank_without_an_embedding_fails_safe() -> None:
+    r = _bank_router(_BrokenEmbedder())
+    d = r.decide(question="The instrument played by musician 1 is",
+                 generation=gen("piano", (-0.01, -0.01)), skill=None)
+    assert d.action == "escalate"
+    assert any("question embedding unavailable" in x for x in d.reasons)
+    assert any("fail safe" in x for x in d.reasons)

@@ -1,0 +1,172 @@
+"""Answer neighbours: how often is this answer the right one for labelled questions like this?
+
+A tiny model's token probabilities cannot tell "piano" for *The instrument of Philip Glass is*
+(right: most instrument questions are piano or guitar) from "Denmark" for *The country of
+citizenship of Niels Henrik Abel is* (wrong, and as sure). The labelled questions the router is
+fitted on can: among the k most similar of them (MiniLM sentence embeddings, cosine), what
+share have the device's answer among their gold answers? A common answer for this kind of
+question is right far more often than a rare one. On the fitting data this lifts SmolLM2's
+fact AUROC from 0.76 to 0.87 and Gemma's from 0.81 to 0.85 (``docs/router.md``).
+
+What ships, inside the calibration file: the labelled questions' embeddings — projected to
+128 dimensions (PCA, float16 basis) and quantised to int8, never their text — and, per
+question, only those gold answers that at least two labelled questions share ("English",
+"piano", "Germany"); one-off answers are dropped. Fitting computes each training row's
+features leave-one-out (the question itself is never its own neighbour), so the combiner
+learns what the signal is worth on questions it has not seen.
+
+Matching uses the peer module's rule (``peer.agreement``: the evaluation's normalisation,
+same number / yes-no / whole-word containment), so "The instrument of Philip Glass is the
+piano" hits "piano". Costs at decision time: one MiniLM embedding of the question (a few ms,
+computed once per question; see ``Router``), a 128 × n dot product and ≤ k string matches.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edgesdk.routing.peer import AnswerMatcher, normalise
+
+NEIGHBOUR_FEATURES = ("nb_rate", "nb_wrate", "nb_sim")
+"""Share of the k nearest labelled questions whose gold answers include the device's answer,
+the same weighted by cosine similarity, and the mean similarity of those neighbours."""
+DEFAULT_K = 20
+DEFAULT_DIM = 128
+MIN_SHARED = 2
+HASHED_ID = "hashed-words-v1"
+"""The built-in question representation (``HashedWords``): no model, no memory, ~20 µs."""
+HASHED_DIM = 512
+_WORD = re.compile(r"\w+")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+
+FloatArray = NDArray[np.float64]
+
+
+class HashedWords:
+    """Signed feature hashing of a question's lower-cased words, word pairs and Chinese
+    characters into 512 dimensions, L2-normalised.
+
+    Why not a sentence-embedding model: what makes questions "alike" for this signal is mostly
+    their wording (*The instrument of …*, *… shares a border with*), and MiniLM-L6 int8 costs
+    ~160 MB of resident memory in onnxruntime (its int8 weights are folded back to float32 at
+    load) — more than the watch has left beside its LLM. On the fitting data the two give the
+    same cross-validated AUROC for Gemma 3 270M and 0.01 less for SmolLM2 (``docs/router.md``);
+    a calibration fitted with ``--bank-embedder minilm`` uses MiniLM instead. blake2b, not
+    ``hash()``: the vectors must not change between processes.
+    """
+
+    model_id = HASHED_ID
+    dim = HASHED_DIM
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        out = np.zeros((len(texts), self.dim))
+        for row, text in zip(out, texts, strict=True):
+            words = [w.lower() for w in _WORD.findall(text)]
+            grams = [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words)),
+                     *_CJK_CHAR.findall(text)]
+            for gram in grams:
+                h = int.from_bytes(hashlib.blake2b(gram.encode("utf-8"), digest_size=8)
+                                   .digest(), "little")
+                row[h % self.dim] += 1.0 if (h >> 40) & 1 else -1.0
+            norm = float(np.linalg.norm(row))
+            if norm > 0:
+                row /= norm
+        return out
+
+
+def _b64(array: NDArray[Any]) -> str:
+    return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+
+
+def _unb64(text: str, dtype: type, shape: tuple[int, ...]) -> NDArray[Any]:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype).reshape(shape)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class AnswerBank:
+    """Projected labelled-question embeddings with their shared gold answers."""
+
+    embedder_id: str
+    """The sentence-embedding model the vectors come from (the catalog id)."""
+    mean: FloatArray
+    basis: FloatArray
+    """``[embedding_dim, dim]``: centred embedding @ basis → the stored space."""
+    vectors: FloatArray
+    """``[n, dim]`` unit rows (dequantised from int8)."""
+    answers: tuple[tuple[str, ...], ...]
+    k: int = DEFAULT_K
+
+    def project(self, embedding: Sequence[float] | NDArray[Any]) -> FloatArray:
+        z = (np.asarray(embedding, dtype=np.float64) - self.mean) @ self.basis
+        norm = float(np.linalg.norm(z))
+        return z / norm if norm > 0 else z
+
+    def features(self, embedding: Sequence[float] | NDArray[Any], question: str, answer: str,
+                 *, exclude: int | None = None) -> dict[str, float]:
+        """The neighbour signals of ``answer`` to ``question`` (``exclude``: a bank row that is
+        this very question, left out when fitting)."""
+        sims = self.vectors @ self.project(embedding)
+        if exclude is not None:
+            sims[exclude] = -np.inf
+        k = min(self.k, len(sims) - (exclude is not None))
+        if k <= 0 or not answer.strip():
+            return dict.fromkeys(NEIGHBOUR_FEATURES, 0.0)
+        near = np.argpartition(-sims, k - 1)[:k]
+        match = AnswerMatcher(question, answer)
+        hits = np.array([float(any(match.agrees(g) for g in self.answers[i])) for i in near])
+        weights = np.maximum(sims[near], 0.0)
+        total = float(weights.sum())
+        return {"nb_rate": float(hits.mean()),
+                "nb_wrate": float((hits * weights).sum() / total) if total > 0 else 0.0,
+                "nb_sim": float(sims[near].mean())}
+
+    def to_dict(self) -> dict[str, Any]:
+        q = np.clip(np.round(self.vectors * 127.0), -127, 127).astype(np.int8)
+        return {"embedder_id": self.embedder_id, "k": self.k, "n": int(self.vectors.shape[0]),
+                "dim": int(self.basis.shape[1]), "embedding_dim": int(self.basis.shape[0]),
+                "mean": _b64(self.mean.astype(np.float32)),
+                "basis": _b64(self.basis.astype(np.float16)),
+                "vectors": _b64(q), "answers": [list(a) for a in self.answers]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AnswerBank:
+        n, dim, edim = int(d["n"]), int(d["dim"]), int(d["embedding_dim"])
+        answers = tuple(tuple(str(x) for x in a) for a in d["answers"])
+        if len(answers) != n:
+            raise ValueError(f"answer bank has {n} vectors but {len(answers)} answer lists")
+        return cls(embedder_id=str(d["embedder_id"]), k=int(d["k"]),
+                   mean=_unb64(d["mean"], np.float32, (edim,)).astype(np.float64),
+                   basis=_unb64(d["basis"], np.float16, (edim, dim)).astype(np.float64),
+                   vectors=_unb64(d["vectors"], np.int8, (n, dim)).astype(np.float64) / 127.0,
+                   answers=answers)
+
+
+def fit_bank(embeddings: Sequence[Sequence[float]] | NDArray[Any],
+             answers: Sequence[Sequence[str]], *, embedder_id: str, dim: int = DEFAULT_DIM,
+             k: int = DEFAULT_K, min_shared: int = MIN_SHARED) -> AnswerBank:
+    """A bank from labelled questions' embeddings and gold answers (one list per question)."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim != 2 or len(x) != len(answers) or len(x) < 2:
+        raise ValueError("fit_bank needs one embedding row and one answer list per question, "
+                         "and at least two questions")
+    mean = x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+    basis = vt[:min(dim, vt.shape[0])].T.astype(np.float16).astype(np.float64)
+    z = (x - mean) @ basis
+    z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    z = np.clip(np.round(z * 127.0), -127, 127) / 127.0  # what the file will hold
+    count = Counter(a for golds in answers for a in {normalise(g) for g in golds if g.strip()})
+    kept = tuple(tuple(sorted({normalise(g) for g in golds if g.strip()
+                               and count[normalise(g)] >= min_shared})) for golds in answers)
+    return AnswerBank(embedder_id=embedder_id, mean=mean.astype(np.float32).astype(np.float64),
+                      basis=basis, vectors=z, answers=kept, k=k)

@@ -1,0 +1,180 @@
+"""The answer bank: which answers are right for questions like this one (no models needed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgesdk.routing import calibrate
+from edgesdk.routing.fit import Outcome, fit_calibration
+from edgesdk.routing.neighbours import NEIGHBOUR_FEATURES, AnswerBank, fit_bank
+from tests.unit._routing_fakes import gen
+
+
+class HashEmbedder:
+    """Bag of hashed words, L2-normalised: similar wording → similar vectors."""
+
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim))
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                h = int(hashlib.sha256(word.encode()).hexdigest(), 16)
+                out[i, h % self.dim] += 1.0
+            out[i] /= max(np.linalg.norm(out[i]), 1e-9)
+        return out
+
+
+def labelled(n: int = 300, seed: int = 0) -> list[Outcome]:
+    """Instrument questions (gold mostly piano) and citizenship questions (gold rarely
+    Germany); the device always says piano / Germany with the same token evidence."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        lp = (-0.3, -0.2)
+        if i % 2 == 0:
+            gold = "piano" if rng.random() < 0.7 else rng.choice(["guitar", "violin"])
+            q = f"The instrument played by musician {i} is"
+            answer = "piano"
+        else:
+            gold = "Germany" if rng.random() < 0.1 else rng.choice(["France", "Italy", "Spain"])
+            q = f"The country of citizenship of writer {i} is"
+            answer = "Germany"
+        out.append(Outcome(question=q, generation=gen(answer, lp), skill=None,
+                           correct=gold == answer, answers=(gold,)))
+    return out
+
+
+def test_fit_bank_keeps_only_shared_answers_and_unit_vectors() -> None:
+    emb = HashEmbedder()
+    questions = ["The instrument of A is", "The instrument of B is", "The capital of C is"]
+    bank = fit_bank(emb.embed(questions), [["Piano"], ["piano", "Kazoo"], ["Lima"]],
+                    embedder_id="hash")
+    assert bank.answers == (("piano",), ("piano",), ())  # kazoo and Lima are one-offs
+    assert np.allclose(np.linalg.norm(bank.vectors, axis=1), 1.0, atol=0.02)
+    with pytest.raises(ValueError, match="one embedding row"):
+        fit_bank(emb.embed(questions), [["x"]], embedder_id="hash")
+
+
+def test_features_count_neighbours_whose_gold_matches_the_answer() -> None:
+    emb = HashEmbedder()
+    data = labelled()
+    bank = fit_bank(emb.embed([o.question for o in data]), [o.answers for o in data],
+                    embedder_id="hash")
+    q = "The instrument played by musician 1000 is"
+    vec = emb.embed([q])[0]
+    piano = bank.features(vec, q, "piano")
+    assert set(piano) == set(NEIGHBOUR_FEATURES)
+    assert piano["nb_rate"] > 0.5 and piano["nb_sim"] > 0.5
+    assert bank.features(vec, q, "The instrument is the piano.")["nb_rate"] == piano["nb_rate"]
+    assert bank.features(vec, q, "kazoo")["nb_rate"] == 0.0
+    q2 = "The country of citizenship of writer 1001 is"
+    germany = bank.features(emb.embed([q2])[0], q2, "Germany")
+    assert germany["nb_rate"] < 0.3
+    assert bank.features(vec, q, "  ") == dict.fromkeys(NEIGHBOUR_FEATURES, 0.0)
+
+
+def test_a_question_is_never_its_own_neighbour_when_excluded() -> None:
+    emb = HashEmbedder()
+    questions = ["alpha beta gamma", "alpha beta gamma", "delta epsilon zeta", "eta theta"]
+    bank = fit_bank(emb.embed(questions), [["yes"], ["no"], ["yes"], ["no"]],
+                    embedder_id="hash", k=1)
+    vec = emb.embed(["alpha beta gamma"])[0]
+    assert bank.features(vec, "alpha beta gamma", "no", exclude=0)["nb_rate"] == 1.0
+    assert bank.features(vec, "alpha beta gamma", "no", exclude=1)["nb_rate"] == 0.0
+
+
+def test_round_trip_through_json_keeps_the_features() -> None:
+    emb = HashEmbedder()
+    data = labelled()
+    bank = fit_bank(emb.embed([o.question for o in data]), [o.answers for o in data],
+                    embedder_id="hash")
+    again = AnswerBank.from_dict(json.loads(json.dumps(bank.to_dict())))
+    q = "The instrument played by musician 7 is"
+    vec = emb.embed([q])[0]
+    a, b = bank.features(vec, q, "piano"), again.features(vec, q, "piano")
+    assert a["nb_rate"] == b["nb_rate"] and abs(a["nb_sim"] - b["nb_sim"]) < 1e-3
+    broken = {**bank.to_dict(), "answers": [["piano"]]}
+    with pytest.raises(ValueError, match="answer lists"):
+        AnswerBank.from_dict(broken)
+
+
+def piano_or_kazoo(n: int = 300) -> list[Outcome]:
+    """One template, one-word answers, identical token evidence: piano is right 70% of the
+    time, kazoo never; only the bank can tell them apart."""
+    rng = random.Random(1)
+    data = []
+    for i in range(n):
+        gold = "piano" if rng.random() < 0.7 else rng.choice(["guitar", "violin"])
+        answer = "piano" if i % 2 else "kazoo"
+        data.append(Outcome(question=f"The instrument played by musician {i} is",
+                            generation=gen(answer, (-0.3, -0.2)), skill=None,
+                            correct=gold == answer, answers=(gold,)))
+    return data
+
+
+def test_fit_with_the_bank_sees_what_token_evidence_cannot(tmp_path: Path) -> None:
+    data = piano_or_kazoo()
+    plain = fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64)
+    emb = HashEmbedder()
+    with_bank = fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64,
+                                embed=emb.embed, embedder_id="hash")
+    assert plain.answer_bank is None and with_bank.answer_bank is not None
+    assert set(NEIGHBOUR_FEATURES) <= set(with_bank.scorer.features)
+    assert with_bank.fit_info["answer_bank"]["n"] == len(data)
+    assert plain.fit_info["cv_auroc"] < 0.6
+    assert with_bank.fit_info["cv_auroc"] > 0.75
+    path = calibrate.save(with_bank, tmp_path / "fake-llm.json")
+    loaded = calibrate.load("fake-llm", path=path)
+    assert loaded.answer_bank is not None
+    assert loaded.answer_bank.answers == with_bank.answer_bank.answers
+
+
+def test_fit_needs_gold_answers_for_the_bank() -> None:
+    from edgesdk.errors import CalibrationError
+
+    data = [Outcome(question=o.question, generation=o.generation, skill=None,
+                    correct=o.correct) for o in labelled()]
+    with pytest.raises(CalibrationError, match="gold answers"):
+        fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64,
+                        embed=HashEmbedder().embed)
+
+
+def test_hashed_words_are_stable_normalised_and_wording_aware() -> None:
+    from edgesdk.routing.neighbours import HashedWords
+
+    hw = HashedWords()
+    a, b, c, zh, empty = hw.embed(["The instrument of Philip Glass is",
+                                   "The instrument of Frank Zappa is",
+                                   "Lithuania shares a border with", "太阳是恒星吗？", ""])
+    assert np.allclose([np.linalg.norm(v) for v in (a, b, c, zh)], 1.0)
+    assert not empty.any()
+    assert a @ b > 0.4 > abs(a @ c)
+    assert np.array_equal(hw.embed(["The instrument of Philip Glass is"])[0], a)  # no salt
+
+
+def test_router_refuses_a_bank_from_an_unknown_embedder() -> None:
+    from edgesdk.errors import CalibrationError
+    from edgesdk.routing.policy import Policy
+    from edgesdk.routing.router import Router
+
+    data = piano_or_kazoo()
+    cal = fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64,
+                          embed=HashEmbedder().embed, embedder_id="someone-elses-model")
+    router = Router(calibration=cal, policy=Policy(threshold=0.5))
+    with pytest.raises(CalibrationError, match="someone-elses-model"):
+        router.question_vector("The instrument played by musician 1 is")
+    d = router.decide(question="The instrument played by musician 1 is",
+                      generation=gen("piano", (-0.1,)), skill=None)
+    assert d.action == "escalate" and any("embedding unavailable" in r for r in d.reasons)
