@@ -13,6 +13,9 @@ moves an existing item between train, dev and test. Never tune on test.
 Usage::
 
     python scripts/build_datasets.py [--out DIR]   # default $EDGESDK_HOME/datasets
+
+Writes ``train``, ``dev``, ``test``, ``all`` and ``pool`` (every source item outside the test
+buckets, for the router's answer bank: questions and gold answers, no generation needed).
 """
 
 from __future__ import annotations
@@ -277,7 +280,33 @@ def build(out: Path) -> dict[str, int]:
         write_jsonl(out / f"{name}.jsonl", part)
         counts[name] = len(part)
     write_jsonl(out / "all.jsonl", items)
+    pool = bank_pool(sdist, wheel, test=[it for it in items
+                                                 if split_of(it["id"]) == "test"])
+    write_jsonl(out / "pool.jsonl", pool)
+    counts["pool"] = len(pool)
     return counts
+
+
+def bank_pool(sdist: Path, wheel: Path, *, test: list[Item]) -> list[Item]:
+    """Every source item outside the test buckets, for the router's answer bank only.
+
+    The splits sample a few hundred items per source; the bank (``edgesdk/routing/
+    neighbours.py``) needs questions and gold answers only, no generation, so it can use the
+    rest. Never anything whose id hashes to the test bucket, and never a question whose text is
+    a test question's (qa_wikidata repeats some under other ids).
+    """
+    sizes = dict(SIZES)
+    try:
+        SIZES.update(dict.fromkeys(SIZES, 10**9))
+        items = from_bigbench(bigbench_tasks(sdist, {"qa_wikidata", "strategyqa",
+                                                      "sports_understanding",
+                                                      "known_unknowns"}))
+        items += from_gsm8k(wheel)
+    finally:
+        SIZES.update(sizes)
+    test_text = {" ".join(it["question"].lower().split()) for it in test}
+    return [it for it in items if split_of(it["id"]) != "test"
+            and " ".join(it["question"].lower().split()) not in test_text]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="question representation of the answer-neighbour bank: hashed words "
                           "(built in, default), MiniLM (~160 MB more memory at run time), or "
                           "none (no bank); see docs/router.md")
+    fit.add_argument("--bank-pool", type=Path, action="append", default=[],
+                     help="JSONL of more labelled {question, answers} for the answer bank only "
+                          "(no generation needed; scripts/build_datasets.py writes pool.jsonl "
+                          "with no test-split item); repeatable")
     fit.set_defaults(handler=_fit)
 
 
@@ -73,7 +77,14 @@ def _fit(args: argparse.Namespace) -> int:
         def hidden(question: str, answer: str) -> list[float]:
             return list(hc.state(question, answer))
 
-    cal = fit_calibration(outcomes, model_id=args.model, hidden=hidden if args.probe else None,
+    pool: list[tuple[str, list[str]]] = []
+    for path in args.bank_pool:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                pool.append((str(row["question"]), [str(a) for a in row["answers"]]))
+    cal = fit_calibration(outcomes, bank_pool=pool, model_id=args.model,
+                          hidden=hidden if args.probe else None,
                           model_sha256=Catalog().manifest(args.model).sha256,
                           method=args.method, peer_model_id=args.peer,
                           embed=embedder.embed if embedder is not None else None,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from edgesdk.routing.neighbours import AnswerBank
 
 FORMAT_VERSION = 1
 CALIBRATION_DIR = Path(__file__).resolve().parent / "calibrations"
+INLINE_BANK_MAX = 2000
+"""Answer banks up to this many questions stay inside the calibration JSON."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,14 +123,18 @@ class Calibration:
 
     def to_json(self) -> str:
         data = asdict(self)
-        data["answer_bank"] = self.answer_bank.to_dict() if self.answer_bank else None
+        bank = self.answer_bank
+        data["answer_bank"] = (None if bank is None else bank.to_dict() if bank.file is None
+                               else {"file": bank.file, "sha256": bank.digest()})
         if self.probe is not None:  # long vectors: keep the file small and diffable
             data["probe"] = {k: ([round(x, 6) for x in v] if isinstance(v, tuple) else v)
                              for k, v in data["probe"].items()}
         return json.dumps(data, indent=1, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+    def from_dict(cls, data: Mapping[str, Any], *, bank_dirs: Sequence[Path] = ()
+                  ) -> Calibration:
+        """``bank_dirs``: where to look for an answer bank stored in its own file."""
         def scorer(d: Mapping[str, Any]) -> LinearScorer:
             return LinearScorer(
                 features=tuple(d["features"]),
@@ -150,9 +156,23 @@ class Calibration:
             peer_model_id=str(data["peer_model_id"]) if data.get("peer_model_id") else None,
             scorer_peer=scorer(data["scorer_peer"]) if data.get("scorer_peer") else None,
             quantiles_peer=tuple(data.get("quantiles_peer", ())),
-            answer_bank=(AnswerBank.from_dict(data["answer_bank"]) if data.get("answer_bank")
-                         else None),
+            answer_bank=_bank(data["answer_bank"], bank_dirs) if data.get("answer_bank")
+            else None,
         )
+
+
+def _bank(d: Mapping[str, Any], dirs: Sequence[Path]) -> AnswerBank:
+    if "file" not in d:
+        return AnswerBank.from_dict(d)
+    found = next((p / d["file"] for p in dirs if (p / d["file"]).exists()), None)
+    if found is None:
+        raise ValueError(f"its answer bank {d['file']} is missing (looked in "
+                         f"{', '.join(str(p) for p in dirs) or 'nowhere'})")
+    bank = AnswerBank.load_npz(found)
+    if bank.digest() != d["sha256"]:
+        raise ValueError(f"its answer bank {found} does not match (sha256 of the content "
+                         f"{bank.digest()[:12]}…, expected {str(d['sha256'])[:12]}…)")
+    return bank
 
 
 def _probe(d: Mapping[str, Any]) -> VectorProbe:
@@ -161,8 +181,17 @@ def _probe(d: Mapping[str, Any]) -> VectorProbe:
 
 
 def save(calibration: Calibration, path: Path | None = None) -> Path:
+    """Write the calibration JSON; a large answer bank goes to its own ``.npz`` beside it
+    (named by its content digest, so every model fitted on the same labelled questions shares
+    one file; not written again when the shipped directory already has it)."""
     path = path or CALIBRATION_DIR / f"{calibration.model_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    bank = calibration.answer_bank
+    if bank is not None and (bank.file is not None or len(bank.answers) > INLINE_BANK_MAX):
+        name = f"answer-bank-{bank.digest()[:12]}.npz"
+        if not (path.parent / name).exists() and not (CALIBRATION_DIR / name).exists():
+            bank.save_npz(path.parent / name)
+        calibration = replace(calibration, answer_bank=replace(bank, file=name))
     path.write_text(calibration.to_json() + "\n", encoding="utf-8")
     return path
 
@@ -175,7 +204,8 @@ def load(model_id: str, *, model_sha256: str | None = None, path: Path | None = 
     if not path.exists():
         raise CalibrationError(f"no router calibration for model '{model_id}' at {path}. {fix}")
     try:
-        cal = Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        cal = Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")),
+                                    bank_dirs=(path.parent, CALIBRATION_DIR))
     except (ValueError, KeyError, TypeError) as exc:
         raise CalibrationError(f"router calibration {path} is unreadable ({exc}). {fix}") from exc
     if cal.format != FORMAT_VERSION:

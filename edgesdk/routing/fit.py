@@ -86,11 +86,13 @@ def fit_calibration(
     peer_model_id: str | None = None,
     embed: Callable[[Sequence[str]], Any] | None = None,
     embedder_id: str = "minilm-l6-int8",
+    bank_pool: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> Calibration:
     """Fit the combiner, its calibration and the prior; with ``hidden``, also the probe; with
     ``peer_model_id`` (and ``Outcome.peer`` set), also the scorer that reads the peer's answer;
-    with ``embed`` (question texts → sentence embeddings of ``embedder_id``) and
-    ``Outcome.answers``, the answer-neighbour bank whose features every scorer then reads.
+    with ``embed`` (question texts → vectors of ``embedder_id``) and ``Outcome.answers``, the
+    answer-neighbour bank whose features every scorer then reads; ``bank_pool`` adds labelled
+    (question, gold answers) pairs to the bank only (no generation needed: never test items).
     """
     llm = [o for o in outcomes if o.skill is None and o.generation is not None]
     skilled = [o for o in outcomes if o.skill is not None]
@@ -105,7 +107,8 @@ def fit_calibration(
     inter = default_interactions()
     bank = None
     if embed is not None:
-        bank = _neighbour_rows(outcomes, llm, rows, embed=embed, embedder_id=embedder_id)
+        bank = _neighbour_rows(outcomes, llm, rows, embed=embed, embedder_id=embedder_id,
+                               pool=bank_pool)
         features = (*features, *NEIGHBOUR_FEATURES)
         inter = (*inter, *NEIGHBOUR_INTERACTIONS)
     l2 = choose_l2(rows, labels, features=features, interactions=inter, seed=seed)
@@ -167,29 +170,38 @@ def fit_calibration(
     return replace(cal, probe=probe, scorer_probe=scorer_probe, fit_info=info)
 
 
+def _question_key(question: str) -> str:
+    return " ".join(question.lower().split())
+
+
 def _neighbour_rows(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
                     rows: Sequence[dict[str, float]], *,
-                    embed: Callable[[Sequence[str]], Any],
-                    embedder_id: str) -> AnswerBank:
-    """Fit the bank on every labelled question and add each LLM row's ``nb_*`` features,
-    leave-one-out (a question is never its own neighbour)."""
-    labelled = [o for o in outcomes if o.answers]
-    if len(labelled) < 50:
+                    embed: Callable[[Sequence[str]], Any], embedder_id: str,
+                    pool: Sequence[tuple[str, Sequence[str]]]) -> AnswerBank:
+    """Fit the bank on every labelled question (one row per distinct question text, gold
+    answers merged) and add each LLM row's ``nb_*`` features leave-one-out: the row of the
+    same question text is never its own neighbour."""
+    golds: dict[str, tuple[str, set[str]]] = {}
+    for question, answers in [*((o.question, o.answers) for o in outcomes), *pool]:
+        if answers:
+            key = _question_key(question)
+            golds.setdefault(key, (question, set()))[1].update(a for a in answers if a.strip())
+    if len(golds) < 50:
         from edgesdk.errors import CalibrationError
 
-        raise CalibrationError(f"only {len(labelled)} outcomes carry gold answers; the answer "
-                               "bank needs at least 50 (Outcome.answers)")
-    vectors = np.asarray(embed([o.question for o in labelled]), dtype=np.float64)
-    bank = fit_bank(vectors, [o.answers for o in labelled], embedder_id=embedder_id)
-    position = {id(o): i for i, o in enumerate(labelled)}
-    extra = [o for o in llm if id(o) not in position]
-    extra_vectors = (np.asarray(embed([o.question for o in extra]), dtype=np.float64)
-                     if extra else np.zeros((0, vectors.shape[1])))
-    extra_at = {id(o): i for i, o in enumerate(extra)}
+        raise CalibrationError(f"only {len(golds)} labelled questions carry gold answers; the "
+                               "answer bank needs at least 50 (Outcome.answers or bank_pool)")
+    keys = list(golds)
+    vectors = np.asarray(embed([golds[k][0] for k in keys]), dtype=np.float64)
+    bank = fit_bank(vectors, [sorted(golds[k][1]) for k in keys], embedder_id=embedder_id)
+    position = {k: i for i, k in enumerate(keys)}
+    missing = [o.question for o in llm if _question_key(o.question) not in position]
+    extra = dict(zip(missing, np.asarray(embed(missing), dtype=np.float64), strict=True)
+                 ) if missing else {}
     for o, row in zip(llm, rows, strict=True):
         assert o.generation is not None
-        i = position.get(id(o))
-        vec = vectors[i] if i is not None else extra_vectors[extra_at[id(o)]]
+        i = position.get(_question_key(o.question))
+        vec = vectors[i] if i is not None else extra[o.question]
         row.update(bank.features(vec, o.question, o.generation.text, exclude=i))
     return bank
 

@@ -75,5 +75,5 @@ def test_shipped_calibrations_load() -> None:
         assert 0.5 < cal.skill_accuracy <= 1.0
         bank = cal.answer_bank
         assert bank is not None and bank.embedder_id == "hashed-words-v1"
-        assert len(bank.answers) > 1000 and bank.vectors.shape == (len(bank.answers), 128)
+        assert len(bank.answers) > 10000 and bank.vectors.shape == (len(bank.answers), 64)
         assert {"nb_rate", "nb_wrate", "nb_sim"} <= set(cal.scorer.features)

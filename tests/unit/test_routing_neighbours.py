@@ -178,3 +178,68 @@ def test_router_refuses_a_bank_from_an_unknown_embedder() -> None:
     d = router.decide(question="The instrument played by musician 1 is",
                       generation=gen("piano", (-0.1,)), skill=None)
     assert d.action == "escalate" and any("embedding unavailable" in r for r in d.reasons)
+
+
+def test_top_k_is_exact_whatever_the_similarities() -> None:
+    from edgesdk.routing.neighbours import _top
+
+    rng = np.random.default_rng(0)
+    for spread in (0.05, 0.3, 1.0):  # few, some or many rows above the floors
+        sims = (rng.random(5000) * spread + (1 - spread)).astype(np.float32)
+        want = set(np.argsort(-sims)[:20].tolist())
+        assert set(_top(sims, 20).tolist()) == want
+    sims = np.full(30, -0.5, dtype=np.float32)
+    sims[:3] = 0.9
+    assert set(_top(sims, 3).tolist()) == {0, 1, 2}
+
+
+def test_a_large_bank_lives_in_one_shared_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    monkeypatch.setattr(calibrate, "INLINE_BANK_MAX", 10)
+    monkeypatch.setattr(calibrate, "CALIBRATION_DIR", tmp_path / "shipped")
+    data = piano_or_kazoo()
+    pool = [(f"The country of citizenship of painter {i} is", ["France" if i % 3 else "Italy"])
+            for i in range(200)]
+    cal = fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64,
+                          embed=HashEmbedder().embed, embedder_id="hash", bank_pool=pool)
+    assert cal.answer_bank is not None and len(cal.answer_bank.answers) == 500
+    out = calibrate.save(cal, tmp_path / "a" / "fake-llm.json")
+    banks = list((tmp_path / "a").glob("answer-bank-*.npz"))
+    assert len(banks) == 1
+    assert json.loads(out.read_text())["answer_bank"]["file"] == banks[0].name
+    again = calibrate.load("fake-llm", path=out)
+    assert again.answer_bank is not None and again.answer_bank.answers == cal.answer_bank.answers
+    # a second model fitted on the same questions shares the file
+    calibrate.save(cal, tmp_path / "a" / "other.json")
+    assert len(list((tmp_path / "a").glob("answer-bank-*.npz"))) == 1
+    # a bank that does not match what the calibration was fitted with is refused
+    other = fit_bank(HashEmbedder().embed(["a b", "c d"]), [["x"], ["x"]], embedder_id="hash")
+    other.save_npz(banks[0])
+    with pytest.raises(calibrate.CalibrationError, match="does not match"):
+        calibrate.load("fake-llm", path=out)
+    banks[0].unlink()
+    with pytest.raises(calibrate.CalibrationError, match="is missing"):
+        calibrate.load("fake-llm", path=out)
+
+
+def test_pool_duplicates_of_a_training_question_are_left_out_of_its_own_features() -> None:
+    data = piano_or_kazoo(120)
+    # the pool repeats every training question (other ids, same text): leave-one-out must
+    # drop the merged row, or each row would see its own gold answer
+    pool = [(o.question.upper(), list(o.answers)) for o in data]
+    cal = fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64,
+                          embed=HashEmbedder().embed, embedder_id="hash", bank_pool=pool)
+    assert cal.answer_bank is not None and len(cal.answer_bank.answers) == len(data)
+    leaky = fit_calibration(
+        [Outcome(question=o.question, generation=o.generation, skill=None, correct=o.correct,
+                 answers=o.answers) for o in data], model_id="fake-llm", model_sha256="a" * 64,
+        embed=HashEmbedder().embed, embedder_id="hash",
+        bank_pool=[(o.question + " ?", list(o.answers)) for o in data])  # not the same text
+    assert cal.fit_info["cv_auroc"] < leaky.fit_info["cv_auroc"]  # the leak would show
+
+
+def test_every_shipped_bank_file_is_used_by_a_shipped_calibration() -> None:
+    shipped = {p.name for p in calibrate.CALIBRATION_DIR.glob("answer-bank-*.npz")}
+    used = {json.loads(p.read_text())["answer_bank"]["file"]
+            for p in calibrate.CALIBRATION_DIR.glob("*.json")}
+    assert shipped == used
