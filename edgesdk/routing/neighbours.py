@@ -2,23 +2,26 @@
 
 A tiny model's token probabilities cannot tell "piano" for *The instrument of Philip Glass is*
 (right: most instrument questions are piano or guitar) from "Denmark" for *The country of
-citizenship of Niels Henrik Abel is* (wrong, and as sure). The labelled questions the router is
-fitted on can: among the k most similar of them (MiniLM sentence embeddings, cosine), what
-share have the device's answer among their gold answers? A common answer for this kind of
-question is right far more often than a rare one. On the fitting data this lifts SmolLM2's
-fact AUROC from 0.76 to 0.87 and Gemma's from 0.81 to 0.85 (``docs/router.md``).
+citizenship of Niels Henrik Abel is* (wrong, and as sure). Labelled questions can: among the
+k most similar of them (cosine over question vectors), what share have the device's answer
+among their gold answers? A common answer for this kind of question is right far more often
+than a rare one. On the held-out split this lifts SmolLM2's fact AUROC from 0.76 to 0.89 and
+Gemma's from 0.81 to 0.86 (``docs/router.md``).
 
-What ships, inside the calibration file: the labelled questions' embeddings — projected to
-128 dimensions (PCA, float16 basis) and quantised to int8, never their text — and, per
-question, only those gold answers that at least two labelled questions share ("English",
-"piano", "Germany"); one-off answers are dropped. Fitting computes each training row's
-features leave-one-out (the question itself is never its own neighbour), so the combiner
-learns what the signal is worth on questions it has not seen.
+The bank needs questions and gold answers only, not generations, so it holds every labelled
+question outside the test buckets (17.7k, ``scripts/build_datasets.py`` → ``pool.jsonl``),
+one row per distinct question text. What ships: the question vectors projected to 64
+dimensions (PCA, float16 basis) and quantised to int8, never the text, and per question only
+the gold answers at least two questions share ("english", "piano", "germany"). Large banks go
+to one ``.npz`` shared by every model's calibration (``calibrate.save``), checked by content
+digest when loaded. Fitting computes each training row's features leave-one-out (the row of
+the same question text is never its own neighbour).
 
-Matching uses the peer module's rule (``peer.agreement``: the evaluation's normalisation,
-same number / yes-no / whole-word containment), so "The instrument of Philip Glass is the
-piano" hits "piano". Costs at decision time: one MiniLM embedding of the question (a few ms,
-computed once per question; see ``Router``), a 128 × n dot product and ≤ k string matches.
+Question vectors: ``HashedWords`` (built in; why not MiniLM is in its docstring), or MiniLM
+for a bank fitted with it. Matching uses the peer module's rule (``peer.AnswerMatcher``: the
+evaluation's normalisation, same number / yes-no / whole-word containment), so "The
+instrument of Philip Glass is the piano" hits "piano". Cost per decision: a 17.7k × 64
+float32 scan, an exact top-k (``_top``) and ≤ k string matches: ~0.25 ms.
 """
 
 from __future__ import annotations
