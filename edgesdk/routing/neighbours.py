@@ -5,7 +5,7 @@ A tiny model's token probabilities cannot tell "piano" for *The instrument of Ph
 citizenship of Niels Henrik Abel is* (wrong, and as sure). Labelled questions can: among the
 k most similar of them (cosine over question vectors), what share have the device's answer
 among their gold answers? A common answer for this kind of question is right far more often
-than a rare one. On the held-out split this lifts SmolLM2's fact AUROC from 0.76 to 0.89 and
+than a rare one. On the held-out split this lifts SmolLM2's fact AUROC from 0.76 to 0.92 and
 Gemma's from 0.81 to 0.86 (``docs/router.md``).
 
 The bank needs questions and gold answers only, not generations, so it holds every labelled
@@ -41,9 +41,10 @@ from numpy.typing import NDArray
 
 from edgesdk.routing.peer import AnswerMatcher, normalise
 
-NEIGHBOUR_FEATURES = ("nb_rate", "nb_wrate", "nb_sim")
+NEIGHBOUR_FEATURES = ("nb_rate", "nb_wrate", "nb_sim", "nb_any", "nb_top_hit", "nb_top_sim")
 """Share of the k nearest labelled questions whose gold answers include the device's answer,
-the same weighted by cosine similarity, and the mean similarity of those neighbours."""
+the same weighted by cosine similarity, the mean similarity of those neighbours; whether any of
+them has the answer, whether the nearest one does, and how near it is."""
 DEFAULT_K = 20
 DEFAULT_DIM = 64
 MIN_SHARED = 2
@@ -134,9 +135,11 @@ class AnswerBank:
         hits = np.array([float(any(match.agrees(g) for g in self.answers[i])) for i in near])
         weights = np.maximum(sims[near], 0.0)
         total = float(weights.sum())
+        nearest = int(np.argmax(sims[near]))
         return {"nb_rate": float(hits.mean()),
                 "nb_wrate": float((hits * weights).sum() / total) if total > 0 else 0.0,
-                "nb_sim": float(sims[near].mean())}
+                "nb_sim": float(sims[near].mean()), "nb_any": float(hits.max()),
+                "nb_top_hit": float(hits[nearest]), "nb_top_sim": float(sims[near][nearest])}
 
     def _int8(self) -> NDArray[np.int8]:
         return np.clip(np.round(self.vectors * 127.0), -127, 127).astype(np.int8)
