@@ -5,7 +5,7 @@ A tiny model's token probabilities cannot tell "piano" for *The instrument of Ph
 citizenship of Niels Henrik Abel is* (wrong, and as sure). Labelled questions can: among the
 k most similar of them (cosine over question vectors), what share have the device's answer
 among their gold answers? A common answer for this kind of question is right far more often
-than a rare one. On the held-out split this lifts SmolLM2's fact AUROC from 0.76 to 0.92 and
+than a rare one. On the held-out split this lifts SmolLM2's fact AUROC from 0.76 to 0.94 and
 Gemma's from 0.81 to 0.86 (``docs/router.md``).
 
 The bank needs questions and gold answers only, not generations, so it holds every labelled
@@ -45,7 +45,7 @@ NEIGHBOUR_FEATURES = ("nb_rate", "nb_wrate", "nb_sim", "nb_any", "nb_top_hit", "
 """Share of the k nearest labelled questions whose gold answers include the device's answer,
 the same weighted by cosine similarity, the mean similarity of those neighbours; whether any of
 them has the answer, whether the nearest one does, and how near it is."""
-DEFAULT_K = 20
+DEFAULT_K = 40
 DEFAULT_DIM = 64
 MIN_SHARED = 2
 TOP_FLOORS = (0.7, 0.5, 0.3)
