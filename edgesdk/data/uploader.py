@@ -8,8 +8,8 @@ Server replies are handled by type, not by message: 413 (and 400/422) split the 
 until the culprit is alone, and a single refused record is parked (kept, no longer sent);
 429/5xx and connection faults back off exponentially (honouring ``Retry-After``); 401/403 stop
 with :class:`UploadAuthError`, 404/405 (a wrong URL) with :class:`UploadError`. The device
-policy is checked before every batch: unmetered network only, charging only, and a daily byte
-budget that survives restarts (it is kept in the outbox).
+policy is checked before every batch: unmetered network only, charging only, a battery floor
+when not charging, and a daily byte budget that survives restarts (kept in the outbox).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from edgesdk.data.outbox import Outbox, OutboxRecord
 from edgesdk.devices import DeviceState
@@ -37,6 +37,9 @@ class UploadPolicy(BaseModel):
 
     unmetered_only: bool = True
     charging_only: bool = False
+    min_battery: float = Field(default=0.2, ge=0.0, le=1.0)
+    """Below this battery level and not charging, wait: an upload is never worth the last
+    fifth of a watch's charge (0 = ignore the battery)."""
     daily_bytes: int | None = 50 * 1024 * 1024
     """Bytes on the wire per UTC day (after gzip); None = unlimited."""
 
@@ -148,6 +151,9 @@ class Uploader:
             return "metered network (policy: unmetered only)"
         if self.policy.charging_only and not state.charging:
             return "not charging (policy: charging only)"
+        if not state.charging and state.battery < self.policy.min_battery:
+            return (f"battery low ({state.battery:.0%} < {self.policy.min_battery:.0%}, not "
+                    "charging)")
         if self.budget_left() == 0:
             return "daily upload budget used"
         return None

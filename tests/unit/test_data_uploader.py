@@ -153,6 +153,7 @@ def test_401_stops_with_typed_error_and_loses_nothing(tmp_path: Path) -> None:
     (DeviceState(network="metered"), UploadPolicy(), "metered"),
     (DeviceState(network="none"), UploadPolicy(unmetered_only=False), "no network"),
     (DeviceState(charging=False), UploadPolicy(charging_only=True), "charging"),
+    (DeviceState(battery=0.15), UploadPolicy(), "battery low (15% < 20%"),
 ])
 def test_device_policy_blocks_upload(tmp_path: Path, state: DeviceState, policy: UploadPolicy,
                                      why: str) -> None:
@@ -161,6 +162,17 @@ def test_device_policy_blocks_upload(tmp_path: Path, state: DeviceState, policy:
     report = up.run_once()
     assert report.blocked is not None and why in report.blocked
     assert server.bodies == [] and box.stats().pending == 10
+
+
+@pytest.mark.parametrize("state", [DeviceState(battery=0.15, charging=True),
+                                   DeviceState(battery=0.5)])
+def test_low_battery_waits_only_when_not_charging(tmp_path: Path, state: DeviceState) -> None:
+    server = Server()
+    up, box, _, _ = make(tmp_path, server, state=state)
+    assert up.run_once().blocked is None and box.stats().pending == 0
+    up, _, _, _ = make(tmp_path / "b", server, state=DeviceState(battery=0.15),
+                       policy=UploadPolicy(min_battery=0.0))
+    assert up.run_once().blocked is None  # 0 turns the battery rule off
 
 
 def test_daily_budget_is_enforced_and_persists(tmp_path: Path) -> None:
