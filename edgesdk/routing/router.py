@@ -101,6 +101,7 @@ class Router:
         self._embedder = embedder
         self._vectors: OrderedDict[str, Any] = OrderedDict()
         self._vector_lock = threading.Lock()
+        self._embedder_error: Exception | None = None
 
     @property
     def peer_model_id(self) -> str | None:
@@ -164,7 +165,13 @@ class Router:
                 self._vectors.move_to_end(question)
                 return self._vectors[question]
             if self._embedder is None:
-                self._embedder = _bank_embedder(self.calibration.answer_bank.embedder_id)
+                if self._embedder_error is not None:  # failed to load once: do not retry
+                    raise self._embedder_error
+                try:
+                    self._embedder = _bank_embedder(self.calibration.answer_bank.embedder_id)
+                except Exception as exc:
+                    self._embedder_error = exc
+                    raise
             vector = np.asarray(self._embedder.embed([question]), dtype=np.float64)[0]
             self._vectors[question] = vector
             if len(self._vectors) > VECTOR_CACHE:

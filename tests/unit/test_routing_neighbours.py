@@ -178,6 +178,17 @@ def test_router_refuses_a_bank_from_an_unknown_embedder() -> None:
     d = router.decide(question="The instrument played by musician 1 is",
                       generation=gen("piano", (-0.1,)), skill=None)
     assert d.action == "escalate" and any("embedding unavailable" in r for r in d.reasons)
+    import edgesdk.routing.router as router_module
+
+    calls = []
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(router_module, "_bank_embedder", lambda eid: calls.append(eid))
+    try:
+        with pytest.raises(CalibrationError):
+            router.question_vector("another question")
+    finally:
+        monkey.undo()
+    assert calls == []  # the failed load is remembered, not retried per question
 
 
 def test_top_k_is_exact_whatever_the_similarities() -> None:
