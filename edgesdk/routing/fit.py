@@ -85,7 +85,7 @@ def fit_calibration(
     hidden: Callable[[str, str], Sequence[float]] | None = None,
     peer_model_id: str | None = None,
     embed: Callable[[Sequence[str]], Any] | None = None,
-    embedder_id: str = "minilm-l6-int8",
+    embedder_id: str | None = None,
     bank_pool: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> Calibration:
     """Fit the combiner, its calibration and the prior; with ``hidden``, also the probe; with
@@ -107,6 +107,10 @@ def fit_calibration(
     inter = default_interactions()
     bank = None
     if embed is not None:
+        if not embedder_id:
+            raise ValueError("fit_calibration(embed=...) needs embedder_id: the router loads "
+                             "the same question representation by that id (neighbours.HASHED_ID "
+                             "for HashedWords)")
         bank = _neighbour_rows(outcomes, llm, rows, embed=embed, embedder_id=embedder_id,
                                pool=bank_pool)
         features = (*features, *NEIGHBOUR_FEATURES)

@@ -148,6 +148,9 @@ def test_fit_needs_gold_answers_for_the_bank() -> None:
                     correct=o.correct) for o in labelled()]
     with pytest.raises(CalibrationError, match="gold answers"):
         fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64,
+                        embed=HashEmbedder().embed, embedder_id="hash")
+    with pytest.raises(ValueError, match="embedder_id"):
+        fit_calibration(labelled(), model_id="fake-llm", model_sha256="a" * 64,
                         embed=HashEmbedder().embed)
 
 
