@@ -24,6 +24,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -168,10 +169,19 @@ def _bank(d: Mapping[str, Any], dirs: Sequence[Path]) -> AnswerBank:
     if found is None:
         raise ValueError(f"its answer bank {d['file']} is missing (looked in "
                          f"{', '.join(str(p) for p in dirs) or 'nowhere'})")
-    bank = AnswerBank.load_npz(found)
-    if bank.digest() != d["sha256"]:
-        raise ValueError(f"its answer bank {found} does not match (sha256 of the content "
-                         f"{bank.digest()[:12]}…, expected {str(d['sha256'])[:12]}…)")
+    stat = found.stat()
+    return _load_bank(found.resolve(), stat.st_mtime_ns, stat.st_size, str(d["sha256"]))
+
+
+@lru_cache(maxsize=4)
+def _load_bank(path: Path, mtime_ns: int, size: int, sha256: str) -> AnswerBank:
+    """One read (~60 ms) per bank file and version: every model's calibration shares the
+    bank, so a second router, or a reloaded one, reuses it (nothing mutates a bank)."""
+    bank = AnswerBank.load_npz(path)
+    digest = bank.digest()
+    if digest != sha256:
+        raise ValueError(f"its answer bank {path} does not match (sha256 of the content "
+                         f"{digest[:12]}…, expected {sha256[:12]}…)")
     return bank
 
 
