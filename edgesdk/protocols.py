@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+from numpy.typing import NDArray
+
 from edgesdk.types import Cost, Generation, Mode, Percept, RouteDecision, SkillResult, Tier, Usage
 
 
@@ -76,6 +79,16 @@ class RouterLike(Protocol):
         state: Any = None,
         peer: Generation | None = None,
     ) -> RouteDecision: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Sentence vectors, L2-normalised rows: ``edgesdk.local.embed.MiniLMEmbedder``, or the
+    router's built-in ``routing.neighbours.HashedWords``. Curation and the router share it."""
+
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
 
 
 @runtime_checkable

@@ -38,7 +38,8 @@ from edgesdk.data.curate import Curator
 from edgesdk.data.outbox import Outbox
 from edgesdk.data.redact import ImagePolicy, Redactor
 from edgesdk.data.uploader import Uploader
-from edgesdk.data.value import Embedder, Triggers
+from edgesdk.data.value import Triggers
+from edgesdk.protocols import Embedder
 from edgesdk.testing.ingest import IngestServer
 from edgesdk.types import Answer, DetectedObject, Face, Percept
 

@@ -9,7 +9,8 @@ from edgesdk.data.distill import export_distill
 from edgesdk.data.outbox import Outbox, OutboxRecord, OutboxStats
 from edgesdk.data.redact import FaceDetector, ImagePolicy, Redactor
 from edgesdk.data.uploader import Uploader, UploadPolicy, UploadReport
-from edgesdk.data.value import Campaign, Caps, Embedder, Triggers, ValueScorer, fetch_campaigns
+from edgesdk.data.value import Campaign, Caps, Triggers, ValueScorer, fetch_campaigns
+from edgesdk.protocols import Embedder
 
 __all__ = [
     "Campaign",

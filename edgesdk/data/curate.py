@@ -27,8 +27,9 @@ from pydantic import BaseModel, ConfigDict
 
 from edgesdk.data.outbox import Outbox
 from edgesdk.data.redact import RedactionReport, Redactor
-from edgesdk.data.value import Embedder, RateCaps, Triggers, ValueScorer, fetch_campaigns
+from edgesdk.data.value import RateCaps, Triggers, ValueScorer, fetch_campaigns
 from edgesdk.errors import StorageError
+from edgesdk.protocols import Embedder
 from edgesdk.types import Answer
 
 log = logging.getLogger(__name__)

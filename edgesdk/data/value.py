@@ -22,28 +22,20 @@ import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import httpx
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgesdk.protocols import Embedder
 from edgesdk.types import Answer
 
 Clock = Callable[[], float]
 
 REASONS = ("feedback", "disagreement", "low_confidence", "escalated", "novel", "rare_class",
            "campaign", "baseline")
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Sentence embeddings, L2-normalised rows (``edgesdk.local.embed.MiniLMEmbedder``)."""
-
-    dim: int
-
-    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
 
 
 class Caps(BaseModel):

@@ -74,8 +74,8 @@ class HashedWords:
     model_id = HASHED_ID
     dim = HASHED_DIM
 
-    def embed(self, texts: Sequence[str]) -> FloatArray:
-        out = np.zeros((len(texts), self.dim))
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in zip(out, texts, strict=True):
             words = [w.lower() for w in _WORD.findall(text)]
             grams = [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words)),

@@ -30,12 +30,13 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from edgesdk.devices import DeviceProfile
 from edgesdk.errors import CalibrationError
+from edgesdk.protocols import Embedder
 from edgesdk.routing import signals
 from edgesdk.routing.calibrate import Calibration, load
 from edgesdk.routing.fit import REQUIRED
@@ -49,12 +50,6 @@ from edgesdk.types import Generation, Mode, Percept, RouteDecision, SkillResult
 DEFAULT_SKIP_BELOW = 0.03
 PERCEPT_FLOOR = 0.5
 VECTOR_CACHE = 64
-
-
-class Embedder(Protocol):
-    """Sentence embeddings (``edgesdk.local.embed.MiniLMEmbedder`` is the real one)."""
-
-    def embed(self, texts: Sequence[str]) -> Any: ...
 
 
 def _bank_embedder(embedder_id: str) -> Embedder:

@@ -17,7 +17,8 @@ from edgesdk.data.curate import Curator
 from edgesdk.data.outbox import Outbox
 from edgesdk.data.redact import ImagePolicy, Redactor
 from edgesdk.data.uploader import Uploader
-from edgesdk.data.value import Caps, Embedder, Triggers
+from edgesdk.data.value import Caps, Triggers
+from edgesdk.protocols import Embedder
 from edgesdk.testing.ingest import IngestServer
 from edgesdk.testing.pii_corpus import CORPUS
 from edgesdk.types import Answer, DetectedObject, Face, TextLine
