@@ -34,7 +34,8 @@ from edgesdk.errors import CalibrationError
 from edgesdk.routing.metrics import FloatArray, auroc
 from edgesdk.routing.neighbours import AnswerBank
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: answer banks carry the rare-word index (``entities.py``); a format-1 file must be refit."""
 CALIBRATION_DIR = Path(__file__).resolve().parent / "calibrations"
 INLINE_BANK_MAX = 2000
 """Answer banks up to this many questions stay inside the calibration JSON."""
@@ -214,13 +215,14 @@ def load(model_id: str, *, model_sha256: str | None = None, path: Path | None = 
     if not path.exists():
         raise CalibrationError(f"no router calibration for model '{model_id}' at {path}. {fix}")
     try:
-        cal = Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")),
-                                    bank_dirs=(path.parent, CALIBRATION_DIR))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        version = data.get("format") if isinstance(data, dict) else None
+        if version != FORMAT_VERSION:  # before parsing: older formats may not parse at all
+            raise CalibrationError(f"router calibration {path} has format {version}, this "
+                                   f"edgesdk reads format {FORMAT_VERSION}. {fix}")
+        cal = Calibration.from_dict(data, bank_dirs=(path.parent, CALIBRATION_DIR))
     except (ValueError, KeyError, TypeError) as exc:
         raise CalibrationError(f"router calibration {path} is unreadable ({exc}). {fix}") from exc
-    if cal.format != FORMAT_VERSION:
-        raise CalibrationError(f"router calibration {path} has format {cal.format}, this edgesdk "
-                               f"reads format {FORMAT_VERSION}. {fix}")
     if cal.model_id != model_id:
         raise CalibrationError(f"router calibration {path} was fitted for '{cal.model_id}', "
                                f"not '{model_id}'. {fix}")

@@ -24,7 +24,7 @@ from edgesdk.routing.calibrate import (
     quantiles_of,
 )
 from edgesdk.routing.metrics import auroc, ece
-from edgesdk.routing.neighbours import NEIGHBOUR_FEATURES, AnswerBank, fit_bank
+from edgesdk.routing.neighbours import BANK_FEATURES, AnswerBank, fit_bank
 from edgesdk.routing.peer import PEER_FEATURES, peer_features
 from edgesdk.types import Generation, SkillResult
 
@@ -45,7 +45,7 @@ PEER_INTERACT_WITH = ("peer_agree", "peer_contain", "peer_jaccard", "peer_lp_mea
                       "peer_lp_min")
 PEER_CROSS = (("peer_agree", "peer_lp_mean"), ("peer_agree", "lp_mean"), ("peer_agree", "lp_min"))
 PEER_L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
-NEIGHBOUR_INTERACTIONS = tuple(("kind_fact", f) for f in NEIGHBOUR_FEATURES)
+BANK_INTERACTIONS = tuple(("kind_fact", f) for f in BANK_FEATURES)
 """How often an answer is right for similar questions means most for short facts."""
 
 
@@ -113,8 +113,8 @@ def fit_calibration(
                              "for HashedWords)")
         bank = _neighbour_rows(outcomes, llm, rows, embed=embed, embedder_id=embedder_id,
                                pool=bank_pool)
-        features = (*features, *NEIGHBOUR_FEATURES)
-        inter = (*inter, *NEIGHBOUR_INTERACTIONS)
+        features = (*features, *BANK_FEATURES)
+        inter = (*inter, *BANK_INTERACTIONS)
     l2 = choose_l2(rows, labels, features=features, interactions=inter, seed=seed)
     scorer, probs = fit_scorer(rows, labels, features=features, interactions=inter, l2=l2,
                                seed=seed, method=method)
@@ -197,7 +197,8 @@ def _neighbour_rows(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
                                "answer bank needs at least 50 (Outcome.answers or bank_pool)")
     keys = list(golds)
     vectors = np.asarray(embed([golds[k][0] for k in keys]), dtype=np.float64)
-    bank = fit_bank(vectors, [sorted(golds[k][1]) for k in keys], embedder_id=embedder_id)
+    bank = fit_bank([golds[k][0] for k in keys], vectors, [sorted(golds[k][1]) for k in keys],
+                    embedder_id=embedder_id)
     position = {k: i for i, k in enumerate(keys)}
     missing = [o.question for o in llm if _question_key(o.question) not in position]
     extra = dict(zip(missing, np.asarray(embed(missing), dtype=np.float64), strict=True)

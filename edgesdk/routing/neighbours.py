@@ -33,18 +33,22 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from edgesdk.routing.entities import ENTITY_FEATURES, MAX_DF, RareWordIndex, entity_features
 from edgesdk.routing.peer import AnswerMatcher, normalise
 
 NEIGHBOUR_FEATURES = ("nb_rate", "nb_wrate", "nb_sim", "nb_any", "nb_top_hit", "nb_top_sim")
 """Share of the k nearest labelled questions whose gold answers include the device's answer,
 the same weighted by cosine similarity, the mean similarity of those neighbours; whether any of
 them has the answer, whether the nearest one does, and how near it is."""
+BANK_FEATURES = (*NEIGHBOUR_FEATURES, *ENTITY_FEATURES)
+"""Everything a bank adds to a request's signals (``entities.py`` for the ``rare_*`` ones)."""
 DEFAULT_K = 40
 DEFAULT_DIM = 64
 MIN_SHARED = 2
@@ -110,6 +114,8 @@ class AnswerBank:
     vectors: NDArray[np.float32]
     """``[n, dim]`` unit rows (dequantised from int8; float32 halves the scan)."""
     answers: tuple[tuple[str, ...], ...]
+    entities: RareWordIndex
+    """Rows by the rare words of their questions (``entities.py``)."""
     k: int = DEFAULT_K
     file: str | None = None
     """Set when the bank lives in its own ``.npz`` beside the calibration (large banks are
@@ -122,24 +128,33 @@ class AnswerBank:
 
     def features(self, embedding: Sequence[float] | NDArray[Any], question: str, answer: str,
                  *, exclude: int | None = None) -> dict[str, float]:
-        """The neighbour signals of ``answer`` to ``question`` (``exclude``: a bank row that is
-        this very question, left out when fitting)."""
+        """The neighbour and entity signals of ``answer`` to ``question`` (``exclude``: a
+        bank row that is this very question, left out when fitting)."""
         sims = self.vectors @ self.project(embedding).astype(np.float32)
         if exclude is not None:
             sims[exclude] = -np.inf
         k = min(self.k, len(sims) - (exclude is not None))
         if k <= 0 or not answer.strip():
-            return dict.fromkeys(NEIGHBOUR_FEATURES, 0.0)
+            return dict.fromkeys(BANK_FEATURES, 0.0)
         near = _top(sims, k)
         match = AnswerMatcher(question, answer)
         hits = np.array([float(any(match.agrees(g) for g in self.answers[i])) for i in near])
         weights = np.maximum(sims[near], 0.0)
         total = float(weights.sum())
         nearest = int(np.argmax(sims[near]))
+        related = self.entities.related(question, exclude=exclude)
+        related_hits = [g for i in related.tolist() for g in self.answers[i] if match.agrees(g)]
         return {"nb_rate": float(hits.mean()),
                 "nb_wrate": float((hits * weights).sum() / total) if total > 0 else 0.0,
                 "nb_sim": float(sims[near].mean()), "nb_any": float(hits.max()),
-                "nb_top_hit": float(hits[nearest]), "nb_top_sim": float(sims[near][nearest])}
+                "nb_top_hit": float(hits[nearest]), "nb_top_sim": float(sims[near][nearest]),
+                **entity_features(related, related_hits, answer_count=self.answer_count,
+                                  n=len(self.answers))}
+
+    @cached_property
+    def answer_count(self) -> dict[str, int]:
+        """How many bank questions have each stored answer."""
+        return dict(Counter(a for answers in self.answers for a in answers))
 
     def _int8(self) -> NDArray[np.int8]:
         return np.clip(np.round(self.vectors * 127.0), -127, 127).astype(np.int8)
@@ -148,9 +163,13 @@ class AnswerBank:
         """sha256 of what the bank holds (not of a file: npz bytes carry timestamps)."""
         h = hashlib.sha256()
         h.update(f"{self.embedder_id}|{self.k}|".encode())
-        for part in (self.mean.astype(np.float32), self.basis.astype(np.float16), self._int8()):
+        parts: list[NDArray[Any]] = [self.mean.astype(np.float32),
+                                     self.basis.astype(np.float16), self._int8()]
+        for part in parts:
             h.update(np.ascontiguousarray(part).tobytes())
         h.update("\n".join("\t".join(a) for a in self.answers).encode("utf-8"))
+        for part in self.entities.parts():
+            h.update(np.ascontiguousarray(part).tobytes())
         return h.hexdigest()
 
     def save_npz(self, path: Path) -> None:
@@ -162,7 +181,9 @@ class AnswerBank:
             np.savez_compressed(fh, embedder_id=np.array(self.embedder_id), k=np.array(self.k),
                                 mean=self.mean.astype(np.float32),
                                 basis=self.basis.astype(np.float16), vectors=self._int8(),
-                                vocab=np.array(vocab, dtype=str), offsets=offsets, flat=flat)
+                                vocab=np.array(vocab, dtype=str), offsets=offsets, flat=flat,
+                                ent_keys=self.entities.keys, ent_offsets=self.entities.offsets,
+                                ent_rows=self.entities.rows)
 
     @classmethod
     def load_npz(cls, path: Path) -> AnswerBank:
@@ -174,8 +195,7 @@ class AnswerBank:
             return cls(embedder_id=str(z["embedder_id"]), k=int(z["k"]),
                        mean=z["mean"].astype(np.float64), basis=z["basis"].astype(np.float64),
                        vectors=(z["vectors"] / np.float32(127.0)).astype(np.float32),
-                       answers=answers,
-                       file=path.name)
+                       answers=answers, entities=_index(z, path.name), file=path.name)
 
     def to_dict(self) -> dict[str, Any]:
         q = self._int8()
@@ -183,7 +203,9 @@ class AnswerBank:
                 "dim": int(self.basis.shape[1]), "embedding_dim": int(self.basis.shape[0]),
                 "mean": _b64(self.mean.astype(np.float32)),
                 "basis": _b64(self.basis.astype(np.float16)),
-                "vectors": _b64(q), "answers": [list(a) for a in self.answers]}
+                "vectors": _b64(q), "answers": [list(a) for a in self.answers],
+                "ent_keys": _b64(self.entities.keys), "ent_offsets": _b64(self.entities.offsets),
+                "ent_rows": _b64(self.entities.rows)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AnswerBank:
@@ -191,12 +213,26 @@ class AnswerBank:
         answers = tuple(tuple(str(x) for x in a) for a in d["answers"])
         if len(answers) != n:
             raise ValueError(f"answer bank has {n} vectors but {len(answers)} answer lists")
+        if "ent_keys" not in d:
+            raise ValueError("answer bank has no rare-word index (fitted by an older edgesdk)")
+        keys = _unb64(d["ent_keys"], np.uint64, (-1,))
+        entities = RareWordIndex(keys=keys, offsets=_unb64(d["ent_offsets"], np.int32, (-1,)),
+                                 rows=_unb64(d["ent_rows"], np.int32, (-1,)))
         return cls(embedder_id=str(d["embedder_id"]), k=int(d["k"]),
                    mean=_unb64(d["mean"], np.float32, (edim,)).astype(np.float64),
                    basis=_unb64(d["basis"], np.float16, (edim, dim)).astype(np.float64),
                    vectors=(_unb64(d["vectors"], np.int8, (n, dim)) / np.float32(127.0)
                             ).astype(np.float32),
-                   answers=answers)
+                   answers=answers, entities=entities)
+
+
+def _index(z: Any, name: str) -> RareWordIndex:
+    if "ent_keys" not in z:
+        raise ValueError(f"answer bank {name} has no rare-word index (fitted by an older "
+                         "edgesdk)")
+    return RareWordIndex(keys=z["ent_keys"].astype(np.uint64),
+                         offsets=z["ent_offsets"].astype(np.int32),
+                         rows=z["ent_rows"].astype(np.int32))
 
 
 def _top(sims: NDArray[Any], k: int) -> NDArray[np.intp]:
@@ -212,14 +248,16 @@ def _top(sims: NDArray[Any], k: int) -> NDArray[np.intp]:
     return np.argpartition(-sims, k - 1)[:k]
 
 
-def fit_bank(embeddings: Sequence[Sequence[float]] | NDArray[Any],
+def fit_bank(questions: Sequence[str], embeddings: Sequence[Sequence[float]] | NDArray[Any],
              answers: Sequence[Sequence[str]], *, embedder_id: str, dim: int = DEFAULT_DIM,
-             k: int = DEFAULT_K, min_shared: int = MIN_SHARED) -> AnswerBank:
-    """A bank from labelled questions' embeddings and gold answers (one list per question)."""
+             k: int = DEFAULT_K, min_shared: int = MIN_SHARED, max_df: int = MAX_DF
+             ) -> AnswerBank:
+    """A bank from labelled questions, their embeddings and gold answers (one row each);
+    ``max_df``: see ``entities.MAX_DF``."""
     x = np.asarray(embeddings, dtype=np.float64)
-    if x.ndim != 2 or len(x) != len(answers) or len(x) < 2:
-        raise ValueError("fit_bank needs one embedding row and one answer list per question, "
-                         "and at least two questions")
+    if x.ndim != 2 or not len(questions) == len(x) == len(answers) or len(x) < 2:
+        raise ValueError("fit_bank needs one question, one embedding row and one answer list "
+                         "per labelled question, and at least two questions")
     mean = x.mean(axis=0)
     _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
     basis = vt[:min(dim, vt.shape[0])].T.astype(np.float16).astype(np.float64)
@@ -230,4 +268,5 @@ def fit_bank(embeddings: Sequence[Sequence[float]] | NDArray[Any],
     kept = tuple(tuple(sorted({normalise(g) for g in golds if g.strip()
                                and count[normalise(g)] >= min_shared})) for golds in answers)
     return AnswerBank(embedder_id=embedder_id, mean=mean.astype(np.float32).astype(np.float64),
-                      basis=basis, vectors=z, answers=kept, k=k)
+                      basis=basis, vectors=z, answers=kept,
+                      entities=RareWordIndex.build(questions, max_df=max_df), k=k)

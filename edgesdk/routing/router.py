@@ -41,7 +41,7 @@ from edgesdk.routing import signals
 from edgesdk.routing.calibrate import Calibration, load
 from edgesdk.routing.fit import REQUIRED
 from edgesdk.routing.hidden import HiddenStates
-from edgesdk.routing.neighbours import HASHED_ID, NEIGHBOUR_FEATURES, HashedWords
+from edgesdk.routing.neighbours import BANK_FEATURES, HASHED_ID, HashedWords
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
 from edgesdk.routing.peer import peer_features
 from edgesdk.routing.policy import Policy, PolicyState
@@ -181,7 +181,7 @@ class Router:
         try:
             vector = self.question_vector(question)
         except Exception as exc:  # a missing embedder must fail safe, not crash routing
-            feats.update(dict.fromkeys(NEIGHBOUR_FEATURES, math.nan))
+            feats.update(dict.fromkeys(BANK_FEATURES, math.nan))
             why.append(f"question embedding unavailable ({type(exc).__name__}: {exc})")
             return
         feats.update(bank.features(vector, question, answer))

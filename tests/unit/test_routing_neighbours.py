@@ -13,7 +13,7 @@ import pytest
 
 from edgesdk.routing import calibrate
 from edgesdk.routing.fit import Outcome, fit_calibration
-from edgesdk.routing.neighbours import NEIGHBOUR_FEATURES, AnswerBank, fit_bank
+from edgesdk.routing.neighbours import BANK_FEATURES, AnswerBank, fit_bank
 from tests.unit._routing_fakes import gen
 
 
@@ -59,36 +59,37 @@ def labelled(n: int = 300, seed: int = 0) -> list[Outcome]:
 def test_fit_bank_keeps_only_shared_answers_and_unit_vectors() -> None:
     emb = HashEmbedder()
     questions = ["The instrument of A is", "The instrument of B is", "The capital of C is"]
-    bank = fit_bank(emb.embed(questions), [["Piano"], ["piano", "Kazoo"], ["Lima"]],
+    bank = fit_bank(questions, emb.embed(questions), [["Piano"], ["piano", "Kazoo"], ["Lima"]],
                     embedder_id="hash")
     assert bank.answers == (("piano",), ("piano",), ())  # kazoo and Lima are one-offs
     assert np.allclose(np.linalg.norm(bank.vectors, axis=1), 1.0, atol=0.02)
     with pytest.raises(ValueError, match="one embedding row"):
-        fit_bank(emb.embed(questions), [["x"]], embedder_id="hash")
+        fit_bank(questions, emb.embed(questions), [["x"]], embedder_id="hash")
 
 
 def test_features_count_neighbours_whose_gold_matches_the_answer() -> None:
     emb = HashEmbedder()
     data = labelled()
-    bank = fit_bank(emb.embed([o.question for o in data]), [o.answers for o in data],
+    bank = fit_bank([o.question for o in data], emb.embed([o.question for o in data]),
+                    [o.answers for o in data],
                     embedder_id="hash")
     q = "The instrument played by musician 1000 is"
     vec = emb.embed([q])[0]
     piano = bank.features(vec, q, "piano")
-    assert set(piano) == set(NEIGHBOUR_FEATURES)
+    assert set(piano) == set(BANK_FEATURES)
     assert piano["nb_rate"] > 0.5 and piano["nb_sim"] > 0.5
     assert bank.features(vec, q, "The instrument is the piano.")["nb_rate"] == piano["nb_rate"]
     assert bank.features(vec, q, "kazoo")["nb_rate"] == 0.0
     q2 = "The country of citizenship of writer 1001 is"
     germany = bank.features(emb.embed([q2])[0], q2, "Germany")
     assert germany["nb_rate"] < 0.3
-    assert bank.features(vec, q, "  ") == dict.fromkeys(NEIGHBOUR_FEATURES, 0.0)
+    assert bank.features(vec, q, "  ") == dict.fromkeys(BANK_FEATURES, 0.0)
 
 
 def test_a_question_is_never_its_own_neighbour_when_excluded() -> None:
     emb = HashEmbedder()
     questions = ["alpha beta gamma", "alpha beta gamma", "delta epsilon zeta", "eta theta"]
-    bank = fit_bank(emb.embed(questions), [["yes"], ["no"], ["yes"], ["no"]],
+    bank = fit_bank(questions, emb.embed(questions), [["yes"], ["no"], ["yes"], ["no"]],
                     embedder_id="hash", k=1)
     vec = emb.embed(["alpha beta gamma"])[0]
     assert bank.features(vec, "alpha beta gamma", "no", exclude=0)["nb_rate"] == 1.0
@@ -98,7 +99,8 @@ def test_a_question_is_never_its_own_neighbour_when_excluded() -> None:
 def test_round_trip_through_json_keeps_the_features() -> None:
     emb = HashEmbedder()
     data = labelled()
-    bank = fit_bank(emb.embed([o.question for o in data]), [o.answers for o in data],
+    bank = fit_bank([o.question for o in data], emb.embed([o.question for o in data]),
+                    [o.answers for o in data],
                     embedder_id="hash")
     again = AnswerBank.from_dict(json.loads(json.dumps(bank.to_dict())))
     q = "The instrument played by musician 7 is"
@@ -131,7 +133,7 @@ def test_fit_with_the_bank_sees_what_token_evidence_cannot(tmp_path: Path) -> No
     with_bank = fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64,
                                 embed=emb.embed, embedder_id="hash")
     assert plain.answer_bank is None and with_bank.answer_bank is not None
-    assert set(NEIGHBOUR_FEATURES) <= set(with_bank.scorer.features)
+    assert set(BANK_FEATURES) <= set(with_bank.scorer.features)
     assert with_bank.fit_info["answer_bank"]["n"] == len(data)
     assert plain.fit_info["cv_auroc"] < 0.6
     assert with_bank.fit_info["cv_auroc"] > 0.75
@@ -227,7 +229,8 @@ def test_a_large_bank_lives_in_one_shared_file(tmp_path: Path, monkeypatch: pyte
     calibrate.save(cal, tmp_path / "a" / "other.json")
     assert len(list((tmp_path / "a").glob("answer-bank-*.npz"))) == 1
     # a bank that does not match what the calibration was fitted with is refused
-    other = fit_bank(HashEmbedder().embed(["a b", "c d"]), [["x"], ["x"]], embedder_id="hash")
+    other = fit_bank(["a b", "c d"], HashEmbedder().embed(["a b", "c d"]), [["x"], ["x"]],
+                     embedder_id="hash")
     other.save_npz(banks[0])
     with pytest.raises(calibrate.CalibrationError, match="does not match"):
         calibrate.load("fake-llm", path=out)
