@@ -530,7 +530,8 @@ class Assistant:
                 id=answer_id, text=result.text.strip(), tier=outcome.tier.tier,
                 confidence=_tier_confidence(result),
                 escalated=True, reasons=reasons, latency_ms=latency_ms, usage=result.usage,
-                cost=result.cost, percepts=attempt.percepts, trace=attempt.trace,
+                cost=result.cost, usage_estimated=getattr(result, "usage_estimated", False) is True,
+                percepts=attempt.percepts, trace=attempt.trace,
                 model=result.model, source="tier", question=attempt.question,
                 device_text=attempt.text or None, reasoning=result.reasoning,
             )

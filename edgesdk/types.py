@@ -181,6 +181,9 @@ class Answer(Frozen):
     latency_ms: float
     usage: Usage = Usage()
     cost: Cost = Cost()
+    usage_estimated: bool = False
+    """True when the tier reported no token usage (llama.cpp streams) and ``usage`` and
+    ``cost`` were estimated from the text; budgets and ledgers count the estimate."""
     percepts: list[Percept] = Field(default_factory=list)
     trace: list[TraceStep] = Field(default_factory=list)
     model: str = ""

@@ -104,12 +104,14 @@ class FakeResult:
                                                        prompt_cache_miss_tokens=30))
     cost: Cost = field(default_factory=lambda: Cost(amount=0.0001, currency="USD"))
     finish_reason: str = "stop"
+    usage_estimated: bool = False
 
 
 class FakeTier:
     def __init__(self, name: str = "cloud", *, text: str = "Paris", error: CloudError | None = None,
-                 tier: str = "cloud") -> None:
+                 tier: str = "cloud", usage_estimated: bool = False) -> None:
         self.name = name
+        self.usage_estimated = usage_estimated
         self.tier = tier
         self.text = text
         self.error = error
@@ -127,7 +129,7 @@ class FakeTier:
         if on_delta is not None:
             for word in self.text.split(" "):
                 on_delta(word + " ")
-        return FakeResult(text=self.text)
+        return FakeResult(text=self.text, usage_estimated=self.usage_estimated)
 
     def close(self) -> None:
         self.closed = True

@@ -178,6 +178,7 @@ def extension_of(answer: Answer, *, profile: str | None) -> dict[str, Any]:
         "answer_id": answer.id,
         "latency_ms": round(answer.latency_ms, 1),
         "cost": answer.cost.model_dump(),
+        "usage_estimated": answer.usage_estimated,
         "profile": profile,
     }
 

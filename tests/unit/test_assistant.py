@@ -52,10 +52,19 @@ def test_unsure_answer_escalates_with_text_only(tmp_path) -> None:
     assert answer.tier == "cloud" and answer.escalated and answer.source == "tier"
     assert answer.text == "No, the moon is rock."
     assert answer.device_text == "cheese"
-    assert answer.cost.amount > 0
+    assert answer.cost.amount > 0 and not answer.usage_estimated
     sent = tier.calls[0]
     assert sent[-1]["content"] == "Is the moon made of cheese?"
     assert all(isinstance(m["content"], str) for m in sent)
+
+
+def test_an_estimated_tier_usage_is_flagged_on_the_answer(tmp_path) -> None:
+    tier = FakeTier(text="No, the moon is rock.", usage_estimated=True)
+    with make(tmp_path, tiers=[tier]) as a:
+        answer = a.ask("Is the moon made of cheese?")
+    assert answer.escalated and answer.usage_estimated and answer.cost.amount > 0
+    with make(tmp_path) as a:
+        assert not a.ask("The capital of France is").usage_estimated
 
 
 def test_cloud_failure_falls_back_with_reason(tmp_path) -> None:

@@ -21,6 +21,7 @@ public final class Answer {
     private final double latencyMs;
     private final Usage usage;
     private final Cost cost;
+    private final boolean usageEstimated;
     private final List<Percept> percepts;
     private final String model;
     private final String source;
@@ -42,6 +43,7 @@ public final class Answer {
         this.latencyMs = Json.num(m, "latency_ms", 0.0);
         this.usage = new Usage(Json.obj(m, "usage"));
         this.cost = new Cost(Json.obj(m, "cost"));
+        this.usageEstimated = Json.bool(m, "usage_estimated", false);
         this.percepts = Percept.listFrom(Json.list(m, "percepts"));
         this.model = Json.str(m, "model", "");
         this.source = Json.str(m, "source", "");
@@ -74,6 +76,9 @@ public final class Answer {
     public Usage getUsage() { return usage; }
 
     public Cost getCost() { return cost; }
+
+    /** True when the tier reported no token usage and usage and cost were estimated from the text. */
+    public boolean isUsageEstimated() { return usageEstimated; }
 
     public List<Percept> getPercepts() { return percepts; }
 

@@ -101,6 +101,7 @@ public final class BridgeClientTests {
             equal("device", a.getTier(), "tier");
             check(!a.getId().isEmpty(), "answer id");
             check(a.getConfidence() >= 0 && a.getConfidence() <= 1, "confidence in [0,1]");
+            check(!a.isUsageEstimated(), "a device answer's usage is counted, not estimated");
         });
         if (full) {
             t.test("answer (local LLM)" + tag, () -> {
