@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ from typing import Any
 from edgesdk.config import load_settings
 from edgesdk.local.llm import LocalLLM
 from edgesdk.local.prompts import qa_prompt, stop_for
+from edgesdk.textnorm import CJK, NO, NUMBER, YES, normalise, stem_word
 from edgesdk.types import Generation, SkillResult
 
 EVAL_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
@@ -71,20 +71,6 @@ def load_dataset(path: Path, *, limit: int | None = None) -> list[Item]:
 
 # --------------------------------------------------------------------------- scoring
 
-_YES = {"yes", "yeah", "true", "correct", "是", "是的", "对", "会", "可以", "plausible"}
-_NO = {"no", "false", "incorrect", "not", "不是", "不", "否", "不会", "不对", "implausible"}
-_NUM = re.compile(r"-?\d+(?:\.\d+)?")
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
-    text = re.sub(r"[^\w\s.\-]|(?<!\d)\.|\.(?!\d)", " ", text)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
 def _as_number(text: str) -> float | None:
     try:
         return float(text.replace(",", "").strip())
@@ -96,8 +82,8 @@ def _first_word(text: str) -> str:
     norm = normalise(text)
     if not norm:
         return ""
-    if _CJK.match(norm):
-        for word in sorted(_YES | _NO, key=len, reverse=True):
+    if CJK.match(norm):
+        for word in sorted(YES | NO, key=len, reverse=True):
             if norm.startswith(word):
                 return word
         return norm[:1]
@@ -113,14 +99,14 @@ def is_correct(prediction: str, answers: Sequence[str]) -> bool:
         g = normalise(gold)
         if not g:
             continue
-        if g in _YES or g in _NO:
+        if g in YES or g in NO:
             first = _first_word(prediction)
-            if (g in _YES and first in _YES) or (g in _NO and first in _NO):
+            if (g in YES and first in YES) or (g in NO and first in NO):
                 return True
             continue
         value = _as_number(gold)
         if value is not None:
-            numbers = _NUM.findall(pred.replace(" ", " "))
+            numbers = NUMBER.findall(pred.replace(" ", " "))
             if numbers:
                 got = float(numbers[-1])
                 if abs(got - value) <= max(1e-6, 0.011 * abs(value)):
@@ -128,7 +114,7 @@ def is_correct(prediction: str, answers: Sequence[str]) -> bool:
             continue
         if pred == g or _stem(pred) == _stem(g):
             return True
-        if _CJK.search(g):
+        if CJK.search(g):
             if g in pred:
                 return True
         elif _contains(_stem(pred), _stem(g)):
@@ -139,7 +125,7 @@ def is_correct(prediction: str, answers: Sequence[str]) -> bool:
 
 
 def _stem(text: str) -> str:
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in text.split())
+    return " ".join(stem_word(w) for w in text.split())
 
 
 def _contains(haystack: str, needle: str) -> bool:

@@ -11,8 +11,8 @@ a rare word with this one ("haiphong", "mache") are mostly about the same entity
   → "Vietnam", from *The country of Haiphong is*) is probably right, the more so the rarer
   that answer is in the bank: ``log(n / questions with it) / 10``, 0 without a hit.
 
-Measured on the fitting data (5-fold CV, train+dev): Gemma 0.871 → 0.880 AUROC, SmolLM2
-0.866 → 0.871; the held-out fact AUROC of Gemma 0.859 → 0.878 (``docs/router.md``). Word
+Measured on the fitting data (5-fold CV, train+dev): Gemma 0.871 → 0.881 AUROC, SmolLM2
+0.866 → 0.871; the held-out fact AUROC of Gemma 0.859 → 0.873 (``docs/router.md``). Word
 frequencies from a general corpus (``wordfreq``) as an entity-popularity signal added nothing.
 
 What ships: the blake2b hash (uint64) of every word that occurs in at most ``MAX_DF`` bank

@@ -41,7 +41,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgesdk.routing.entities import ENTITY_FEATURES, MAX_DF, RareWordIndex, entity_features
-from edgesdk.routing.peer import AnswerMatcher, normalise
+from edgesdk.routing.peer import AnswerMatcher
+from edgesdk.textnorm import normalise
 
 NEIGHBOUR_FEATURES = ("nb_rate", "nb_wrate", "nb_sim", "nb_any", "nb_top_hit", "nb_top_sim")
 """Share of the k nearest labelled questions whose gold answers include the device's answer,

@@ -22,32 +22,18 @@ the matching rules are the evaluation's, restated here without importing the eva
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from edgesdk.textnorm import CJK, NO, NUMBER, YES, normalise, stem_word
 from edgesdk.types import Generation
 
 PEER_FEATURES = ("peer_agree", "peer_same", "peer_num_same", "peer_num_diff", "peer_yn_same",
                  "peer_yn_diff", "peer_contain", "peer_jaccard", "peer_lp_mean", "peer_lp_min",
                  "peer_empty")
 
-_NUM = re.compile(r"-?\d+(?:\.\d+)?")
-_CJK = re.compile(r"[\u3400-\u9fff]")
-_YES = {"yes", "yeah", "true", "correct", "是", "对", "会", "可以", "plausible"}
-_NO = {"no", "false", "incorrect", "not", "不", "否", "implausible"}
 _STOP = {"is", "are", "was", "were", "of", "in", "on", "to", "and", "or", "it", "its", "by",
          "for", "at", "as", "be", "that", "this", "which", "with", "from", "called"}
-
-
-def normalise(text: str) -> str:
-    """NFKC, lower case, punctuation and articles out (the evaluation's rule)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
-    text = re.sub(r"[^\w\s.\-]|(?<!\d)\.|\.(?!\d)", " ", text)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
 
 
 def _first_line(text: str) -> str:
@@ -55,30 +41,26 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
-
-
 def _content(norm: str) -> tuple[str, ...]:
     """Content words of a normalised answer (characters for Chinese), stemmed."""
-    if _CJK.search(norm):
+    if CJK.search(norm):
         return tuple(c for c in norm if not c.isspace())
-    return tuple(_stem(w) for w in norm.split() if w not in _STOP)
+    return tuple(stem_word(w) for w in norm.split() if w not in _STOP)
 
 
 def _yes_no(norm: str) -> str | None:
     if not norm:
         return None
-    if _CJK.match(norm):
+    if CJK.match(norm):
         if norm.startswith(("不", "否")):
             return "no"
-        return "yes" if norm[:1] in _YES else None
+        return "yes" if norm[:1] in YES else None
     first = norm.split()[0]
-    return "yes" if first in _YES else "no" if first in _NO else None
+    return "yes" if first in YES else "no" if first in NO else None
 
 
 def _last_number(norm: str) -> float | None:
-    found = _NUM.findall(norm)
+    found = NUMBER.findall(norm)
     return float(found[-1]) if found else None
 
 
@@ -117,7 +99,7 @@ def _parse(text: str) -> _Parsed:
 
 def _question_words(question: str) -> set[str]:
     qn = normalise(question)
-    return set(qn) if _CJK.search(qn) else {_stem(w) for w in qn.split()}
+    return set(qn) if CJK.search(qn) else {stem_word(w) for w in qn.split()}
 
 
 def _prepare(text: str, qwords: set[str]) -> _Answer:

@@ -1,0 +1,38 @@
+"""The one text normalisation that scoring and routing share.
+
+The evaluation scores an answer right by a normalised match (``evalrun.is_correct``) and the
+router's answer-matching signals (``routing/peer.py``, the answer bank) must apply the same
+rule, or the router learns something other than what the report measures. This module holds
+that rule and its word lists with no dependencies, so the router does not import the
+evaluation layer (which loads llama.cpp).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+YES = frozenset({"yes", "yeah", "true", "correct", "是", "是的", "对", "会", "可以",
+                 "plausible"})
+NO = frozenset({"no", "false", "incorrect", "not", "不是", "不", "否", "不会", "不对",
+                "implausible"})
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+CJK = re.compile(r"[\u3400-\u9fff]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower case, thousands separators, punctuation and articles out.
+
+    An answer that is nothing but articles keeps its last word: blood type "A" or option
+    "(A)" must not normalise to nothing, which no gold answer can match."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    text = re.sub(r"[^\w\s.\-]|(?<!\d)\.|\.(?!\d)", " ", text)
+    words = text.split()
+    return " ".join(_ARTICLES.sub(" ", text).split()) or " ".join(words[-1:])
+
+
+def stem_word(word: str) -> str:
+    """A plural ``s`` off words longer than three letters ("lakes" → "lake", not "gas")."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word

@@ -1,0 +1,56 @@
+"""How the evaluation decides that a device answer is right (``evalrun.is_correct``), and that the
+router's answer matching normalises text the same way (``edgesdk.textnorm``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgesdk.evalrun import is_correct
+from edgesdk.routing.peer import AnswerMatcher
+from edgesdk.textnorm import normalise
+
+
+@pytest.mark.parametrize(("text", "norm"), [
+    ("The Eiffel Tower!", "eiffel tower"),
+    ("1,234.5 km", "1234.5 km"),
+    ("Ｐａｒｉｓ", "paris"),          # NFKC
+    ("A", "a"),                       # an answer that is only an article keeps it
+    ("(A)", "a"),
+    ("The A", "a"),
+    ("a cat", "cat"),
+    ("", ""),
+])
+def test_normalise(text: str, norm: str) -> None:
+    assert normalise(text) == norm
+
+
+@pytest.mark.parametrize(("prediction", "answers", "right"), [
+    ("Paris", ["Paris"], True),
+    ("The capital of France is Paris.", ["Paris"], True),   # whole-word containment
+    ("Parisian", ["Paris"], False),                         # not a whole word
+    ("Obama", ["Barack Obama"], True),                       # a short, specific part
+    ("the", ["Barack Obama"], False),
+    ("lakes", ["lake"], True),                               # plural s
+    ("Yes, it is.", ["yes"], True),                         # yes/no by the first word
+    ("No", ["yes"], False),
+    ("Not really", ["no"], True),
+    ("plausible", ["yes"], True),
+    ("The answer is 391", ["391"], True),                   # the last number
+    ("1,000", ["1000"], True),
+    ("99.5", ["100"], True),                                 # 1% tolerance
+    ("98", ["100"], False),
+    ("A", ["A"], True),                                      # blood type / option A
+    ("B", ["A"], False),
+    ("北京", ["北京"], True),
+    ("是的", ["是"], True),
+    ("", ["Paris"], False),
+    ("Lima", ["Paris", "Lima"], True),
+])
+def test_is_correct(prediction: str, answers: list[str], right: bool) -> None:
+    assert is_correct(prediction, answers) is right
+
+
+def test_the_router_matches_answers_like_the_evaluation_scores_them() -> None:
+    assert AnswerMatcher("The blood type of X is", "A").agrees("A")
+    assert not AnswerMatcher("The blood type of X is", "A").agrees("B")
+    assert AnswerMatcher("The capital of Peru is", "The capital of Peru is Lima").agrees("Lima")
