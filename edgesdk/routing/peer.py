@@ -15,8 +15,9 @@ few numbers from the pair:
 - **the peer's own evidence**: its token log-prob mean / min and whether it was empty.
 
 The kind × agreement interactions live in ``fit.py``. Everything is string work on two short
-answers: tens of microseconds. Kept out of ``signals.py`` because it is optional and because
-the matching rules are the evaluation's, restated here without importing the evaluation layer.
+answers: tens of microseconds. Kept out of ``signals.py`` because it is optional. The text
+normalisation is the evaluation's own (``edgesdk.textnorm``); the matching rules follow
+``evalrun.is_correct`` but also score partial agreement, so they live here.
 """
 
 from __future__ import annotations
