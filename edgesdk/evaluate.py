@@ -36,8 +36,9 @@ from edgesdk.routing.router import Router
 from edgesdk.types import Generation
 
 SUMMARY_KEYS = ("auroc", "auroc_by_category", "ece", "brier", "cloud_share_at_95",
-                "cloud_share_ratio_to_oracle", "router_latency_ms_p50",
+                "cloud_share_ratio_to_oracle", "ci95", "router_latency_ms_p50",
                 "question_embedding_ms_p50", "policy")
+BOOTSTRAP_ROUNDS = 1000
 
 CLOUD_MODEL = "deepseek-chat"
 EMBED_AHEAD = 32
@@ -212,6 +213,7 @@ def _evaluate(records: Sequence[Record], *, router: Router,
         "cloud_share_ratio_to_oracle": csa / oracle if oracle > 0 else math.nan,
         "cloud_share_ratio_without_category": without,
         "cloud_share_ratio_floor_at_chance": floor,
+        "ci95": _intervals(p, y, cloud, by_cat),
         "curve": {"cloud_share": [round(float(v), 4) for v in share[::step]],
                   "accuracy": [round(float(v), 4) for v in acc[::step]]},
         "baselines": baselines,
@@ -230,6 +232,37 @@ def _evaluate(records: Sequence[Record], *, router: Router,
     }
 
 
+def _intervals(p: np.ndarray, y: np.ndarray, cloud: np.ndarray | None,
+               by_cat: Mapping[str, list[int]]) -> dict[str, Any]:
+    """95% bootstrap intervals over the questions (``metrics.bootstrap_interval``)."""
+    def ratio(i: np.ndarray) -> float:
+        c = cloud[i] if cloud is not None else None
+        o = metrics.oracle_cloud_share_at(y[i], c)
+        return metrics.cloud_share_at(p[i], y[i], c) / o if o > 0 else math.nan
+
+    def within(ix: list[int]) -> tuple[float, float]:
+        a = np.asarray(ix)
+        return metrics.bootstrap_interval(lambda i: metrics.auroc(p[a[i]], y[a[i]]), len(a),
+                                          rounds=BOOTSTRAP_ROUNDS)
+
+    n = len(y)
+    return {"rounds": BOOTSTRAP_ROUNDS,
+            "auroc": metrics.bootstrap_interval(lambda i: metrics.auroc(p[i], y[i]), n,
+                                                rounds=BOOTSTRAP_ROUNDS),
+            "auroc_by_category": {c: within(ix) for c, ix in sorted(by_cat.items())},
+            "ece": metrics.bootstrap_interval(lambda i: metrics.ece(p[i], y[i]), n,
+                                              rounds=BOOTSTRAP_ROUNDS),
+            "cloud_share_ratio_to_oracle": metrics.bootstrap_interval(
+                ratio, n, rounds=BOOTSTRAP_ROUNDS)}
+
+
+def _ci(report: Mapping[str, Any], key: str, category: str | None = None) -> str:
+    ci = report.get("ci95", {}).get(key)
+    if category is not None:
+        ci = (ci or {}).get(category)
+    return f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and all(map(math.isfinite, ci)) else ""
+
+
 def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
@@ -245,14 +278,16 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
              "| metric | router | min log-prob | mean log-prob | random | oracle |",
              "|---|---|---|---|---|---|"]
     b = report["baselines"]
-    lines.append(f"| AUROC | {_fmt(report['auroc'])} | {_fmt(b['min_logprob']['auroc'])} | "
+    lines.append(f"| AUROC | {_fmt(report['auroc'])}{_ci(report, 'auroc')} | "
+                 f"{_fmt(b['min_logprob']['auroc'])} | "
                  f"{_fmt(b['mean_logprob']['auroc'])} | 0.5 | 1.0 |")
     lines.append(f"| cloud share at 95% | {_fmt(report['cloud_share_at_95'])} | "
                  f"{_fmt(b['min_logprob']['cloud_share_at_95'])} | "
                  f"{_fmt(b['mean_logprob']['cloud_share_at_95'])} | "
                  f"{_fmt(report['random_cloud_share_at_95'])} | "
                  f"{_fmt(report['oracle_cloud_share_at_95'])} |")
-    lines += ["", f"ECE (10 bins) {_fmt(report['ece'])}, Brier {_fmt(report['brier'])}, "
+    lines += ["", f"ECE (10 bins) {_fmt(report['ece'])}{_ci(report, 'ece')}, Brier "
+              f"{_fmt(report['brier'])}, "
               f"router decision p50 {report['router_latency_ms_p50']:.3f} ms"
               + (f" (+ question embedding for the answer bank, once per question: p50 "
                  f"{report['question_embedding_ms_p50']:.1f} ms)"
@@ -262,17 +297,20 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
     without = report.get("cloud_share_ratio_without_category", {})
     for c, acc in report["accuracy_by_category"].items():
         lines.append(f"| {c} | {report['n_by_category'][c]} | {_fmt(acc)} | "
-                     f"{_fmt(report['auroc_by_category'][c])} | "
+                     f"{_fmt(report['auroc_by_category'][c])}"
+                     f"{_ci(report, 'auroc_by_category', c)} | "
                      f"{_fmt(b['min_logprob']['auroc_by_category'][c])} | "
                      f"{_fmt(without.get(c))} |")
     lines += ["", f"Cloud share at 95% / oracle: {_fmt(report['cloud_share_ratio_to_oracle'])}"
-              f" overall, {_fmt(without.get(YES_NO_GROUP))} without every question whose answer "
+              f"{_ci(report, 'cloud_share_ratio_to_oracle')} overall, "
+              f"{_fmt(without.get(YES_NO_GROUP))} without every question whose answer "
               "is yes or no; the last column is the same ratio with that category left out "
               "(where the gap to the oracle comes from). A router that is perfect on every "
               "other question but at chance on the yes/no ones needs "
               f"{_fmt(report.get('cloud_share_ratio_floor_at_chance', {}).get(YES_NO_GROUP))}× "
               "the oracle's share (`cloud_share_ratio_floor_at_chance`): the floor for models "
-              "that do not know those answers."]
+              "that do not know those answers. Brackets: 95% bootstrap intervals over the "
+              f"questions ({report.get('ci95', {}).get('rounds', 0)} resamples)."]
     cost = report["cost_usd"]
     lines += ["", f"Cost ({cost['model']}, current prices, USD): cloud-only "
               f"{_fmt(cost['cloud_only'])}, router at 95% {_fmt(cost['router_at_95'])}, "

@@ -10,10 +10,12 @@ The cloud is taken as right unless per-item cloud correctness says otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -25,16 +27,10 @@ def auroc(scores: Sequence[float] | FloatArray, labels: Sequence[bool] | FloatAr
     pos, neg = int(y.sum()), int((~y).sum())
     if pos == 0 or neg == 0:
         return float("nan")
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s), dtype=np.float64)
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
+    # average 1-based ranks, ties sharing the mean of their positions (Mann-Whitney U)
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    mean_rank = np.cumsum(counts) - (counts - 1) / 2.0
+    ranks = mean_rank[inverse]
     return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
@@ -145,3 +141,23 @@ def blind_cloud_share_at(labels: Sequence[bool] | FloatArray, blind: Sequence[bo
         scores = np.where(b, rng.random(len(y)) - 0.5, 1.0 - 2.0 * gain)
         shares.append(cloud_share_at(scores, y, c, quality=quality))
     return float(np.mean(shares))
+
+
+def bootstrap_interval(statistic: Callable[[NDArray[np.intp]], float], n: int, *,
+                       rounds: int = 1000, seed: int = 0, level: float = 0.95
+                       ) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic(indices)`` over ``n`` items resampled with
+    replacement; resamples where it is undefined (``nan``: one class absent) are skipped.
+
+    Why: a 590-question test split moves AUROC by about ±0.02 and the share ratio by more, so a
+    figure 0.002 under a target says little on its own; the report carries the interval."""
+    if n == 0:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    values = [statistic(rng.integers(0, n, n)) for _ in range(rounds)]
+    finite = np.array([v for v in values if math.isfinite(v)], dtype=np.float64)
+    if not len(finite):
+        return (math.nan, math.nan)
+    tail = (1.0 - level) / 2 * 100
+    lo, hi = np.percentile(finite, [tail, 100 - tail])
+    return (float(lo), float(hi))

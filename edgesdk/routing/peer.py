@@ -122,14 +122,27 @@ class AnswerMatcher:
     def __init__(self, question: str, answer: str) -> None:
         self._qwords = _question_words(question)
         self._answer = _prepare(answer, self._qwords)
+        self._tokens = frozenset(self._answer.tokens)
         self._seen: dict[str, bool] = {}
 
     def agrees(self, other: str) -> bool:
         hit = self._seen.get(other)
         if hit is None:
-            hit = _agreement(self._answer, _prepare(other, self._qwords))["peer_agree"] >= 1.0
+            prepared = _prepare(other, self._qwords)
+            hit = (self._may_agree(prepared)
+                   and _agreement(self._answer, prepared)["peer_agree"] >= 1.0)
             self._seen[other] = hit
         return hit
+
+    def _may_agree(self, other: _Answer) -> bool:
+        """A cheap necessary condition for full agreement (most bank answers fail it): unless
+        numbers or yes/no decide, equal text or a shared content word."""
+        a = self._answer
+        if (a.number is not None and other.number is not None) or (
+                a.yes_no is not None and other.yes_no is not None):
+            return True
+        return (bool(a.norm) and a.norm == other.norm) or not self._tokens.isdisjoint(
+            other.tokens)
 
 
 def _agreement(pa: _Answer, pb: _Answer) -> dict[str, float]:

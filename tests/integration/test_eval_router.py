@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,9 @@ def test_eval_writes_a_complete_report(real_catalog: object, tmp_path: Path) -> 
     assert set(floors) >= set(report["accuracy_by_category"])
     assert all(v >= 1.0 - 1e-9 for v in floors.values() if v == v)  # never below the oracle
     assert 0.0 <= report["ece"] <= 1.0
+    lo, hi = report["ci95"]["auroc"]
+    assert math.isnan(report["auroc"]) or lo <= report["auroc"] <= hi
+    assert set(report["ci95"]["auroc_by_category"]) == set(report["accuracy_by_category"])
     assert len(report["curve"]["cloud_share"]) == len(report["curve"]["accuracy"])
     assert report["cost_usd"]["cloud_only"] >= report["cost_usd"]["policy"]
     for name in ("report.md", "curve.png", "reliability.png"):

@@ -60,3 +60,40 @@ def test_cloud_share_with_cloud_labels() -> None:
 def test_reliability_rows() -> None:
     rows = metrics.reliability([0.05, 0.95], [0, 1])
     assert [r["n"] for r in rows] == [1.0, 1.0]
+
+
+def test_auroc_with_many_ties_matches_the_pairwise_definition() -> None:
+    import itertools
+    import random
+
+    rng = random.Random(0)
+    scores = [rng.choice([0.1, 0.2, 0.3, 0.5]) for _ in range(60)]
+    labels = [rng.random() < 0.4 for _ in range(60)]
+    pairs = [(a, b) for (a, la), (b, lb) in itertools.product(zip(scores, labels), repeat=2)
+             if la and not lb]
+    want = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in pairs) / len(pairs)
+    assert abs(metrics.auroc(scores, labels) - want) < 1e-12
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_more_data() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def interval(n: int) -> tuple[float, float]:
+        y = rng.random(n) < 0.5
+        p = np.where(y, rng.random(n) * 0.7 + 0.3, rng.random(n) * 0.7)
+        lo, hi = metrics.bootstrap_interval(lambda i: metrics.auroc(p[i], y[i]), n, rounds=300)
+        assert lo <= metrics.auroc(p, y) <= hi
+        return lo, hi
+
+    small, large = interval(80), interval(2000)
+    assert large[1] - large[0] < (small[1] - small[0]) / 2
+    y = np.array([True, False, True])
+    same = metrics.bootstrap_interval(lambda i: float(y[i].mean()), 3, rounds=50, seed=3)
+    assert same == metrics.bootstrap_interval(lambda i: float(y[i].mean()), 3, rounds=50, seed=3)
+    # a statistic undefined on every resample (one class only) has no interval
+    ones = np.ones(5, dtype=bool)
+    lo, hi = metrics.bootstrap_interval(lambda i: metrics.auroc(ones[i], ones[i]), 5, rounds=20)
+    assert math.isnan(lo) and math.isnan(hi)
+    assert all(map(math.isnan, metrics.bootstrap_interval(lambda i: 0.0, 0)))

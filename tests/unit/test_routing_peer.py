@@ -128,3 +128,19 @@ def test_peer_does_not_rescue_missing_signals() -> None:
     router = Router(calibration=CAL, policy=Policy(threshold=0.5))
     d = router.decide(question=Q, generation=gen("", ()), skill=None, peer=gen("Lima", (-0.1,)))
     assert d.action == "escalate" and any("fail safe" in x for x in d.reasons)
+
+
+def test_the_matchers_quick_reject_never_changes_a_verdict() -> None:
+    import itertools
+
+    from edgesdk.routing.peer import AnswerMatcher, _agreement, _prepare, _question_words
+
+    answers = ["Paris", "Paris, France", "the piano", "piano", "Yes", "no", "Not really", "42",
+               "The answer is 42.", "41.9", "1,000", "1000", "A", "", "  ", "是的", "北京",
+               "北京市", "Lima", "The capital of Peru is Lima", "Peru", "New York City",
+               "York"]
+    for question in ("The capital of Peru is", "Is Paris in France?", "北京是中国的首都吗？"):
+        words = _question_words(question)
+        for mine, other in itertools.product(answers, repeat=2):
+            full = _agreement(_prepare(mine, words), _prepare(other, words))["peer_agree"]
+            assert AnswerMatcher(question, mine).agrees(other) is (full >= 1.0), (mine, other)
