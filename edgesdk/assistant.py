@@ -28,9 +28,11 @@ from edgesdk.cloud.pricing import CostLedger
 from edgesdk.config import Budget, Settings, load_settings
 from edgesdk.devices import DeviceProfile, DeviceState, get_profile
 from edgesdk.errors import (
+    CalibrationError,
     CloudBalanceError,
     CloudError,
     CloudUnavailable,
+    ConfigError,
     ContextOverflow,
     EmptyQuestion,
     InputTooLong,
@@ -121,6 +123,7 @@ class Assistant:
         catalog: Catalog | None = None,
         llm: LocalLLM | None = None,
         peer: str | LocalLLM | None = None,
+        probe: bool | None = None,
         tiers: Sequence[TierClient] | None = None,
         router: RouterLike | None = None,
         perception: PerceptionLike | None = None,
@@ -130,14 +133,28 @@ class Assistant:
         budget: Budget | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        """``peer`` / ``probe``: the router's costlier optional signals (a second local model's
+        agreement, or the hidden-state probe); ``None`` takes the profile's ``peer_llm`` /
+        ``router_probe`` (off in every built-in profile). Both are checked against the
+        profile's memory budget before anything loads."""
         self.settings = settings or load_settings()
         self.profile = profile if isinstance(profile, DeviceProfile) else get_profile(profile)
         self.mode: Mode = _check_mode(mode)
         self.catalog = catalog or Catalog(settings=self.settings)
         model_id = model or (llm.model_id if llm is not None else self.profile.llm)
+        if peer is None and model_id == self.profile.llm:
+            peer = self.profile.peer_llm  # the profile's costlier signals (off by default)
+        use_probe = self.profile.router_probe if probe is None else probe
+        if use_probe and router is not None:
+            raise ConfigError("probe=True builds the default router with the hidden-state "
+                              "probe; with your own router, pass hidden= to Router.for_model")
+        if use_probe and peer is not None:
+            raise ConfigError("the router adds the peer's agreement or the hidden-state probe "
+                              "to its signals, not both: pass peer= or probe=True")
         peer_id = peer if isinstance(peer, str) else None
         to_load = [m for m in (None if llm else model_id, peer_id) if m is not None]
-        self._check_budget(to_load, also=[model_id] if llm is not None else [])
+        self._check_budget(to_load, also=[model_id] if llm is not None else [],
+                           probe_for=model_id if use_probe and router is None else None)
         self.llm: LocalLLM = llm or self._load_llm(model_id)
         self.peer: LocalLLM | None = self._load_llm(peer) if isinstance(peer, str) else peer
         """A second local model whose agreement the router weighs, if its calibration has a
@@ -145,7 +162,15 @@ class Assistant:
         self.tiers: list[TierClient] = (
             list(tiers) if tiers is not None else build_default_tiers(self.settings)
         )
-        self.router: RouterLike = router or default_router(self.llm.model_id, self.profile)
+        self.router: RouterLike = router or default_router(
+            self.llm.model_id, self.profile, catalog=self.catalog, probe=use_probe)
+        if peer_id is not None and router is None and getattr(
+                self.router, "peer_model_id", None) != peer_id:
+            self.close()
+            raise CalibrationError(
+                f"the router of '{self.llm.model_id}' has no scorer for the peer '{peer_id}', "
+                "so its answers would be ignored. Fit one with: edgesdk router fit --dataset "
+                f"TRAIN.jsonl --model {self.llm.model_id} --peer {peer_id}")
         self.perception = perception
         self.curator = curator
         self.redactor = default_redactor() if redactor == "default" else redactor
@@ -162,7 +187,8 @@ class Assistant:
         self._device_only_reason: str | None = None
         self._answers: dict[str, Answer] = {}
 
-    def _check_budget(self, model_ids: Sequence[str], *, also: Sequence[str] = ()) -> None:
+    def _check_budget(self, model_ids: Sequence[str], *, also: Sequence[str] = (),
+                      probe_for: str | None = None) -> None:
         """Refuse, before loading anything, models the profile may not or cannot hold."""
         for model_id in model_ids:
             if model_id not in self.profile.allowed_llms:
@@ -172,14 +198,17 @@ class Assistant:
                     f"(allowed: {', '.join(self.profile.allowed_llms)}). Pick an allowed model "
                     "or a bigger profile (phone, edge)"
                 )
-        if not model_ids:
+        if not model_ids and probe_for is None:
             return
-        needed = estimate_memory_mb(self.profile, self.catalog, [*model_ids, *also])
+        needed = estimate_memory_mb(self.profile, self.catalog, [*model_ids, *also],
+                                    probe_for=probe_for)
         if needed > self.profile.memory_budget_mb:
+            extras = " and the hidden-state probe" if probe_for is not None else ""
             raise MemoryBudgetExceeded(
                 f"profile '{self.profile.name}' has a {self.profile.memory_budget_mb} MB budget "
-                f"but {' + '.join(model_ids)} with its perceivers needs about {needed} MB. "
-                "Use a smaller model, no peer or fewer perceivers, or a bigger profile"
+                f"but {' + '.join(dict.fromkeys([*model_ids, *also]))}{extras} with its "
+                f"perceivers needs about {needed} MB. Use a smaller model, no peer, no probe "
+                "or fewer perceivers, or a bigger profile"
             )
 
     def _load_llm(self, model_id: str) -> LocalLLM:
@@ -201,7 +230,7 @@ class Assistant:
     def close(self) -> None:
         for tier in self.tiers:
             tier.close()
-        for model in (self.llm, self.peer):
+        for model in (self.llm, self.peer, getattr(getattr(self, "router", None), "hidden", None)):
             close = getattr(model, "close", None)
             if close is not None:
                 close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edgesdk.errors import UnknownProfile
 
@@ -48,6 +48,26 @@ class DeviceProfile(BaseModel):
     """Alternative policy: escalate about this share of LLM-answered requests instead."""
     runtime_overhead_mb: int = 90
     """Interpreter, numpy, llama.cpp and onnxruntime code and buffers, measured on x86-64."""
+    peer_llm: str | None = None
+    """Costlier router signal: a second local model answers every LLM-answered question too,
+    and the router weighs whether the two agree (``routing/peer.py``). Needs a calibration of
+    ``llm`` fitted with that peer (shipped: SmolLM2 with Gemma). Off in every built-in profile:
+    it costs one more generation per question and the memory of a second model."""
+    router_probe: bool = False
+    """Costlier router signal: the hidden-state probe (``routing/hidden.py``), one extra prompt
+    pass of the local model per LLM answer (~50-80 ms here) and a second llama.cpp context
+    (+166 MB for SmolLM2, +404 MB for Gemma, measured). Off in every built-in profile."""
+
+    @model_validator(mode="after")
+    def _peer_is_allowed(self) -> DeviceProfile:
+        if self.peer_llm is not None and (self.peer_llm == self.llm
+                                          or self.peer_llm not in self.allowed_llms):
+            raise ValueError(f"profile '{self.name}': peer_llm '{self.peer_llm}' must be another "
+                             f"of its allowed_llms ({', '.join(self.allowed_llms)}) than llm")
+        if self.peer_llm is not None and self.router_probe:
+            raise ValueError(f"profile '{self.name}': enable peer_llm or router_probe, not both "
+                             "(the router adds one of them to its signals, never both)")
+        return self
 
 
 PROFILES: dict[str, DeviceProfile] = {

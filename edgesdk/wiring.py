@@ -28,15 +28,22 @@ from edgesdk.types import (
 
 KV_MB_PER_CTX_TOKEN = 0.08
 """Measured: KV cache + compute buffers of SmolLM2/Gemma-270M grow ~0.08 MB per context token."""
+PROBE_MB_PER_MODEL_MB = 1.6
+"""Measured: the hidden-state probe's second llama.cpp context (embedding mode) adds ~1.6x the
+GGUF's size in resident memory (SmolLM2 +166 MB, Gemma 3 270M +404 MB)."""
+PROBE_N_CTX = 256
 
 
 def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog,
-                       model_ids: str | Sequence[str]) -> int:
-    """Peak resident memory a profile needs for its LLM(s) and its perceivers (MB)."""
+                       model_ids: str | Sequence[str], *, probe_for: str | None = None) -> int:
+    """Peak resident memory a profile needs for its LLM(s), its perceivers and, with
+    ``probe_for``, the hidden-state probe over that model (MB)."""
     ids = [model_ids] if isinstance(model_ids, str) else list(model_ids)
     total = float(profile.runtime_overhead_mb)
     for model_id in ids:
         total += catalog.manifest(model_id).size / 1e6 + profile.n_ctx * KV_MB_PER_CTX_TOKEN
+    if probe_for is not None:
+        total += PROBE_MB_PER_MODEL_MB * catalog.manifest(probe_for).size / 1e6
     for perceiver_model in perceiver_models(profile, catalog):
         total += 2 * catalog.manifest(perceiver_model).size / 1e6
     return math.ceil(total)
@@ -174,8 +181,16 @@ def default_redactor() -> TextRedactor:
     return Redactor()
 
 
-def default_router(model_id: str, profile: DeviceProfile) -> RouterLike:
-    """The calibrated router shipped for ``model_id``, with ``profile``'s policy."""
+def default_router(model_id: str, profile: DeviceProfile, *, catalog: Catalog | None = None,
+                   probe: bool = False) -> RouterLike:
+    """The calibrated router shipped for ``model_id``, with ``profile``'s policy; with
+    ``probe``, also the hidden-state probe over the model's own file (``local/probe.py``)."""
     from edgesdk.routing.router import Router
 
-    return Router.for_model(model_id, profile=profile)
+    if not probe:
+        return Router.for_model(model_id, profile=profile)
+    from edgesdk.local.probe import LlamaHiddenStates
+
+    path = (catalog or Catalog()).locate(model_id)
+    return Router.for_model(model_id, profile=profile, hidden=LlamaHiddenStates(
+        model_path=path, threads=profile.threads, n_ctx=PROBE_N_CTX))

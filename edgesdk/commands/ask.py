@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--model", default=None, help="local model id (see: edgesdk models list)")
     parser.add_argument("--peer", default=None, metavar="ID",
                         help="a second local model whose agreement the router weighs")
+    parser.add_argument("--probe", action="store_true", default=None,
+                        help="add the hidden-state probe to the router's signals (one more "
+                        "prompt pass per answer and a second llama.cpp context)")
     parser.add_argument("--deadline", type=float, default=None, metavar="S",
                         help="seconds the whole request may take")
     parser.add_argument("--stream", action="store_true", help="print the answer as it arrives")
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(cloud_base_url=args.cloud_url, cloud_model=args.cloud_model)
     profile = args.profile or settings.profile
     with Assistant(profile=profile, mode=args.mode or settings.mode, model=args.model,
-                   peer=args.peer, settings=settings,
+                   peer=args.peer, probe=args.probe, settings=settings,
                    perception=_perception(profile, args)) as assistant:
         if args.stream:
             stream = assistant.ask(args.question, image=args.image, audio=args.audio,

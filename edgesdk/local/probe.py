@@ -7,6 +7,7 @@ llama.cpp code; the router takes it through the ``HiddenStates`` Protocol.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,23 @@ class LlamaHiddenStates:
             raise ModelLoadError(f"llama.cpp could not open {model_path} for the hidden-state "
                                  f"probe: {exc}") from exc
         self._n_ctx = n_ctx
+        self._lock = threading.Lock()  # one llama.cpp context: one request at a time
 
     def state(self, question: str, answer: str) -> Sequence[float]:
         text = probe_text(question, answer)
-        tokens = self._llm.tokenize(text.encode("utf-8"))
-        if len(tokens) >= self._n_ctx:
-            text = self._llm.detokenize(tokens[: self._n_ctx - 2]).decode("utf-8", "replace")
-        vec = np.asarray(self._llm.embed(text), dtype=np.float32).ravel()
+        with self._lock:
+            if self._llm is None:
+                raise ModelLoadError("the hidden-state probe was closed with its Assistant")
+            tokens = self._llm.tokenize(text.encode("utf-8"))
+            if len(tokens) >= self._n_ctx:
+                text = self._llm.detokenize(tokens[: self._n_ctx - 2]).decode("utf-8",
+                                                                              "replace")
+            vec = np.asarray(self._llm.embed(text), dtype=np.float32).ravel()
         return [float(v) for v in vec]
+
+    def close(self) -> None:
+        """Free the llama.cpp context now rather than at garbage collection (idempotent)."""
+        with self._lock:
+            llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()

@@ -117,3 +117,47 @@ def test_smollm2_with_a_gemma_peer_uses_the_peer_scorer(real_catalog) -> None:
         answer = a.ask("What is the capital of Italy?")
     assert "peer_llm" in [s.step for s in answer.trace]
     assert any("peer gemma3-270m agreement" in r for r in answer.reasons)
+
+
+def test_a_profile_can_turn_on_the_peer(real_catalog) -> None:
+    from edgesdk.assistant import Assistant
+    from edgesdk.config import Settings
+    from edgesdk.devices import get_profile
+
+    edge = get_profile("edge")
+    custom = type(edge).model_validate({**edge.model_dump(), "llm": "smollm2-135m-instruct",
+                                        "peer_llm": "gemma3-270m"})
+    with Assistant(profile=custom, settings=Settings(home=REAL_HOME), catalog=real_catalog,
+                   tiers=[], mode="only-on-device") as a:
+        answer = a.ask("What is the capital of Italy?")
+    assert "peer_llm" in [s.step for s in answer.trace]
+    assert any("peer gemma3-270m agreement" in r for r in answer.reasons)
+
+
+def test_a_profile_can_turn_on_the_probe(real_catalog) -> None:
+    from edgesdk.assistant import Assistant
+    from edgesdk.config import Settings
+    from edgesdk.devices import get_profile
+
+    glasses = get_profile("glasses")
+    custom = type(glasses).model_validate({**glasses.model_dump(), "router_probe": True})
+    with Assistant(profile=custom, settings=Settings(home=REAL_HOME), catalog=real_catalog,
+                   tiers=[], mode="only-on-device") as a:
+        answer = a.ask("The capital of Italy is")
+        hidden = a.router.hidden  # type: ignore[attr-defined]
+    assert answer.source == "llm"
+    assert any("hidden-state probe logit" in r for r in answer.reasons), answer.reasons
+    assert hidden is not None and hidden._llm is None  # closed with the Assistant
+
+
+def test_a_profile_peer_without_a_peer_calibration_is_refused(real_catalog) -> None:
+    from edgesdk.assistant import Assistant
+    from edgesdk.config import Settings
+    from edgesdk.devices import get_profile
+    from edgesdk.errors import CalibrationError
+
+    edge = get_profile("edge")
+    custom = type(edge).model_validate({**edge.model_dump(), "peer_llm": "smollm2-135m-instruct"})
+    with pytest.raises(CalibrationError, match="no scorer for the peer"):
+        Assistant(profile=custom, settings=Settings(home=REAL_HOME), catalog=real_catalog,
+                  tiers=[], mode="only-on-device")

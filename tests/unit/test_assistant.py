@@ -367,3 +367,48 @@ def test_question_embedding_is_computed_before_generation_and_traced(tmp_path) -
     assert steps == ["skills", "embed_question", "local_llm", "route"]
     assert emb.calls == 1
     assert any("similar labelled questions" in r for r in answer.reasons)
+
+
+def test_a_profile_enables_the_costlier_signals_only_with_models_it_may_hold(tmp_path) -> None:
+    from pydantic import ValidationError
+
+    from edgesdk.devices import get_profile
+
+    phone = get_profile("phone")
+    assert phone.peer_llm is None and not phone.router_probe  # off in every built-in profile
+    watch = get_profile("watch")
+    with pytest.raises(ValidationError, match="peer_llm"):  # the watch may not load Gemma
+        type(watch).model_validate({**watch.model_dump(), "peer_llm": "gemma3-270m"})
+    with pytest.raises(ValidationError, match="peer_llm"):
+        type(phone).model_validate({**phone.model_dump(), "peer_llm": phone.llm})
+    with pytest.raises(ValidationError, match="not both"):
+        type(phone).model_validate({**phone.model_dump(), "peer_llm": "smollm2-135m-instruct",
+                                    "router_probe": True})
+
+
+def test_the_probe_counts_against_the_memory_budget_before_anything_loads(tmp_path) -> None:
+    from edgesdk.catalog import Catalog
+    from edgesdk.devices import get_profile
+    from edgesdk.errors import MemoryBudgetExceeded
+    from edgesdk.wiring import estimate_memory_mb
+
+    watch = get_profile("watch")
+    catalog = Catalog(settings=Settings(home=tmp_path))
+    plain = estimate_memory_mb(watch, catalog, ["smollm2-135m-instruct"])
+    probed = estimate_memory_mb(watch, catalog, ["smollm2-135m-instruct"],
+                                probe_for="smollm2-135m-instruct")
+    assert plain <= watch.memory_budget_mb < probed
+    with pytest.raises(MemoryBudgetExceeded, match="hidden-state probe"):
+        Assistant(profile=watch.model_copy(update={"router_probe": True}),
+                  settings=Settings(home=tmp_path), llm=FakeLLM(model_id="smollm2-135m-instruct"),
+                  tiers=[])
+
+
+def test_probe_with_your_own_router_is_a_config_error(tmp_path) -> None:
+    from edgesdk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="hidden="):
+        make(tmp_path, probe=True)
+    with pytest.raises(ConfigError, match="not both"):
+        Assistant(profile="phone", settings=Settings(home=tmp_path), llm=FakeLLM(), tiers=[],
+                  peer=FakeLLM(model_id="smollm2-135m-instruct"), probe=True)
