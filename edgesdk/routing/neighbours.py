@@ -12,7 +12,8 @@ The bank needs questions and gold answers only, not generations, so it holds eve
 question outside the test buckets (17.7k, ``scripts/build_datasets.py`` → ``pool.jsonl``),
 one row per distinct question text. What ships: the question vectors projected to 64
 dimensions (PCA, float16 basis) and quantised to int8, never the text, and per question only
-the gold answers at least two questions share ("english", "piano", "germany"). Large banks go
+the gold answers at least two questions share ("english", "piano", "germany"), plus the
+hashed rare words of the questions (``entities.py``: same-entity questions). Large banks go
 to one ``.npz`` shared by every model's calibration (``calibrate.save``), checked by content
 digest when loaded. Fitting computes each training row's features leave-one-out (the row of
 the same question text is never its own neighbour).
@@ -121,6 +122,13 @@ class AnswerBank:
     file: str | None = None
     """Set when the bank lives in its own ``.npz`` beside the calibration (large banks are
     shared by every model's calibration fitted on the same labelled questions)."""
+
+    def __post_init__(self) -> None:
+        rows = self.entities.rows
+        if len(self.vectors) != len(self.answers) or (len(rows) and (
+                int(rows.min()) < 0 or int(rows.max()) >= len(self.answers))):
+            raise ValueError(f"answer bank: {len(self.vectors)} vectors, {len(self.answers)} "
+                             "answer lists and a rare-word index that must point into them")
 
     def project(self, embedding: Sequence[float] | NDArray[Any]) -> FloatArray:
         z = (np.asarray(embedding, dtype=np.float64) - self.mean) @ self.basis

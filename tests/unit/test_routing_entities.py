@@ -41,6 +41,11 @@ def test_an_index_with_inconsistent_arrays_is_refused() -> None:
     index = RareWordIndex.build(QUESTIONS)
     with pytest.raises(ValueError, match="offsets"):
         RareWordIndex(keys=index.keys, offsets=index.offsets[:-1], rows=index.rows)
+    bank = _bank()
+    beyond = RareWordIndex(keys=index.keys, offsets=index.offsets, rows=index.rows + 100)
+    with pytest.raises(ValueError, match="point into them"):
+        AnswerBank(embedder_id=bank.embedder_id, mean=bank.mean, basis=bank.basis,
+                   vectors=bank.vectors, answers=bank.answers, entities=beyond)
 
 
 def test_a_hit_on_a_rare_answer_counts_more_than_on_a_common_one() -> None:
