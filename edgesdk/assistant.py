@@ -14,6 +14,7 @@ tokens as they are decoded.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -51,6 +52,7 @@ from edgesdk.protocols import (
     TextRedactor,
     TierClient,
 )
+from edgesdk.routing.peer import AnswerMatcher
 from edgesdk.routing.policy import PolicyState
 from edgesdk.routing.signals import question_kind
 from edgesdk.types import (
@@ -83,6 +85,8 @@ PEER_MAX_TOKENS = 40
 REASONER_KINDS = frozenset({"math_word"})
 """Question kinds escalated to the thinking model (deepseek-reasoner) rather than chat."""
 AudioInput = bytes | str | Path | Any
+
+log = logging.getLogger("edgesdk.assistant")
 
 
 class DeviceAttempt:
@@ -542,6 +546,26 @@ class Assistant:
                                            detail={"changed": True}))
         return question, context
 
+    def _free_label(self, attempt: DeviceAttempt, tier_text: str, *, tier: str) -> None:
+        """An escalation labels the device's answer for nothing: did the cloud agree? (matched
+        like the evaluation scores answers). Fed to the router's online recalibration when it
+        has one (``Router.for_model(..., online=True)``); edge tiers are small models too, so
+        only cloud answers count as labels."""
+        observe = getattr(self.router, "observe", None)
+        gen = attempt.generation
+        if (observe is None or getattr(self.router, "online", None) is None or tier != "cloud"
+                or attempt.skill is not None or gen is None or not gen.text.strip()
+                or not tier_text.strip()):
+            return
+        t = time.perf_counter()
+        agreed = AnswerMatcher(attempt.question, gen.text).agrees(tier_text)
+        try:
+            observe(question=attempt.question, generation=gen, agreed=agreed)
+        except Exception as exc:  # learning is optional; it must never cost an answer
+            log.warning("online recalibration skipped a label: %s", type(exc).__name__)
+            return
+        attempt.trace.append(_step("online_label", t, agreed=agreed))
+
     def _model_for(self, tier: TierClient, question: str) -> str | None:
         """The thinking model for multi-step math at the cloud tier; the tier's default else."""
         if tier.tier == "cloud" and question_kind(question) in REASONER_KINDS:
@@ -555,6 +579,7 @@ class Assistant:
         answer_id = uuid.uuid4().hex
         if outcome is not None and outcome.answer is not None and outcome.tier is not None:
             result = outcome.answer
+            self._free_label(attempt, result.text, tier=outcome.tier.tier)
             answer = Answer(
                 id=answer_id, text=result.text.strip(), tier=outcome.tier.tier,
                 confidence=_tier_confidence(result),

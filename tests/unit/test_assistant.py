@@ -412,3 +412,33 @@ def test_probe_with_your_own_router_is_a_config_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="not both"):
         Assistant(profile="phone", settings=Settings(home=tmp_path), llm=FakeLLM(), tiers=[],
                   peer=FakeLLM(model_id="smollm2-135m-instruct"), probe=True)
+
+
+def test_cloud_answers_label_the_device_for_online_recalibration(tmp_path) -> None:
+    from edgesdk.routing.calibrate import load
+    from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
+    from edgesdk.routing.policy import Policy
+    from edgesdk.routing.router import Router
+
+    def router(online: OnlineRecalibrator | None) -> Router:
+        return Router(calibration=load("smollm2-135m-instruct"), policy=Policy(threshold=1.0),
+                      online=online)  # every LLM answer escalates
+
+    learner = OnlineRecalibrator(config=OnlineConfig(min_samples=2, refit_every=1))
+    llm = FakeLLM({"Peru": ("Lima", -0.3), "Chile": ("Lima", -0.3)})
+    with make(tmp_path, router=router(learner), llm=llm,
+              tiers=[FakeTier(text="The capital of Peru is Lima.")]) as a:
+        right = a.ask("The capital of Peru is")
+        a.tiers = [FakeTier(text="Santiago")]
+        wrong = a.ask("The capital of Chile is")
+        a.tiers = [FakeTier("edge", tier="edge", text="Lima")]
+        a.ask("The capital of Chile is")  # an edge tier's answer is no label
+        a.ask("What is 2 plus 2?")  # a skill's answer is no label either
+    assert len(learner) == 2
+    labels = {s.detail["agreed"] for ans in (right, wrong) for s in ans.trace
+              if s.step == "online_label"}
+    assert labels == {True, False}
+    # no online layer: nothing is labelled, nothing breaks
+    with make(tmp_path, router=router(None), llm=llm, tiers=[FakeTier(text="Lima")]) as a:
+        answer = a.ask("The capital of Peru is")
+    assert answer.escalated and "online_label" not in [s.step for s in answer.trace]
