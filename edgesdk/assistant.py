@@ -128,6 +128,7 @@ class Assistant:
         llm: LocalLLM | None = None,
         peer: str | LocalLLM | None = None,
         probe: bool | None = None,
+        online: bool = False,
         tiers: Sequence[TierClient] | None = None,
         router: RouterLike | None = None,
         perception: PerceptionLike | None = None,
@@ -140,7 +141,8 @@ class Assistant:
         """``peer`` / ``probe``: the router's costlier optional signals (a second local model's
         agreement, or the hidden-state probe); ``None`` takes the profile's ``peer_llm`` /
         ``router_probe`` (off in every built-in profile). Both are checked against the
-        profile's memory budget before anything loads."""
+        profile's memory budget before anything loads. ``online``: recalibrate the router on
+        the device from the cloud's answers (opt-in, bounded, ``routing/online.py``)."""
         self.settings = settings or load_settings()
         self.profile = profile if isinstance(profile, DeviceProfile) else get_profile(profile)
         self.mode: Mode = _check_mode(mode)
@@ -152,6 +154,10 @@ class Assistant:
         if use_probe and router is not None:
             raise ConfigError("probe=True builds the default router with the hidden-state "
                               "probe; with your own router, pass hidden= to Router.for_model")
+        if online and router is not None:
+            raise ConfigError("online=True builds the default router with online "
+                              "recalibration; with your own router, pass online=True to "
+                              "Router.for_model")
         if use_probe and peer is not None:
             raise ConfigError("the router adds the peer's agreement or the hidden-state probe "
                               "to its signals, not both: pass peer= or probe=True")
@@ -167,7 +173,8 @@ class Assistant:
             list(tiers) if tiers is not None else build_default_tiers(self.settings)
         )
         self.router: RouterLike = router or default_router(
-            self.llm.model_id, self.profile, catalog=self.catalog, probe=use_probe)
+            self.llm.model_id, self.profile, catalog=self.catalog, probe=use_probe,
+            online=online)
         if peer_id is not None and router is None and getattr(
                 self.router, "peer_model_id", None) != peer_id:
             self.close()

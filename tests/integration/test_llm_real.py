@@ -161,3 +161,13 @@ def test_a_profile_peer_without_a_peer_calibration_is_refused(real_catalog) -> N
     with pytest.raises(CalibrationError, match="no scorer for the peer"):
         Assistant(profile=custom, settings=Settings(home=REAL_HOME), catalog=real_catalog,
                   tiers=[], mode="only-on-device")
+
+
+def test_online_recalibration_is_opt_in_on_the_default_router(real_catalog) -> None:
+    from edgesdk.assistant import Assistant
+    from edgesdk.config import Settings
+
+    for online in (False, True):
+        with Assistant(profile="watch", online=online, settings=Settings(home=REAL_HOME),
+                       catalog=real_catalog, tiers=[]) as a:
+            assert (a.router.online is not None) is online  # type: ignore[attr-defined]

@@ -409,6 +409,8 @@ def test_probe_with_your_own_router_is_a_config_error(tmp_path) -> None:
 
     with pytest.raises(ConfigError, match="hidden="):
         make(tmp_path, probe=True)
+    with pytest.raises(ConfigError, match="online=True"):
+        make(tmp_path, online=True)
     with pytest.raises(ConfigError, match="not both"):
         Assistant(profile="phone", settings=Settings(home=tmp_path), llm=FakeLLM(), tiers=[],
                   peer=FakeLLM(model_id="smollm2-135m-instruct"), probe=True)
