@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     settings = load_settings()
     dataset = settings.home / "datasets" / f"{args.split}.jsonl"
+    if not dataset.exists():
+        print(f"no {dataset}: build the datasets first (python scripts/build_datasets.py)",
+              file=sys.stderr)
+        return 2
     records = [r for r in collect(dataset, args.model, limit=None, threads=1, cached_only=True)
                if r.skill is None and r.generation is not None
                and (not args.category or r.item.category in args.category)]
