@@ -290,7 +290,7 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
               f"{_fmt(report['brier'])}, "
               f"router decision p50 {report['router_latency_ms_p50']:.3f} ms"
               + (f" (+ question embedding for the answer bank, once per question: p50 "
-                 f"{report['question_embedding_ms_p50']:.1f} ms)"
+                 f"{report['question_embedding_ms_p50']:.3f} ms)"
                  if report.get("question_embedding_ms_p50") is not None else ""), "",
               "| category | n | accuracy | AUROC | min log-prob AUROC | share/oracle without it |",
               "|---|---|---|---|---|---|"]
