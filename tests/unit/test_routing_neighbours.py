@@ -56,6 +56,12 @@ def labelled(n: int = 300, seed: int = 0) -> list[Outcome]:
     return out
 
 
+def bank_of(data: Sequence[Outcome], emb: HashEmbedder) -> AnswerBank:
+    questions = [o.question for o in data]
+    return fit_bank(questions, emb.embed(questions), [o.answers for o in data],
+                    embedder_id="hash")
+
+
 def test_fit_bank_keeps_only_shared_answers_and_unit_vectors() -> None:
     emb = HashEmbedder()
     questions = ["The instrument of A is", "The instrument of B is", "The capital of C is"]
@@ -69,10 +75,7 @@ def test_fit_bank_keeps_only_shared_answers_and_unit_vectors() -> None:
 
 def test_features_count_neighbours_whose_gold_matches_the_answer() -> None:
     emb = HashEmbedder()
-    data = labelled()
-    bank = fit_bank([o.question for o in data], emb.embed([o.question for o in data]),
-                    [o.answers for o in data],
-                    embedder_id="hash")
+    bank = bank_of(labelled(), emb)
     q = "The instrument played by musician 1000 is"
     vec = emb.embed([q])[0]
     piano = bank.features(vec, q, "piano")
@@ -98,10 +101,7 @@ def test_a_question_is_never_its_own_neighbour_when_excluded() -> None:
 
 def test_round_trip_through_json_keeps_the_features() -> None:
     emb = HashEmbedder()
-    data = labelled()
-    bank = fit_bank([o.question for o in data], emb.embed([o.question for o in data]),
-                    [o.answers for o in data],
-                    embedder_id="hash")
+    bank = bank_of(labelled(), emb)
     again = AnswerBank.from_dict(json.loads(json.dumps(bank.to_dict())))
     q = "The instrument played by musician 7 is"
     vec = emb.embed([q])[0]
