@@ -174,7 +174,7 @@ class Assistant:
         )
         self.router: RouterLike = router or default_router(
             self.llm.model_id, self.profile, catalog=self.catalog, probe=use_probe,
-            online=online)
+            online=online, home=self.settings.home)
         if peer_id is not None and router is None and getattr(
                 self.router, "peer_model_id", None) != peer_id:
             self.close()

@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="JSONL of {id, question, answers, category}; repeatable")
     fit.add_argument("--model", required=True, help="local LLM id")
     fit.add_argument("--out", type=Path, default=None,
-                     help="calibration path (default: the shipped routing/calibrations/)")
+                     help="calibration path (default: $EDGESDK_HOME/calibrations/MODEL.json, "
+                          "which the Assistant and edgesdk eval then use instead of the shipped "
+                          "one; delete it to go back)")
     fit.add_argument("--method", choices=("platt", "isotonic"), default="platt")
     fit.add_argument("--limit", type=int, default=None)
     fit.add_argument("--probe", action="store_true",
@@ -44,7 +46,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _fit(args: argparse.Namespace) -> int:
     from edgesdk.catalog import Catalog
     from edgesdk.commands.eval import collect
-    from edgesdk.routing.calibrate import save
+    from edgesdk.config import load_settings
+    from edgesdk.routing.calibrate import save, user_path
     from edgesdk.routing.fit import Outcome, fit_calibration
 
     records = []
@@ -92,6 +95,6 @@ def _fit(args: argparse.Namespace) -> int:
                           dataset=",".join(p.name for p in args.dataset))
     if args.probe:
         hc.save()
-    path = save(cal, args.out)
+    path = save(cal, args.out or user_path(args.model, load_settings().home))
     print(json.dumps({"saved": str(path), **cal.fit_info}))
     return 0

@@ -207,10 +207,23 @@ def save(calibration: Calibration, path: Path | None = None) -> Path:
     return path
 
 
-def load(model_id: str, *, model_sha256: str | None = None, path: Path | None = None
-         ) -> Calibration:
-    """The shipped (or given) calibration of ``model_id``; checks model id, file and format."""
-    path = path or CALIBRATION_DIR / f"{model_id}.json"
+def user_path(model_id: str, home: Path) -> Path:
+    """Where ``edgesdk router fit`` writes a calibration fitted on the user's own data, and
+    where ``load`` looks before the shipped one: ``$EDGESDK_HOME/calibrations/<model_id>.json``
+    (never inside the installed package)."""
+    return home / "calibrations" / f"{model_id}.json"
+
+
+def load(model_id: str, *, model_sha256: str | None = None, path: Path | None = None,
+         home: Path | None = None) -> Calibration:
+    """The calibration of ``model_id``: ``path`` if given, else the one fitted on the user's
+    own data under ``home`` (default ``$EDGESDK_HOME``) if there is one, else the shipped one.
+    Checks model id, model file and format."""
+    if path is None:
+        from edgesdk.config import load_settings
+
+        mine = user_path(model_id, home if home is not None else load_settings().home)
+        path = mine if mine.exists() else CALIBRATION_DIR / f"{model_id}.json"
     fix = f"Fit one with: edgesdk router fit --dataset TRAIN.jsonl --model {model_id}"
     if not path.exists():
         raise CalibrationError(f"no router calibration for model '{model_id}' at {path}. {fix}")

@@ -30,6 +30,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,8 +118,11 @@ class Router:
         check_model_file: bool = True,
         hidden: HiddenStates | None = None,
         embedder: Embedder | None = None,
+        home: Path | None = None,
     ) -> Router:
-        """The shipped calibration of ``model_id`` with ``profile``'s policy.
+        """The calibration of ``model_id`` (one fitted on the user's data under ``home`` /
+        ``$EDGESDK_HOME`` first, else the shipped one; ``calibrate.load``) with ``profile``'s
+        policy.
 
         Raises ``CalibrationError`` if there is none, or it was fitted on another model file.
         """
@@ -131,7 +135,7 @@ class Router:
                 sha = Catalog().manifest(model_id).sha256
             except EdgeSDKError:
                 sha = None
-        calibration = load(model_id, model_sha256=sha)
+        calibration = load(model_id, model_sha256=sha, home=home)
         policy = Policy.for_profile(profile, quantiles=calibration.quantiles,
                                     target_cloud_share=target_cloud_share,
                                     private_topics=private_topics, refuse_below=refuse_below)

@@ -77,3 +77,31 @@ def test_shipped_calibrations_load() -> None:
         assert bank is not None and bank.embedder_id == "hashed-words-v1"
         assert len(bank.answers) > 10000 and bank.vectors.shape == (len(bank.answers), 64)
         assert {"nb_rate", "nb_wrate", "nb_sim"} <= set(cal.scorer.features)
+
+
+def test_a_calibration_fitted_on_the_users_data_is_found_before_the_shipped_one(
+        tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from edgesdk.catalog import Catalog
+    from edgesdk.config import Settings
+    from edgesdk.devices import get_profile
+    from edgesdk.routing.router import Router
+
+    model = "smollm2-135m-instruct"
+    shipped = calibrate.load(model, home=tmp_path)  # nothing under this home yet
+    assert shipped.fit_info["dataset"] == "train.jsonl,dev.jsonl"
+    mine = replace(shipped, fit_info={**shipped.fit_info, "dataset": "my-app.jsonl"})
+    saved = calibrate.save(mine, calibrate.user_path(model, tmp_path))
+    assert saved == tmp_path / "calibrations" / f"{model}.json"
+    assert calibrate.load(model, home=tmp_path).fit_info["dataset"] == "my-app.jsonl"
+    # the shared answer bank is found in the package, not copied next to the user's file
+    assert not list(saved.parent.glob("answer-bank-*.npz"))
+    # an explicit path still wins; other homes still get the shipped one
+    assert calibrate.load(model, path=calibrate.CALIBRATION_DIR / f"{model}.json",
+                          home=tmp_path).fit_info["dataset"] == "train.jsonl,dev.jsonl"
+    assert calibrate.load(model, home=tmp_path / "other").fit_info["dataset"] != "my-app.jsonl"
+    sha = Catalog(settings=Settings(home=tmp_path)).manifest(model).sha256
+    router = Router.for_model(model, profile=get_profile("watch"), home=tmp_path)
+    assert router.calibration.fit_info["dataset"] == "my-app.jsonl"
+    assert router.calibration.model_sha256 == sha
