@@ -273,6 +273,8 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
     lines = [f"# Router evaluation: {report['model']}", "",
              f"n = {report['n']}, local accuracy {_fmt(report['local_accuracy'])}, "
              f"skill-answered {report['skill_answered']}"
+             + (f", calibration {report['calibration_file']}"
+                if report.get("calibration_file") else "")
              + (f", router with the peer model {report['peer_model']}"
                 if report.get("peer_model") else ""), "",
              "| metric | router | min log-prob | mean log-prob | random | oracle |",

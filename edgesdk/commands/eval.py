@@ -75,7 +75,8 @@ def collect(dataset: Path, model_id: str, *, limit: int | None, threads: int,
 def _eval(args: argparse.Namespace) -> int:
     from edgesdk.devices import get_profile
     from edgesdk.evaluate import evaluate, load_cloud_answers, write_report
-    from edgesdk.routing.calibrate import load
+    from edgesdk.routing.calibrate import CALIBRATION_DIR, load
+    from edgesdk.routing.calibrate import resolve as resolve_calibration
     from edgesdk.routing.policy import Policy
     from edgesdk.routing.router import Router
 
@@ -119,6 +120,9 @@ def _eval(args: argparse.Namespace) -> int:
         hc.save()
     report["dataset"] = str(args.dataset)
     report["profile"] = profile_name
+    used = args.calibration or resolve_calibration(model_id)
+    report["calibration_file"] = (f"shipped:{used.name}" if used.resolve().parent
+                                  == CALIBRATION_DIR.resolve() else str(used))
     write_report(report, args.out)
     keys = ("model", "n", "local_accuracy", "auroc", "ece", "cloud_share_at_95",
             "oracle_cloud_share_at_95", "router_latency_ms_p50")

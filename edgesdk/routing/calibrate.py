@@ -214,16 +214,21 @@ def user_path(model_id: str, home: Path) -> Path:
     return home / "calibrations" / f"{model_id}.json"
 
 
+def resolve(model_id: str, *, home: Path | None = None) -> Path:
+    """The file ``load`` reads without an explicit path: the user's fitted calibration under
+    ``home`` (default ``$EDGESDK_HOME``) if it exists, else the shipped one."""
+    from edgesdk.config import load_settings
+
+    mine = user_path(model_id, home if home is not None else load_settings().home)
+    return mine if mine.exists() else CALIBRATION_DIR / f"{model_id}.json"
+
+
 def load(model_id: str, *, model_sha256: str | None = None, path: Path | None = None,
          home: Path | None = None) -> Calibration:
     """The calibration of ``model_id``: ``path`` if given, else the one fitted on the user's
     own data under ``home`` (default ``$EDGESDK_HOME``) if there is one, else the shipped one.
     Checks model id, model file and format."""
-    if path is None:
-        from edgesdk.config import load_settings
-
-        mine = user_path(model_id, home if home is not None else load_settings().home)
-        path = mine if mine.exists() else CALIBRATION_DIR / f"{model_id}.json"
+    path = path or resolve(model_id, home=home)
     fix = f"Fit one with: edgesdk router fit --dataset TRAIN.jsonl --model {model_id}"
     if not path.exists():
         raise CalibrationError(f"no router calibration for model '{model_id}' at {path}. {fix}")

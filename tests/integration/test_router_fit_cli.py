@@ -57,3 +57,4 @@ def test_router_fit_writes_to_the_home_and_the_router_uses_it(tmp_path: Path,
                  "--cached-only"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["calibration"]["dataset"] == "my-app.jsonl"
+    assert report["calibration_file"] == str(mine)
