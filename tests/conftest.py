@@ -31,3 +31,15 @@ def real_catalog() -> object:
         if not catalog.path_of(model_id).exists():
             pytest.skip(f"model {model_id} not fetched; run: edgesdk models fetch")
     return catalog
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Calibrations fitted with ``edgesdk router fit`` (no ``--out``) live under the real home
+    and take precedence over the shipped ones, which these tests expect: say so up front (also
+    under ``-q``)."""
+    mine = sorted((REAL_HOME / "calibrations").glob("*.json"))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if mine and reporter is not None:
+        reporter.write_line(f"edgesdk: {len(mine)} calibration(s) of your own in "
+                            f"{mine[0].parent} override the shipped ones in tests that load "
+                            "calibrations; move them away for a clean run", yellow=True)
