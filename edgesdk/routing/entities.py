@@ -38,15 +38,20 @@ entity (chosen on CV: 10 loses ~0.005, 100 gains nothing)."""
 _WORD = re.compile(r"\w+")
 
 
+def words(text: str) -> list[str]:
+    """Lower-cased ``\\w+`` words, in order (the answer bank's one tokenisation)."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
 def word_key(word: str) -> int:
-    """The stored key of a lower-cased word (blake2b: stable across processes)."""
+    """The stable 64-bit key of a word or word pair (blake2b: unlike ``hash()``, the same in
+    every process; also what ``HashedWords`` hashes)."""
     return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(),
                           "little")
 
 
 def question_keys(question: str) -> NDArray[np.uint64]:
-    words = {w.lower() for w in _WORD.findall(question)}
-    return np.array(sorted(word_key(w) for w in words), dtype=np.uint64)
+    return np.array(sorted({word_key(w) for w in words(question)}), dtype=np.uint64)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,9 +40,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from edgesdk.routing.entities import ENTITY_FEATURES, MAX_DF, RareWordIndex, entity_features
+from edgesdk.routing.entities import (
+    ENTITY_FEATURES,
+    MAX_DF,
+    RareWordIndex,
+    entity_features,
+    word_key,
+    words,
+)
 from edgesdk.routing.peer import AnswerMatcher
-from edgesdk.textnorm import normalise
+from edgesdk.textnorm import CJK, normalise
 
 NEIGHBOUR_FEATURES = ("nb_rate", "nb_wrate", "nb_sim", "nb_any", "nb_top_hit", "nb_top_sim")
 """Share of the k nearest labelled questions whose gold answers include the device's answer,
@@ -58,8 +64,6 @@ TOP_FLOORS = (0.7, 0.5, 0.3)
 HASHED_ID = "hashed-words-v1"
 """The built-in question representation (``HashedWords``): no model, no memory, ~20 µs."""
 HASHED_DIM = 512
-_WORD = re.compile(r"\w+")
-_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 
 FloatArray = NDArray[np.float64]
 
@@ -83,12 +87,11 @@ class HashedWords:
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in zip(out, texts, strict=True):
-            words = [w.lower() for w in _WORD.findall(text)]
-            grams = [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words)),
-                     *_CJK_CHAR.findall(text)]
+            tokens = words(text)
+            grams = [*tokens, *(f"{a} {b}" for a, b in itertools.pairwise(tokens)),
+                     *CJK.findall(text)]
             for gram in grams:
-                h = int.from_bytes(hashlib.blake2b(gram.encode("utf-8"), digest_size=8)
-                                   .digest(), "little")
+                h = word_key(gram)
                 row[h % self.dim] += 1.0 if (h >> 40) & 1 else -1.0
             norm = float(np.linalg.norm(row))
             if norm > 0:

@@ -28,13 +28,13 @@ from collections.abc import Sequence
 from typing import Literal
 
 from edgesdk.routing.peer import peer_features
+from edgesdk.textnorm import CJK
 from edgesdk.types import Generation, Percept, SkillResult
 
 Kind = Literal["fact", "yes_no", "arithmetic", "math_word", "conversion", "date", "open"]
 KINDS: tuple[Kind, ...] = ("fact", "yes_no", "arithmetic", "math_word", "conversion", "date",
                            "open")
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"\w+")
@@ -66,7 +66,7 @@ def question_kind(question: str) -> Kind:
         return "date"
     if _CONVERSION.search(low) and numbers >= 1:
         return "conversion"
-    words = len(_WORD.findall(q)) if not _CJK.search(q) else len(q) // 2
+    words = len(_WORD.findall(q)) if not CJK.search(q) else len(q) // 2
     if numbers >= 2 and words > 22:
         return "math_word"
     if _OPS.search(low) and numbers >= 2:
@@ -83,7 +83,7 @@ def question_kind(question: str) -> Kind:
 def question_features(question: str) -> dict[str, float]:
     kind = question_kind(question)
     q = question.strip()
-    cjk = bool(_CJK.search(q))
+    cjk = bool(CJK.search(q))
     words = len(q) / 2 if cjk else len(_WORD.findall(q))
     feats = {f"kind_{k}": float(kind == k) for k in KINDS}
     feats.update({
@@ -154,7 +154,7 @@ def generation_features(question: str, generation: Generation | None) -> dict[st
         "ans_number": float(bool(ans_numbers)),
         "ans_yesno": float(first in _YES_WORDS or text[:1] in _YES_WORDS),
         "ans_words": math.log1p(len(ans_words)),
-        "ans_zh": float(bool(_CJK.search(text))),
+        "ans_zh": float(bool(CJK.search(text))),
         "ans_number_in_q": float(bool(ans_numbers) and ans_numbers[-1] in q_numbers),
     }
 
