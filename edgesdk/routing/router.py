@@ -323,10 +323,11 @@ class Router:
 
     def observe(self, *, question: str, generation: Generation | None, agreed: bool) -> None:
         """Feed one free label (did the cloud agree with the device?) to online learning."""
-        if self.online is None:
+        if self.online is None or generation is None or not generation.text.strip():
             return
-        conf, _ = self.confidence(question=question, generation=generation, skill=None)
-        if conf is not None and generation is not None:
-            # the online layer learns on the shipped scale, not its own output
-            shipped = self.calibration.scorer.prob(self.features(question, generation))
-            self.online.observe(shipped, agreed)
+        feats = self.features(question, generation)  # one pass: the bank is scanned once
+        if signals.invalid(feats, REQUIRED):
+            return
+        # the online layer learns on the shipped scale, not its own output (it skips a
+        # non-finite confidence, e.g. when the question vector was unavailable)
+        self.online.observe(self.calibration.scorer.prob(feats), agreed)
