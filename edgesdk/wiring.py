@@ -185,16 +185,16 @@ def default_redactor() -> TextRedactor:
 def default_router(model_id: str, profile: DeviceProfile, *, catalog: Catalog | None = None,
                    probe: bool = False, online: bool = False, home: Path | None = None
                    ) -> RouterLike:
-    """The calibrated router shipped for ``model_id``, with ``profile``'s policy; with
-    ``probe``, also the hidden-state probe over the model's own file (``local/probe.py``);
-    with ``online``, on-device recalibration from the cloud's answers (``routing/online.py``)."""
+    """The calibrated router for ``model_id`` (``$EDGESDK_HOME``'s fitted one, else the shipped
+    one), with ``profile``'s policy; with ``probe``, also the hidden-state probe over the
+    model's own file (``local/probe.py``); with ``online``, on-device recalibration from the
+    cloud's answers (``routing/online.py``)."""
     from edgesdk.routing.router import Router
 
-    if not probe:
-        return Router.for_model(model_id, profile=profile, online=online, home=home)
-    from edgesdk.local.probe import LlamaHiddenStates
+    hidden = None
+    if probe:
+        from edgesdk.local.probe import LlamaHiddenStates
 
-    path = (catalog or Catalog()).locate(model_id)
-    return Router.for_model(model_id, profile=profile, online=online, home=home,
-                            hidden=LlamaHiddenStates(
-        model_path=path, threads=profile.threads, n_ctx=PROBE_N_CTX))
+        hidden = LlamaHiddenStates(model_path=(catalog or Catalog()).locate(model_id),
+                                   threads=profile.threads, n_ctx=PROBE_N_CTX)
+    return Router.for_model(model_id, profile=profile, online=online, home=home, hidden=hidden)
