@@ -241,7 +241,9 @@ class Assistant:
     def close(self) -> None:
         for tier in self.tiers:
             tier.close()
-        for model in (self.llm, self.peer, getattr(getattr(self, "router", None), "hidden", None)):
+        router = getattr(self, "router", None)
+        for model in (self.llm, self.peer, getattr(router, "hidden", None),
+                      getattr(router, "online", None)):
             close = getattr(model, "close", None)
             if close is not None:
                 close()

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     random.Random(args.seed).shuffle(records)
     profile = get_profile(args.profile)
     shipped = Router.for_model(args.model, profile=profile)
-    online = Router.for_model(args.model, profile=profile, online=OnlineConfig())
+    online = Router.for_model(args.model, profile=profile, online=OnlineConfig(persist=False))
     learner = online.online
     assert learner is not None
     threshold = shipped.policy.threshold

@@ -1,4 +1,5 @@
-"""``edgesdk router fit``: fit and save the calibrated confidence combiner for one local model.
+"""``edgesdk router fit``: fit and save the calibrated confidence combiner for one local model;
+``edgesdk router online``: show (or forget) what on-device online recalibration learnt.
 
 Fitting reads the same generation cache as ``edgesdk eval``: the LLM runs once per question
 and model, every refit after that is seconds.
@@ -13,7 +14,7 @@ from typing import Any
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("router", help="fit the confidence router")
+    p = sub.add_parser("router", help="fit the confidence router, inspect its online layer")
     rsub = p.add_subparsers(dest="router_command", metavar="ACTION", required=True)
     fit = rsub.add_parser("fit", help="fit a calibration from a labelled JSONL (train split)")
     fit.add_argument("--dataset", type=Path, required=True, action="append",
@@ -41,6 +42,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                           "(no generation needed; scripts/build_datasets.py writes pool.jsonl "
                           "with no test-split item); repeatable")
     fit.set_defaults(handler=_fit)
+    online = rsub.add_parser(
+        "online", help="what on-device online recalibration has learnt for a model (or forget it)")
+    online.add_argument("--model", required=True, help="local LLM id")
+    online.add_argument("--reset", action="store_true",
+                        help="forget the stored labels: back to the shipped calibration")
+    online.set_defaults(handler=_online)
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -97,4 +104,22 @@ def _fit(args: argparse.Namespace) -> int:
         hc.save()
     path = save(cal, args.out or user_path(args.model, load_settings().home))
     print(json.dumps({"saved": str(path), **cal.fit_info}))
+    return 0
+
+
+def _online(args: argparse.Namespace) -> int:
+    from edgesdk.config import load_settings
+    from edgesdk.devices import get_profile
+    from edgesdk.routing.router import Router
+
+    settings = load_settings()
+    router = Router.for_model(args.model, profile=get_profile(settings.profile), online=True,
+                              check_model_file=False, home=settings.home)
+    assert router.online is not None
+    try:
+        if args.reset:
+            router.online.reset()
+        print(json.dumps({"model": args.model, **router.online.status()}, indent=1))
+    finally:
+        router.online.close()
     return 0

@@ -13,13 +13,22 @@ Guards, because the labels are biased (only escalated requests get one) and few:
 - ``a`` and ``b`` are clamped to a box around the identity, and the adjusted confidence never
   moves more than ``max_shift`` from the shipped one.
 Refits happen when labels arrive, never inside ``decide``, which stays a few multiplications.
+
+With a ``store`` (``routing/online_store.py``; ``Router.for_model(online=True)`` opens one under
+``$EDGESDK_HOME/online/``) every label is committed as it arrives and the next run starts from
+the stored ones, so an app that is killed and restarted still reaches ``min_samples``.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edgesdk.routing.online_store import OnlineLabelStore
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +41,8 @@ class OnlineConfig:
     max_slope_change: float = 0.5
     max_offset: float = 1.0
     max_shift: float = 0.15
+    persist: bool = True
+    """``Router.for_model`` keeps the labels in ``$EDGESDK_HOME/online/`` across runs."""
 
 
 def _logit(p: float) -> float:
@@ -49,12 +60,21 @@ def _sigmoid(z: float) -> float:
 class OnlineRecalibrator:
     """Bounded-memory Platt refit over the shipped calibration's confidences."""
 
-    def __init__(self, *, config: OnlineConfig | None = None) -> None:
+    def __init__(self, *, config: OnlineConfig | None = None,
+                 store: OnlineLabelStore | None = None) -> None:
+        """``store``: where labels are kept across runs; the ones already there are loaded
+        (and refitted on) now."""
         self.config = config or OnlineConfig()
+        self.store = store
+        self._lock = threading.Lock()
         self._buf: deque[tuple[float, float]] = deque(maxlen=self.config.capacity)
         self._since_fit = 0
         self.a = 1.0
         self.b = 0.0
+        if store is not None:
+            self._buf.extend(store.labels())
+            if self.active:
+                self.refit()
 
     def __len__(self) -> int:
         return len(self._buf)
@@ -67,10 +87,14 @@ class OnlineRecalibrator:
         """Record one free label: the shipped confidence and whether the cloud agreed."""
         if not math.isfinite(shipped_confidence):
             return
-        self._buf.append((_logit(shipped_confidence), 1.0 if agreed else 0.0))
-        self._since_fit += 1
-        if self.active and self._since_fit >= self.config.refit_every:
-            self.refit()
+        label = (_logit(shipped_confidence), 1.0 if agreed else 0.0)
+        with self._lock:
+            if self.store is not None:
+                self.store.add(*label)
+            self._buf.append(label)
+            self._since_fit += 1
+            if self.active and self._since_fit >= self.config.refit_every:
+                self.refit()
 
     def refit(self) -> None:
         cfg = self.config
@@ -114,7 +138,23 @@ class OnlineRecalibrator:
         return min(max(p, confidence - shift), confidence + shift)
 
     def reset(self) -> None:
-        """Forget everything learnt on the device; back to the shipped calibration."""
-        self._buf.clear()
-        self.a, self.b = 1.0, 0.0
-        self._since_fit = 0
+        """Forget everything learnt on the device (stored labels too); back to the shipped
+        calibration."""
+        with self._lock:
+            if self.store is not None:
+                self.store.clear()
+            self._buf.clear()
+            self.a, self.b = 1.0, 0.0
+            self._since_fit = 0
+
+    def status(self) -> dict[str, float | int | bool | str | None]:
+        """What the layer has learnt, for ``edgesdk router online`` and apps' settings screens."""
+        return {"labels": len(self._buf), "min_samples": self.config.min_samples,
+                "active": self.active, "slope": self.a, "offset": self.b,
+                "agreement_rate": (sum(y for _, y in self._buf) / len(self._buf)
+                                   if self._buf else None),
+                "store": str(self.store.path) if self.store is not None else None}
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()

@@ -3,7 +3,8 @@
 ``decide`` is a pure function of its arguments and the loaded calibration: it extracts a few
 dozen numbers from the generation and the question, takes one dot product, applies the shipped
 Platt/isotonic map (and the opt-in online layer), and asks the policy. No I/O, no model calls:
-well under a millisecond.
+well under a millisecond. (``observe``, the online layer's free label after a cloud answer,
+commits one row to SQLite when that layer persists.)
 
 What it does with each kind of request:
 - a deterministic skill answered → the skills' measured accuracy (they parse or decline);
@@ -124,7 +125,12 @@ class Router:
         ``$EDGESDK_HOME`` first, else the shipped one; ``calibrate.load``) with ``profile``'s
         policy.
 
-        Raises ``CalibrationError`` if there is none, or it was fitted on another model file.
+        ``online``: recalibrate on the device from free labels (``routing/online.py``), kept in
+        ``$EDGESDK_HOME/online/<model_id>.sqlite3`` across runs unless ``OnlineConfig(persist=
+        False)``.
+
+        Raises ``CalibrationError`` if there is none, or it was fitted on another model file;
+        ``StorageError`` if ``online`` cannot open its store.
         """
         sha: str | None = None
         if check_model_file:
@@ -147,8 +153,20 @@ class Router:
                                              refuse_below=refuse_below)
         recal = None
         if online:
-            recal = OnlineRecalibrator(config=online if isinstance(online, OnlineConfig)
-                                       else None)
+            config = online if isinstance(online, OnlineConfig) else OnlineConfig()
+            store = None
+            if config.persist:
+                from edgesdk.config import load_settings
+                from edgesdk.routing.online_store import (
+                    OnlineLabelStore,
+                    calibration_key,
+                    store_path,
+                )
+
+                store = OnlineLabelStore(
+                    store_path(model_id, home if home is not None else load_settings().home),
+                    key=calibration_key(calibration), capacity=config.capacity)
+            recal = OnlineRecalibrator(config=config, store=store)
         return cls(calibration=calibration, policy=policy, online=recal, skip_below=skip_below,
                    hidden=hidden, peer_policy=peer_policy, embedder=embedder)
 
