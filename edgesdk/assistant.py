@@ -360,7 +360,17 @@ class Assistant:
                                              threshold=0.0,
                                              reasons=(f"skill:{attempt.skill.skill}",))
             return
-        # 2b. pre-generation prior: hopeless questions skip the local model
+        # 2b. the question embedding a router with an answer bank reads, outside its decision
+        if isinstance(self.router, QuestionPreparer):
+            t = time.perf_counter()
+            try:
+                self.router.question_vector(attempt.question)
+                ok = True
+            except Exception:  # decide() records why in its reasons and fails safe
+                ok = False
+            attempt.trace.append(_step("embed_question", t, ok=ok))
+        # 2c. pre-generation prior (which may read that vector): hopeless questions skip the
+        # local model
         if self.router.blocked(attempt.question, mode, self._policy_state(deadline)) is None:
             prior = self.router.prior(attempt.question)
             if prior is not None and prior < self.router.skip_below:
@@ -370,15 +380,6 @@ class Assistant:
                              "skipped local generation",),
                 )
                 return
-        # 2c. the question embedding a router with an answer bank reads, outside its decision
-        if isinstance(self.router, QuestionPreparer):
-            t = time.perf_counter()
-            try:
-                self.router.question_vector(attempt.question)
-                ok = True
-            except Exception:  # decide() records why in its reasons and fails safe
-                ok = False
-            attempt.trace.append(_step("embed_question", t, ok=ok))
         # 2d. local LLM
         t = time.perf_counter()
         prompt = qa_prompt(self.llm.prompt_style, attempt.question, attempt.context)

@@ -228,8 +228,30 @@ def _evaluate(records: Sequence[Record], *, router: Router,
         "router_latency_ms_p50": statistics.median(lat) if lat else math.nan,
         "router_latency_ms_p99": float(np.percentile(lat, 99)) if lat else math.nan,
         "question_embedding_ms_p50": statistics.median(embed_ms) if embed_ms else None,
+        "prior": _prior(records, router, y, llm_mask),
         "calibration": router.calibration.fit_info,
     }
+
+
+def _prior(records: Sequence[Record], router: Router, y: np.ndarray, llm_mask: np.ndarray
+           ) -> dict[str, Any]:
+    """The pre-generation prior on the questions the skills declined: how well it ranks who
+    the model will get right, and what skipping below ``skip_below`` costs (right answers the
+    device would have given) against skipping as many questions at random."""
+    values = [router.prior(r.item.question) if r.skill is None else None for r in records]
+    has = np.array([v is not None for v in values]) & llm_mask
+    if not has.any():
+        return {"n": 0}
+    p = np.array([v for v, h in zip(values, has, strict=True) if h], dtype=np.float64)
+    right = y[has]
+    skipped = p < router.skip_below
+    return {"n": int(has.sum()), "auroc": metrics.auroc(p, right),
+            "skip_below": router.skip_below, "skipped": int(skipped.sum()),
+            "skipped_share": float(skipped.mean()),
+            "skipped_right": int(right[skipped].sum()),
+            "skipped_right_if_random": float(skipped.sum() * right.mean()),
+            "question_features": list(router.calibration.prior.features)
+            if router.calibration.prior is not None else []}
 
 
 def _intervals(p: np.ndarray, y: np.ndarray, cloud: np.ndarray | None,
@@ -320,6 +342,13 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
               f"{_fmt(report['policy']['threshold'])}, cloud share "
               f"{_fmt(report['policy']['cloud_share'])}, accuracy "
               f"{_fmt(report['policy']['accuracy'])})", ""]
+    prior = report.get("prior", {})
+    if prior.get("n"):
+        lines += [f"Pre-generation prior (questions the skills declined, n = {prior['n']}): "
+                  f"AUROC {_fmt(prior['auroc'])}; below {_fmt(prior['skip_below'])} it skips "
+                  f"local generation for {prior['skipped']} ({_fmt(prior['skipped_share'])}), "
+                  f"of which the device would have answered {prior['skipped_right']} right "
+                  f"(skipping as many at random: {prior['skipped_right_if_random']:.1f}).", ""]
     lines += _peer_lines(report)
     probe = report.get("with_probe")
     if probe:

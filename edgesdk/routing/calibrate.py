@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import CalibrationError
+from edgesdk.routing.history import AnswerHistory
 from edgesdk.routing.metrics import FloatArray, auroc
 from edgesdk.routing.neighbours import AnswerBank
 
@@ -113,6 +114,9 @@ class Calibration:
     answer_bank: AnswerBank | None = None
     """Labelled-question neighbours (``routing/neighbours.py``); every scorer reads their
     ``nb_*`` features when it is set."""
+    history: AnswerHistory | None = None
+    """Which bank rows this model answered when fitted, and whether right: the prior's
+    ``prior_knn`` (``routing/history.py``). Set only with ``answer_bank``."""
 
     @property
     def wants_peer(self) -> bool:
@@ -128,6 +132,7 @@ class Calibration:
         bank = self.answer_bank
         data["answer_bank"] = (None if bank is None else bank.to_dict() if bank.file is None
                                else {"file": bank.file, "sha256": bank.digest()})
+        data["history"] = None if self.history is None else self.history.to_dict()
         if self.probe is not None:  # long vectors: keep the file small and diffable
             data["probe"] = {k: ([round(x, 6) for x in v] if isinstance(v, tuple) else v)
                              for k, v in data["probe"].items()}
@@ -147,7 +152,7 @@ class Calibration:
                 isotonic_y=tuple(d.get("isotonic_y", ())),
             )
 
-        return cls(
+        cal = cls(
             model_id=str(data["model_id"]), model_sha256=str(data["model_sha256"]),
             scorer=scorer(data["scorer"]),
             prior=scorer(data["prior"]) if data.get("prior") else None,
@@ -160,7 +165,13 @@ class Calibration:
             quantiles_peer=tuple(data.get("quantiles_peer", ())),
             answer_bank=_bank(data["answer_bank"], bank_dirs) if data.get("answer_bank")
             else None,
+            history=AnswerHistory.from_dict(data["history"]) if data.get("history") else None,
         )
+        if cal.history is not None:
+            if cal.answer_bank is None:
+                raise ValueError("it has an answer history but no answer bank")
+            cal.history.check(cal.answer_bank)
+        return cal
 
 
 def _bank(d: Mapping[str, Any], dirs: Sequence[Path]) -> AnswerBank:

@@ -8,6 +8,7 @@ the CLI and the tests all fit the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -23,7 +24,8 @@ from edgesdk.routing.calibrate import (
     fit_scorer,
     quantiles_of,
 )
-from edgesdk.routing.metrics import auroc, ece
+from edgesdk.routing.history import HISTORY_FEATURE, AnswerHistory
+from edgesdk.routing.metrics import FloatArray, auroc, ece
 from edgesdk.routing.neighbours import BANK_FEATURES, AnswerBank, fit_bank
 from edgesdk.routing.peer import PEER_FEATURES, peer_features
 from edgesdk.types import Generation, SkillResult
@@ -45,6 +47,7 @@ PEER_INTERACT_WITH = ("peer_agree", "peer_contain", "peer_jaccard", "peer_lp_mea
                       "peer_lp_min")
 PEER_CROSS = (("peer_agree", "peer_lp_mean"), ("peer_agree", "lp_mean"), ("peer_agree", "lp_min"))
 PEER_L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
+PRIOR_L2 = 3.0
 BANK_INTERACTIONS = tuple(("kind_fact", f) for f in BANK_FEATURES)
 """How often an answer is right for similar questions means most for short facts."""
 
@@ -106,13 +109,15 @@ def fit_calibration(
     features: tuple[str, ...] = (*QUESTION_FEATURES, *GENERATION_FEATURES)
     inter = default_interactions()
     bank = None
+    positions: list[int | None] = []
+    projected: list[FloatArray] = []
     if embed is not None:
         if not embedder_id:
             raise ValueError("fit_calibration(embed=...) needs embedder_id: the router loads "
                              "the same question representation by that id (neighbours.HASHED_ID "
                              "for HashedWords)")
-        bank = _neighbour_rows(outcomes, llm, rows, embed=embed, embedder_id=embedder_id,
-                               pool=bank_pool)
+        bank, positions, projected = _neighbour_rows(outcomes, llm, rows, embed=embed,
+                                                     embedder_id=embedder_id, pool=bank_pool)
         features = (*features, *BANK_FEATURES)
         inter = (*inter, *BANK_INTERACTIONS)
     l2 = choose_l2(rows, labels, features=features, interactions=inter, seed=seed)
@@ -121,7 +126,19 @@ def fit_calibration(
     # the prior is asked only after the skills declined, so it learns from LLM answers only
     prior_rows = [signals.question_features(o.question) for o in llm]
     prior, prior_probs = fit_scorer(prior_rows, labels, features=QUESTION_FEATURES,
-                                    l2=3.0, seed=seed)
+                                    l2=PRIOR_L2, seed=seed)
+    prior_info = {"prior_cv_auroc": round(auroc(prior_probs, labels), 4)}
+    history = None
+    if bank is not None:
+        history, knn = _history(bank, llm, positions, projected)
+        for row, value in zip(prior_rows, knn, strict=True):
+            row[HISTORY_FEATURE] = value
+        question_only = prior_info["prior_cv_auroc"]
+        prior, prior_probs = fit_scorer(prior_rows, labels,
+                                        features=(*QUESTION_FEATURES, HISTORY_FEATURE),
+                                        l2=PRIOR_L2, seed=seed)
+        prior_info = {"prior_cv_auroc": round(auroc(prior_probs, labels), 4),
+                      "prior_cv_auroc_question_only": question_only}
     skill_right = sum(o.correct for o in skilled)
     # Laplace-smoothed with a strong prior that parsed skills are right.
     skill_accuracy = (skill_right + 19.0) / (len(skilled) + 20.0)
@@ -133,6 +150,7 @@ def fit_calibration(
         skill_accuracy=float(skill_accuracy),
         quantiles=quantiles_of(np.asarray(probs)),
         answer_bank=bank,
+        history=history,
         fit_info={
             "dataset": dataset,
             "n_llm": len(llm),
@@ -142,7 +160,7 @@ def fit_calibration(
             "seed": seed,
             "cv_auroc": round(auroc(probs, labels), 4),
             "cv_ece": round(ece(probs, labels), 4),
-            "prior_cv_auroc": round(auroc(prior_probs, labels), 4),
+            **prior_info,
             "answer_bank": (None if bank is None else
                             {"n": len(bank.answers), "k": bank.k,
                              "dim": int(bank.basis.shape[1]), "embedder_id": embedder_id}),
@@ -181,10 +199,12 @@ def _question_key(question: str) -> str:
 def _neighbour_rows(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
                     rows: Sequence[dict[str, float]], *,
                     embed: Callable[[Sequence[str]], Any], embedder_id: str,
-                    pool: Sequence[tuple[str, Sequence[str]]]) -> AnswerBank:
+                    pool: Sequence[tuple[str, Sequence[str]]]
+                    ) -> tuple[AnswerBank, list[int | None], list[FloatArray]]:
     """Fit the bank on every labelled question (one row per distinct question text, gold
     answers merged) and add each LLM row's ``nb_*`` features leave-one-out: the row of the
-    same question text is never its own neighbour."""
+    same question text is never its own neighbour. Also returns each LLM question's bank row
+    (``None`` without gold answers) and its vector in the bank's space."""
     golds: dict[str, tuple[str, set[str]]] = {}
     for question, answers in [*((o.question, o.answers) for o in outcomes), *pool]:
         if answers:
@@ -203,12 +223,28 @@ def _neighbour_rows(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
     missing = [o.question for o in llm if _question_key(o.question) not in position]
     extra = dict(zip(missing, np.asarray(embed(missing), dtype=np.float64), strict=True)
                  ) if missing else {}
+    positions: list[int | None] = []
+    projected: list[FloatArray] = []
     for o, row in zip(llm, rows, strict=True):
         assert o.generation is not None
         i = position.get(_question_key(o.question))
         vec = vectors[i] if i is not None else extra[o.question]
         row.update(bank.features(vec, o.question, o.generation.text, exclude=i))
-    return bank
+        positions.append(i)
+        projected.append(bank.project(vec))
+    return bank, positions, projected
+
+
+def _history(bank: AnswerBank, llm: Sequence[Outcome], positions: Sequence[int | None],
+             projected: Sequence[FloatArray]) -> tuple[AnswerHistory, list[float]]:
+    """The model's answer history over the bank, and each LLM row's ``prior_knn`` leave-one-
+    out (every answer to the same question text left out, as at run time for a new one)."""
+    kept = [(p, o.correct) for o, p in zip(llm, positions, strict=True) if p is not None]
+    history = AnswerHistory(rows=tuple(p for p, _ in kept), right=tuple(c for _, c in kept))
+    knn = [history.rate(bank, v, exclude_row=p) for p, v in zip(positions, projected,
+                                                                 strict=True)]
+    base = float(np.mean([o.correct for o in llm]))
+    return history, [v if math.isfinite(v) else base for v in knn]
 
 
 def _with_peer(cal: Calibration, llm: Sequence[Outcome], rows: Sequence[dict[str, float]],

@@ -43,6 +43,7 @@ from edgesdk.routing import signals
 from edgesdk.routing.calibrate import Calibration, load
 from edgesdk.routing.fit import REQUIRED
 from edgesdk.routing.hidden import HiddenStates
+from edgesdk.routing.history import HISTORY_FEATURE
 from edgesdk.routing.neighbours import BANK_FEATURES, HASHED_ID, HashedWords
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
 from edgesdk.routing.peer import peer_features
@@ -218,11 +219,25 @@ class Router:
     # ------------------------------------------------------------------ confidence
 
     def prior(self, question: str) -> float | None:
-        """P(the device will answer right) before generating; ``None`` if not calibrated."""
-        prior = self.calibration.prior
-        if prior is None or not question.strip():
+        """P(the device will answer right) before generating; ``None`` if not calibrated, or
+        if the prior reads the model's answer history (``routing/history.py``) and the
+        question vector is unavailable (then nothing is skipped: fail safe)."""
+        cal = self.calibration
+        if cal.prior is None or not question.strip():
             return None
-        value = prior.prob(signals.question_features(question))
+        feats = signals.question_features(question)
+        if HISTORY_FEATURE in cal.prior.features:
+            if cal.history is None or cal.answer_bank is None:
+                return None
+            try:
+                vector = self.question_vector(question)  # cached: decide() reuses it
+            except Exception:  # question_vector remembers why; decide() reports it
+                return None
+            if vector is None:
+                return None
+            feats[HISTORY_FEATURE] = cal.history.rate(cal.answer_bank,
+                                                      cal.answer_bank.project(vector))
+        value = cal.prior.prob(feats)
         return value if math.isfinite(value) else None
 
     def confidence(

@@ -51,6 +51,10 @@ def test_eval_writes_a_complete_report(real_catalog: object, tmp_path: Path) -> 
     assert set(report["ci95"]["auroc_by_category"]) == set(report["accuracy_by_category"])
     assert len(report["curve"]["cloud_share"]) == len(report["curve"]["accuracy"])
     assert report["cost_usd"]["cloud_only"] >= report["cost_usd"]["policy"]
+    prior = report["prior"]  # the pre-generation prior, on the questions the skills declined
+    assert prior["n"] == 13 - report["skill_answered"]
+    assert "prior_knn" in prior["question_features"]
+    assert 0 <= prior["skipped_right"] <= prior["skipped"] <= prior["n"]
     for name in ("report.md", "curve.png", "reliability.png"):
         assert (out / name).stat().st_size > 0
     code = main(["eval", "--dataset", str(dataset), "--out", str(out), "--model",

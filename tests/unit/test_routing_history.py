@@ -1,0 +1,122 @@
+"""The prior's answer history: how often the model was right on similar labelled questions,
+known before it generates (``routing/history.py``)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgesdk.errors import CalibrationError
+from edgesdk.routing import calibrate
+from edgesdk.routing.fit import Outcome, fit_calibration
+from edgesdk.routing.history import HISTORY_FEATURE, AnswerHistory
+from edgesdk.routing.policy import Policy
+from edgesdk.routing.router import Router
+from tests.unit._routing_fakes import gen
+from tests.unit.test_routing_neighbours import HashEmbedder, bank_of, labelled
+
+
+def capitals_or_colours(n: int = 400) -> list[Outcome]:
+    """Two fact templates of the same shape (same words, digits, length): the model knows
+    capitals (90% right) and not favourite colours (10%). The question's surface cannot tell
+    them apart; the history of similar questions can."""
+    rng = random.Random(3)
+    data = []
+    for i in range(n):
+        if i % 2:
+            q, right = f"The capital city of country {i} is", rng.random() < 0.9
+        else:
+            q, right = f"The favourite colour of person {i} is", rng.random() < 0.1
+        data.append(Outcome(question=q, generation=gen("Paris", (-0.3, -0.2)), skill=None,
+                            correct=right, answers=("Paris" if right else "Blue",)))
+    return data
+
+
+def _fit(data: list[Outcome]) -> calibrate.Calibration:
+    return fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64,
+                           embed=HashEmbedder().embed, embedder_id="hash")
+
+
+def test_the_prior_reads_the_history_and_ranks_what_the_surface_cannot(tmp_path: Path
+                                                                        ) -> None:
+    cal = _fit(capitals_or_colours())
+    assert cal.history is not None and cal.prior is not None
+    assert HISTORY_FEATURE in cal.prior.features
+    info = cal.fit_info
+    assert info["prior_cv_auroc_question_only"] < 0.65 < 0.85 < info["prior_cv_auroc"]
+
+    loaded = calibrate.load("fake-llm", path=calibrate.save(cal, tmp_path / "fake-llm.json"))
+    assert loaded.history == cal.history
+    router = Router(calibration=loaded, policy=Policy(threshold=0.5),
+                    embedder=HashEmbedder())  # type: ignore[arg-type]
+    capital = router.prior("The capital city of country 9001 is")
+    colour = router.prior("The favourite colour of person 9002 is")
+    assert capital is not None and colour is not None
+    assert capital > 0.7 and colour < 0.3
+
+
+def test_without_a_question_vector_the_prior_skips_nothing() -> None:
+    class Broken:
+        def embed(self, texts: object) -> np.ndarray:
+            raise RuntimeError("no embedding model")
+
+    router = Router(calibration=_fit(capitals_or_colours()), policy=Policy(threshold=0.5),
+                    embedder=Broken())  # type: ignore[arg-type]
+    assert router.prior("The favourite colour of person 9002 is") is None
+
+
+def test_without_a_bank_the_prior_reads_the_question_only() -> None:
+    cal = fit_calibration(capitals_or_colours(), model_id="fake-llm", model_sha256="a" * 64)
+    assert cal.history is None and cal.prior is not None
+    assert HISTORY_FEATURE not in cal.prior.features
+    assert "prior_cv_auroc_question_only" not in cal.fit_info
+
+
+def test_rate_is_the_similarity_weighted_share_right_leaving_a_row_out() -> None:
+    emb = HashEmbedder()
+    data = labelled(40)
+    bank = bank_of(data, emb)
+    # rows 0 and 2 are instrument questions the model got right, 1 and 3 citizenship ones
+    history = AnswerHistory(rows=(0, 1, 2, 3), right=(True, False, True, False), k=2)
+    instrument, citizenship = (bank.project(v) for v in emb.embed([data[0].question,
+                                                                   data[1].question]))
+    assert history.rate(bank, instrument) == pytest.approx(1.0)
+    assert history.rate(bank, citizenship) == pytest.approx(0.0, abs=1e-4)
+    # leaving row 0 out: row 2 (right, more similar) and a citizenship row (wrong)
+    assert 0.5 < history.rate(bank, instrument, exclude_row=0) < 1.0
+    v = instrument
+    lone = AnswerHistory(rows=(0,), right=(True,), k=5)
+    assert np.isnan(lone.rate(bank, v, exclude_row=0))
+
+
+def test_history_round_trips_and_bad_ones_are_refused(tmp_path: Path) -> None:
+    h = AnswerHistory(rows=(5, 0, 17), right=(True, False, True), k=7)
+    assert AnswerHistory.from_dict(json.loads(json.dumps(h.to_dict()))) == h
+    with pytest.raises(ValueError, match="labels"):
+        AnswerHistory(rows=(1, 2), right=(True,))
+    with pytest.raises(ValueError, match="0 and 1"):
+        AnswerHistory.from_dict({**h.to_dict(), "right": "10x"})
+
+    cal = _fit(capitals_or_colours(120))
+    path = calibrate.save(cal, tmp_path / "fake-llm.json")
+    data = json.loads(path.read_text())
+    data["history"] = AnswerHistory(rows=(10**6,), right=(True,)).to_dict()
+    path.write_text(json.dumps(data))
+    with pytest.raises(CalibrationError, match="bank row"):
+        calibrate.load("fake-llm", path=path)
+    data["answer_bank"] = None
+    path.write_text(json.dumps(data))
+    with pytest.raises(CalibrationError, match="no answer bank"):
+        calibrate.load("fake-llm", path=path)
+
+
+@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
+def test_shipped_priors_read_the_history(model: str) -> None:
+    cal = calibrate.load(model)
+    assert cal.history is not None and cal.prior is not None
+    assert HISTORY_FEATURE in cal.prior.features
+    assert cal.fit_info["prior_cv_auroc"] > cal.fit_info["prior_cv_auroc_question_only"] + 0.03
