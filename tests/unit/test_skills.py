@@ -80,3 +80,28 @@ def test_number_words() -> None:
     assert chinese_to_int("一百零五") == 105
     assert chinese_to_int("两万三千") == 23000
     assert chinese_to_int("十七") == 17
+
+
+@pytest.mark.parametrize(("question", "shown"), [
+    ("What is 42 liters in milliliters?", "42000"),        # was 4.2e+04
+    ("What is 10 kilometers in millimeters?", "10000000"),
+    ("How many meters are in 1 feet?", "0.3048"),
+    ("Convert 100 miles to kilometers.", "160.9"),
+    ("What is 1234567 / 2?", "617283.5"),                 # was rounded to 617284
+    ("What is 1000000 / 3?", "333333.3333"),
+    ("What is 1 / 3?", "0.333333"),
+])
+def test_numbers_are_written_out_and_not_rounded_away(question: str, shown: str) -> None:
+    result = try_skills(question, now=NOW)
+    assert result is not None and result.value == shown
+
+
+def test_plain_number_keeps_exponents_only_for_extremes() -> None:
+    from edgesdk.local.skills import plain_number
+
+    assert plain_number(42000.0, 4) == "42000"
+    assert plain_number(1.234e-5, 4) == "0.00001234"
+    assert plain_number(0.0, 4) == "0"
+    assert plain_number(-40.0, 4) == "-40"
+    assert plain_number(99999.6, 4) == "100000"
+    assert plain_number(1e20, 4) == "1e+20"
