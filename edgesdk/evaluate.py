@@ -39,6 +39,7 @@ SUMMARY_KEYS = ("auroc", "auroc_by_category", "ece", "brier", "cloud_share_at_95
                 "cloud_share_ratio_to_oracle", "ci95", "router_latency_ms_p50",
                 "question_embedding_ms_p50", "policy")
 BOOTSTRAP_ROUNDS = 1000
+TIMING_REPEATS = 3
 
 CLOUD_MODEL = "deepseek-chat"
 EMBED_AHEAD = 32
@@ -80,10 +81,17 @@ def _confidences(records: Sequence[Record], router: Router,
                     t = time.perf_counter()
                     router.question_vector(ahead.item.question)
                     embed_ms.append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
-        decision = router.decide(question=r.item.question, generation=gen, skill=r.skill,
-                                 percepts=(), mode="prefer-on-device", state=state, peer=peer)
-        lat.append((time.perf_counter() - t) * 1000)
+        # each decision timed TIMING_REPEATS times, the fastest kept: a shared 2-core VM adds
+        # pauses of its own (the same code measured 0.4-0.9 ms p50 from run to run), and the
+        # decision is deterministic (same question vector, same answer, no state change)
+        best = math.inf
+        for _ in range(TIMING_REPEATS):
+            t = time.perf_counter()
+            decision = router.decide(question=r.item.question, generation=gen, skill=r.skill,
+                                     percepts=(), mode="prefer-on-device", state=state,
+                                     peer=peer)
+            best = min(best, (time.perf_counter() - t) * 1000)
+        lat.append(best)
         confs.append(decision.confidence)
     return confs, lat, embed_ms
 
@@ -312,7 +320,8 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
                  f"{_fmt(report['oracle_cloud_share_at_95'])} |")
     lines += ["", f"ECE (10 bins) {_fmt(report['ece'])}{_ci(report, 'ece')}, Brier "
               f"{_fmt(report['brier'])}, "
-              f"router decision p50 {report['router_latency_ms_p50']:.3f} ms"
+              f"router decision p50 {report['router_latency_ms_p50']:.3f} ms (each decision's "
+              f"fastest of {TIMING_REPEATS} timings)"
               + (f" (+ question embedding for the answer bank, once per question: p50 "
                  f"{report['question_embedding_ms_p50']:.3f} ms)"
                  if report.get("question_embedding_ms_p50") is not None else ""), "",
