@@ -182,9 +182,10 @@ def synthetic(seed: int = 4) -> list[Item]:
     rng = random.Random(seed)
     items: list[Item] = []
 
-    def add(category: str, question: str, answer: str) -> None:
+    def add(category: str, question: str, answer: str, *also: str) -> None:
+        answers = list(dict.fromkeys((answer, *also)))
         items.append({"id": f"syn-{category}-{len(items)}", "question": question,
-                      "answers": [answer], "category": category, "source": "synthetic"})
+                      "answers": answers, "category": category, "source": "synthetic"})
 
     ops: list[tuple[str, str, str, Callable[[int, int], int]]] = [
         ("+", "plus", "加", operator.add), ("-", "minus", "减", operator.sub),
@@ -217,16 +218,19 @@ def synthetic(seed: int = 4) -> list[Item]:
     for k in range(90):
         src, dst, factor = conversions[k % len(conversions)]
         x = rng.choice([1, 2, 3, 5, 7, 10, 12, 15, 20, 25, 42, 100])
-        value = _num(round(x * factor, 2))
+        # rounded to 2 decimals, and to 4 significant digits: "0.3" and "0.3048" m in a foot
+        # are both right, and the scorer's 1.1% tolerance cannot bridge them
+        value, exact = _num(round(x * factor, 2)), _num(x * factor)
         style = k % 4
         if style == 0:
-            add("units", f"Convert {x} {src} to {dst}.", value)
+            add("units", f"Convert {x} {src} to {dst}.", value, exact)
         elif style == 1:
-            add("units", f"How many {dst} are in {x} {src}?", value)
+            add("units", f"How many {dst} are in {x} {src}?", value, exact)
         elif style == 2:
-            add("units", f"What is {x} {src} in {dst}?", value)
+            add("units", f"What is {x} {src} in {dst}?", value, exact)
         else:
-            add("units", f"If something is {x} {src} long, how long is it in {dst}?", value)
+            add("units", f"If something is {x} {src} long, how long is it in {dst}?", value,
+                exact)
     for c in (0, 10, 25, 37, 100, -40):
         add("units", f"Convert {c} celsius to fahrenheit.", _num(c * 9 / 5 + 32))
     for k in range(80):
