@@ -140,17 +140,24 @@ class Assistant:
     ) -> None:
         """``peer`` / ``probe``: the router's costlier optional signals (a second local model's
         agreement, or the hidden-state probe); ``None`` takes the profile's ``peer_llm`` /
-        ``router_probe`` (off in every built-in profile). Both are checked against the
-        profile's memory budget before anything loads. ``online``: recalibrate the router on
-        the device from the cloud's answers (opt-in, bounded, ``routing/online.py``)."""
+        ``router_probe`` (off in every built-in profile; a profile's probe applies to its own
+        model unless a peer, a router of your own or a non-llama.cpp LLM is given). Both are
+        checked against the profile's memory budget before anything loads. ``online``:
+        recalibrate the router on the device from the cloud's answers (opt-in, bounded,
+        ``routing/online.py``)."""
         self.settings = settings or load_settings()
         self.profile = profile if isinstance(profile, DeviceProfile) else get_profile(profile)
         self.mode: Mode = _check_mode(mode)
         self.catalog = catalog or Catalog(settings=self.settings)
         model_id = model or (llm.model_id if llm is not None else self.profile.llm)
         if peer is None and model_id == self.profile.llm:
-            peer = self.profile.peer_llm  # the profile's costlier signals (off by default)
-        use_probe = self.profile.router_probe if probe is None else probe
+            peer = self.profile.peer_llm  # the profile's costlier signals
+        # a profile's probe applies to the profile's own model run by llama.cpp and the default
+        # router; an explicit peer, router or other LLM backend turns it off
+        profile_probe = (self.profile.router_probe and model_id == self.profile.llm
+                         and router is None and peer is None
+                         and (llm is None or getattr(llm, "raw", None) is not None))
+        use_probe = profile_probe if probe is None else probe
         if use_probe and router is not None:
             raise ConfigError("probe=True builds the default router with the hidden-state "
                               "probe; with your own router, pass hidden= to Router.for_model")
@@ -174,7 +181,7 @@ class Assistant:
         )
         self.router: RouterLike = router or default_router(
             self.llm.model_id, self.profile, catalog=self.catalog, probe=use_probe,
-            online=online, home=self.settings.home)
+            online=online, home=self.settings.home, llm=self.llm)
         if peer_id is not None and router is None and getattr(
                 self.router, "peer_model_id", None) != peer_id:
             self.close()

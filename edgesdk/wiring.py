@@ -17,6 +17,7 @@ from edgesdk.catalog import Catalog
 from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile
 from edgesdk.errors import CloudError
+from edgesdk.local.llm import LocalLLM
 from edgesdk.protocols import ChatResultLike, RouterLike, TextRedactor, TierClient
 from edgesdk.streams import FinalStream
 from edgesdk.types import (
@@ -29,9 +30,10 @@ from edgesdk.types import (
 
 KV_MB_PER_CTX_TOKEN = 0.08
 """Measured: KV cache + compute buffers of SmolLM2/Gemma-270M grow ~0.08 MB per context token."""
-PROBE_MB_PER_MODEL_MB = 1.6
-"""Measured: the hidden-state probe's second llama.cpp context (embedding mode) adds ~1.6x the
-GGUF's size in resident memory (SmolLM2 +166 MB, Gemma 3 270M +404 MB)."""
+PROBE_MB_PER_MODEL_MB = 0.15
+"""Measured: the hidden-state probe's embedding context over the generating model's weights adds
+~0.13x the GGUF's size in resident memory (SmolLM2 +13 MB, Gemma 3 270M +33 MB; loading the
+GGUF a second time, as it used to, cost +166 / +404 MB)."""
 PROBE_N_CTX = 256
 
 
@@ -183,18 +185,22 @@ def default_redactor() -> TextRedactor:
 
 
 def default_router(model_id: str, profile: DeviceProfile, *, catalog: Catalog | None = None,
-                   probe: bool = False, online: bool = False, home: Path | None = None
-                   ) -> RouterLike:
+                   probe: bool = False, online: bool = False, home: Path | None = None,
+                   llm: LocalLLM | None = None) -> RouterLike:
     """The calibrated router for ``model_id`` (``$EDGESDK_HOME``'s fitted one, else the shipped
-    one), with ``profile``'s policy; with ``probe``, also the hidden-state probe over the
-    model's own file (``local/probe.py``); with ``online``, on-device recalibration from the
-    cloud's answers (``routing/online.py``)."""
+    one), with ``profile``'s policy; with ``probe``, also the hidden-state probe
+    (``local/probe.py``) over ``llm``'s loaded weights when it is a llama.cpp model, else over
+    the model's file; with ``online``, on-device recalibration from the cloud's answers
+    (``routing/online.py``)."""
     from edgesdk.routing.router import Router
 
     hidden = None
     if probe:
         from edgesdk.local.probe import LlamaHiddenStates
 
-        hidden = LlamaHiddenStates(model_path=(catalog or Catalog()).locate(model_id),
-                                   threads=profile.threads, n_ctx=PROBE_N_CTX)
+        raw = getattr(llm, "raw", None) if llm is not None and llm.model_id == model_id else None
+        hidden = (LlamaHiddenStates(llama=raw, threads=profile.threads, n_ctx=PROBE_N_CTX)
+                  if raw is not None else
+                  LlamaHiddenStates(model_path=(catalog or Catalog()).locate(model_id),
+                                    threads=profile.threads, n_ctx=PROBE_N_CTX))
     return Router.for_model(model_id, profile=profile, online=online, home=home, hidden=hidden)

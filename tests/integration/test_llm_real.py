@@ -147,7 +147,45 @@ def test_a_profile_can_turn_on_the_probe(real_catalog) -> None:
         hidden = a.router.hidden  # type: ignore[attr-defined]
     assert answer.source == "llm"
     assert any("hidden-state probe logit" in r for r in answer.reasons), answer.reasons
-    assert hidden is not None and hidden._llm is None  # closed with the Assistant
+    assert hidden is not None and hidden._closed  # closed with the Assistant
+    assert hidden._own_model is None  # it read the generating model's weights, not a 2nd load
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return int(fh.read().split("VmRSS:")[1].split()[0]) / 1024
+
+
+def test_probe_shares_the_weights_and_reads_the_same_states(llm: LlamaCppLLM) -> None:
+    import llama_cpp
+    import numpy as np
+
+    from edgesdk.errors import ModelLoadError
+    from edgesdk.local.probe import LlamaHiddenStates
+    from edgesdk.routing.hidden import probe_text
+
+    before = _rss_mb()
+    shared = LlamaHiddenStates(llama=llm.raw, threads=2, n_ctx=256)
+    a = np.array(shared.state("The capital of Peru is", "Lima"))
+    grown = _rss_mb() - before
+    own = LlamaHiddenStates(model_path=llm.path, threads=2, n_ctx=256)
+    b = np.array(own.state("The capital of Peru is", "Lima"))
+    own.close()
+    # the reference: llama-cpp-python's public embedding path on a load of its own
+    ref = llama_cpp.Llama(model_path=str(llm.path), embedding=True, n_ctx=256, n_threads=2,
+                          verbose=False, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST)
+    c = np.asarray(ref.embed(probe_text("The capital of Peru is", "Lima")), dtype=np.float32)
+    ref.close()
+    assert a.shape == c.ravel().shape and np.allclose(a, b) and np.allclose(a, c.ravel(),
+                                                                           atol=1e-4)
+    # a second load of the GGUF costs 1.3-2.2x its size (measured); the shared context ~0.13x
+    assert grown < 0.5 * llm.path.stat().st_size / 1e6, grown
+    # generation still works beside it, and a closed probe refuses instead of crashing
+    assert llm.generate(qa_prompt(llm.prompt_style, "What is 2 + 2?"), max_tokens=4,
+                        stop=stop_for(llm.prompt_style)).text.strip()
+    shared.close()
+    with pytest.raises(ModelLoadError, match="closed"):
+        shared.state("q", "a")
 
 
 def test_a_profile_peer_without_a_peer_calibration_is_refused(real_catalog) -> None:
