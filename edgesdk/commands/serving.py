@@ -56,6 +56,14 @@ def bind(make: Callable[[], S], args: argparse.Namespace, *,
                           "--port or stop the process using it") from exc
 
 
+def stop_on_ctrl_c() -> None:
+    """Make SIGINT raise ``KeyboardInterrupt`` even if our parent ignored it. A shell runs
+    background jobs (``cmd &``, CI steps) with SIGINT ignored, children inherit that, and Python
+    then installs no handler: Ctrl-C or ``kill -INT`` would not stop a foreground server whose
+    contract is "Ctrl-C stops"."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def serve_until_stopped(server: BackgroundHTTPServer, *, banner: str,
                         then: Callable[[], None] | None = None) -> int:
     """Print ``banner`` (to stderr, once SIGTERM is handled, so a supervisor that reads it may
@@ -65,6 +73,7 @@ def serve_until_stopped(server: BackgroundHTTPServer, *, banner: str,
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
+    stop_on_ctrl_c()
     print(banner, file=sys.stderr, flush=True)
     try:
         server.serve_forever()

@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from edgesdk.commands.serving import stop_on_ctrl_c
     from edgesdk.testing.responders import GGUFResponder, Responder, ScriptedResponder
     from edgesdk.testing.standin import StandIn
 
@@ -53,6 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
     # a supervisor's stop exits cleanly; installed before "listening" is announced, so a
     # supervisor that stops us as soon as it reads that line never kills us mid-setup
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop_on_ctrl_c()
     standin = StandIn(port=args.port, faults=args.fault, api_key=args.api_key,
                       responder=responder).start()
     print(f"stand-in listening on {standin.url}  (faults: {', '.join(args.fault) or 'none'}; "

@@ -155,7 +155,7 @@ def test_cli_stand_in_serves_until_interrupted() -> None:
         assert httpx.post(url + "/chat/completions", json=body).status_code == 200
     finally:
         proc.send_signal(2)  # SIGINT, like Ctrl-C
-        out, _ = proc.communicate(timeout=30)  # ~0.2 s idle; a loaded 2-core runner is slower
+        out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 130 and "served 2 chat requests" in out
 
 
@@ -164,5 +164,22 @@ def test_cli_stand_in_stops_cleanly_on_sigterm() -> None:
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and "listening" in proc.stdout.readline()
     proc.terminate()
-    out, _ = proc.communicate(timeout=30)
+    out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0 and "served 0 chat requests" in out
+
+
+def test_ctrl_c_stops_the_stand_in_even_when_the_parent_ignores_sigint() -> None:
+    """A shell runs background jobs (``cmd &``, CI steps) with SIGINT ignored and children
+    inherit it; Python then raises no KeyboardInterrupt unless the server asks for it."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "edgesdk.cli", "stand-in"],
+                            stdout=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert proc.stdout is not None and "listening" in proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "served 0 chat requests" in out
