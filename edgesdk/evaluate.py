@@ -152,6 +152,7 @@ def evaluate(records: Sequence[Record], *, router: Router,
     if probe_router is not None:
         full = _evaluate(records, router=probe_router, cloud_answers=cloud_answers)
         report["with_probe"] = {k: full[k] for k in SUMMARY_KEYS}
+    report["prior"] = _prior(records, router)  # before generating: no peer, no probe
     return report
 
 
@@ -236,22 +237,20 @@ def _evaluate(records: Sequence[Record], *, router: Router,
         "router_latency_ms_p50": statistics.median(lat) if lat else math.nan,
         "router_latency_ms_p99": float(np.percentile(lat, 99)) if lat else math.nan,
         "question_embedding_ms_p50": statistics.median(embed_ms) if embed_ms else None,
-        "prior": _prior(records, router, y, llm_mask),
         "calibration": router.calibration.fit_info,
     }
 
 
-def _prior(records: Sequence[Record], router: Router, y: np.ndarray, llm_mask: np.ndarray
-           ) -> dict[str, Any]:
+def _prior(records: Sequence[Record], router: Router) -> dict[str, Any]:
     """The pre-generation prior on the questions the skills declined: how well it ranks who
     the model will get right, and what skipping below ``skip_below`` costs (right answers the
     device would have given) against skipping as many questions at random."""
     values = [router.prior(r.item.question) if r.skill is None else None for r in records]
-    has = np.array([v is not None for v in values]) & llm_mask
+    has = np.array([v is not None for v in values], dtype=bool)
     if not has.any():
         return {"n": 0}
-    p = np.array([v for v, h in zip(values, has, strict=True) if h], dtype=np.float64)
-    right = y[has]
+    p = np.array([v for v in values if v is not None], dtype=np.float64)
+    right = np.array([r.correct for r, h in zip(records, has, strict=True) if h], dtype=bool)
     skipped = p < router.skip_below
     return {"n": int(has.sum()), "auroc": metrics.auroc(p, right),
             "skip_below": router.skip_below, "skipped": int(skipped.sum()),
