@@ -117,6 +117,14 @@ class Calibration:
     history: AnswerHistory | None = None
     """Which bank rows this model answered when fitted, and whether right: the prior's
     ``prior_knn`` (``routing/history.py``). Set only with ``answer_bank``."""
+    kinds: tuple[str, ...] = ()
+    """The question kinds (``signals.KINDS``) the scorers were fitted on: those with enough
+    LLM-answered examples. The router gives no confidence (fails safe) for any other kind.
+    Empty in files fitted before this field existed: every kind is scored."""
+
+    def fitted_on(self, kind: str) -> bool:
+        """Whether the scorers were fitted on questions of ``kind`` (see ``kinds``)."""
+        return not self.kinds or kind in self.kinds
 
     @property
     def wants_peer(self) -> bool:
@@ -166,6 +174,7 @@ class Calibration:
             answer_bank=_bank(data["answer_bank"], bank_dirs) if data.get("answer_bank")
             else None,
             history=AnswerHistory.from_dict(data["history"]) if data.get("history") else None,
+            kinds=tuple(str(k) for k in data.get("kinds", ())),
         )
         if cal.history is not None:
             if cal.answer_bank is None:

@@ -9,10 +9,11 @@ the CLI and the tests all fit the same way.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from edgesdk.routing.neighbours import BANK_FEATURES, AnswerBank, fit_bank
 from edgesdk.routing.peer import PEER_FEATURES, peer_features
 from edgesdk.types import Generation, SkillResult
 
+_Name = TypeVar("_Name", str, tuple[str, str])
 KIND_FEATURES = tuple(f"kind_{k}" for k in signals.KINDS)
 QUESTION_FEATURES = (*KIND_FEATURES, "q_words", "q_digits", "q_numbers", "q_zh",
                      "q_question_mark", "q_capitals", "q_quotes")
@@ -48,6 +50,13 @@ PEER_INTERACT_WITH = ("peer_agree", "peer_contain", "peer_jaccard", "peer_lp_mea
 PEER_CROSS = (("peer_agree", "peer_lp_mean"), ("peer_agree", "lp_mean"), ("peer_agree", "lp_min"))
 PEER_L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 PRIOR_L2 = 3.0
+MIN_KIND_SUPPORT = 20
+"""LLM-answered examples a question kind needs before the router is fitted (and trusted) on
+it: about what one weight (its indicator) needs. Arithmetic reaches the LLM only when the skill
+could not parse it (1 of 1,216 in train+dev); commands and open-ended questions never (0)."""
+MIN_INTERACTION_SUPPORT = 100
+"""Examples a kind needs for its interactions (nine weights, ~10 examples each); below, only
+its indicator is fitted."""
 BANK_INTERACTIONS = tuple(("kind_fact", f) for f in BANK_FEATURES)
 """How often an answer is right for similar questions means most for short facts."""
 
@@ -64,6 +73,17 @@ class Outcome:
     """The peer model's answer to the same question, when fitting with a peer."""
     answers: tuple[str, ...] = ()
     """The gold answers (for the answer-neighbour bank; see ``routing/neighbours.py``)."""
+
+
+def supported(names: Sequence[_Name], kinds: Sequence[str]) -> tuple[_Name, ...]:
+    """``names`` (features, or interaction pairs) without those of a kind not in ``kinds``."""
+    dropped = {f"kind_{k}" for k in signals.KINDS if k not in kinds}
+
+    def keep(name: _Name) -> bool:
+        parts = (name,) if isinstance(name, str) else name
+        return not dropped.intersection(parts)
+
+    return tuple(n for n in names if keep(n))
 
 
 def default_interactions() -> tuple[tuple[str, str], ...]:
@@ -97,8 +117,15 @@ def fit_calibration(
     answer-neighbour bank whose features every scorer then reads; ``bank_pool`` adds labelled
     (question, gold answers) pairs to the bank only (no generation needed: never test items).
     """
-    llm = [o for o in outcomes if o.skill is None and o.generation is not None]
+    answered = [o for o in outcomes if o.skill is None and o.generation is not None]
     skilled = [o for o in outcomes if o.skill is not None]
+    support = Counter(signals.question_kind(o.question) for o in answered)
+    kinds = tuple(k for k in signals.KINDS if support[k] >= MIN_KIND_SUPPORT)
+    rich = tuple(k for k in kinds if support[k] >= MIN_INTERACTION_SUPPORT)
+    # a kind with a handful of examples would get weights fitted to them and extrapolate
+    # wildly (standardised, a lone example sits 35 standard deviations out): the router fails
+    # safe on those kinds instead, so they are left out of every fit
+    llm = [o for o in answered if signals.question_kind(o.question) in kinds]
     if len(llm) < 50:
         from edgesdk.errors import CalibrationError
 
@@ -106,8 +133,8 @@ def fit_calibration(
                                "needs at least 50. Use a bigger --dataset")
     rows = [signals.extract(o.question, o.generation) for o in llm]
     labels = [o.correct for o in llm]
-    features: tuple[str, ...] = (*QUESTION_FEATURES, *GENERATION_FEATURES)
-    inter = default_interactions()
+    features: tuple[str, ...] = (*supported(QUESTION_FEATURES, kinds), *GENERATION_FEATURES)
+    inter = supported(default_interactions(), rich)
     bank = None
     positions: list[int | None] = []
     projected: list[FloatArray] = []
@@ -119,13 +146,14 @@ def fit_calibration(
         bank, positions, projected = _neighbour_rows(outcomes, llm, rows, embed=embed,
                                                      embedder_id=embedder_id, pool=bank_pool)
         features = (*features, *BANK_FEATURES)
-        inter = (*inter, *BANK_INTERACTIONS)
+        inter = (*inter, *supported(BANK_INTERACTIONS, rich))
     l2 = choose_l2(rows, labels, features=features, interactions=inter, seed=seed)
     scorer, probs = fit_scorer(rows, labels, features=features, interactions=inter, l2=l2,
                                seed=seed, method=method)
     # the prior is asked only after the skills declined, so it learns from LLM answers only
     prior_rows = [signals.question_features(o.question) for o in llm]
-    prior, prior_probs = fit_scorer(prior_rows, labels, features=QUESTION_FEATURES,
+    question_features = supported(QUESTION_FEATURES, kinds)
+    prior, prior_probs = fit_scorer(prior_rows, labels, features=question_features,
                                     l2=PRIOR_L2, seed=seed)
     prior_info = {"prior_cv_auroc": round(auroc(prior_probs, labels), 4)}
     history = None
@@ -135,7 +163,7 @@ def fit_calibration(
             row[HISTORY_FEATURE] = value
         question_only = prior_info["prior_cv_auroc"]
         prior, prior_probs = fit_scorer(prior_rows, labels,
-                                        features=(*QUESTION_FEATURES, HISTORY_FEATURE),
+                                        features=(*question_features, HISTORY_FEATURE),
                                         l2=PRIOR_L2, seed=seed)
         prior_info = {"prior_cv_auroc": round(auroc(prior_probs, labels), 4),
                       "prior_cv_auroc_question_only": question_only}
@@ -151,9 +179,11 @@ def fit_calibration(
         quantiles=quantiles_of(np.asarray(probs)),
         answer_bank=bank,
         history=history,
+        kinds=kinds,
         fit_info={
             "dataset": dataset,
             "n_llm": len(llm),
+            "llm_answers_by_kind": {k: support[k] for k in signals.KINDS},
             "n_skill": len(skilled),
             "l2": l2,
             "method": method,
@@ -170,7 +200,7 @@ def fit_calibration(
     )
     if peer_model_id is not None:
         cal = _with_peer(cal, llm, rows, labels, peer_model_id=peer_model_id, seed=seed,
-                         method=method, base=features, base_inter=inter)
+                         method=method, base=features, base_inter=inter, rich=rich)
     if hidden is None:
         return cal
     vectors = np.array([hidden(o.question, o.generation.text) for o in llm  # type: ignore[union-attr]
@@ -249,7 +279,8 @@ def _history(bank: AnswerBank, llm: Sequence[Outcome], positions: Sequence[int |
 
 def _with_peer(cal: Calibration, llm: Sequence[Outcome], rows: Sequence[dict[str, float]],
                labels: Sequence[bool], *, peer_model_id: str, seed: int, method: str,
-               base: Sequence[str], base_inter: Sequence[tuple[str, str]]) -> Calibration:
+               base: Sequence[str], base_inter: Sequence[tuple[str, str]],
+               rich: Sequence[str]) -> Calibration:
     missing = sum(o.peer is None for o in llm)
     if missing > len(llm) // 10:
         from edgesdk.errors import CalibrationError
@@ -261,7 +292,8 @@ def _with_peer(cal: Calibration, llm: Sequence[Outcome], rows: Sequence[dict[str
                  for i in keep]
     peer_labels = [labels[i] for i in keep]
     features = (*base, *PEER_FEATURES)
-    inter = (*peer_interactions(), *(p for p in base_inter if p not in peer_interactions()))
+    own = supported(peer_interactions(), rich)
+    inter = (*own, *(p for p in base_inter if p not in own))
     l2 = choose_l2(peer_rows, peer_labels, features=features, interactions=inter,
                    grid=PEER_L2_GRID, seed=seed)
     scorer, probs = fit_scorer(peer_rows, peer_labels, features=features, interactions=inter,

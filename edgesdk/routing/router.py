@@ -219,11 +219,13 @@ class Router:
     # ------------------------------------------------------------------ confidence
 
     def prior(self, question: str) -> float | None:
-        """P(the device will answer right) before generating; ``None`` if not calibrated, or
+        """P(the device will answer right) before generating; ``None`` if not calibrated, not
+        fitted on this kind of question (then the decision fails safe after generating), or
         if the prior reads the model's answer history (``routing/history.py``) and the
         question vector is unavailable (then nothing is skipped: fail safe)."""
         cal = self.calibration
-        if cal.prior is None or not question.strip():
+        if (cal.prior is None or not question.strip()
+                or not cal.fitted_on(signals.question_kind(question))):
             return None
         feats = signals.question_features(question)
         if HISTORY_FEATURE in cal.prior.features:
@@ -275,12 +277,15 @@ class Router:
             return None, ["no local generation"], False
         if not generation.text.strip():
             return None, ["empty local answer"], False
+        kind = signals.question_kind(question)
+        if not self.calibration.fitted_on(kind):
+            return None, [f"kind {kind}: the router was not fitted on such questions (too few "
+                          "labelled examples), so it cannot vouch for the answer"], False
         feats = signals.extract(question, generation)
         bad = signals.invalid(feats, REQUIRED)
         if bad:
             return None, [f"invalid signals: {', '.join(bad)}"], False
-        why = [f"kind {signals.question_kind(question)}",
-               f"min token log-prob {feats['lp_min']:.2f}"]
+        why = [f"kind {kind}", f"min token log-prob {feats['lp_min']:.2f}"]
         self._neighbours(question, generation.text, feats, why)
         with_peer, used_peer = self._peer_score(question, generation, peer, feats, why)
         conf = (with_peer if with_peer is not None

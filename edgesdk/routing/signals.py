@@ -41,10 +41,18 @@ _WORD = re.compile(r"\w+")
 _AUX = re.compile(
     r"^(is|are|was|were|do|does|did|can|could|would|will|should|shall|has|have|had|may|might|"
     r"must|am|isn't|aren't|wasn't|doesn't|don't|didn't|won't|can't)\b", re.I)
-_OPEN = re.compile(r"^(why|how\s+(?:do|does|did|can|would|should|to)|explain|describe|tell\s+me"
-                   r"\s+about|write|what\s+do\s+you\s+think)\b", re.I)
-_OPS = re.compile(r"[-+*/×÷^=]|\b(plus|minus|times|divided|multiplied|squared|cubed|sum|"
-                  r"product|difference|percent|square\s+root)\b|[加减乘除]", re.I)
+_OPEN = re.compile(r"^(?:please\s+)?(why|how\s+(?:do|does|did|can|would|should|to)|explain|"
+                   r"describe|tell\s+me\s+about|write|what\s+do\s+you\s+think|"
+                   # requests to act, not questions: an assistant on glasses hears these
+                   r"remind|set|text|message|call|dial|e-?mail|send|play|pause|resume|turn|"
+                   r"switch|navigate|open|close|launch|start|stop|cancel|schedule|book|order|"
+                   r"buy|add|delete|remove|create|record|save|mute|unmute|lock|unlock|share|"
+                   r"snooze|wake)\b", re.I)
+_OPS = re.compile(r"[\d)]\s*[-+*/×÷^=]\s*[-(]?\s*\d|[-+*/×÷^=]\s*\d+\s*[=?？]|"
+                  r"\b(plus|minus|times|divided|multiplied|squared|cubed|sum|product|add|subtract|"
+                  r"multiply|divide|difference|percent|square\s+root)\b|[加减乘除]", re.I)
+"""An operator *between* numbers (7+5, 3 × 4) or a word for one: a phone number's "+1" or a
+name's hyphen ("Brooklyn Nine-Nine") is not arithmetic."""
 _NUM_WORDS = re.compile(r"\b(zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
                         r"twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
                         r"thousand)\b|[零一二两三四五六七八九十百千万]", re.I)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -7,11 +8,13 @@ import pytest
 
 from edgesdk.devices import get_profile
 from edgesdk.errors import CalibrationError
+from edgesdk.routing.calibrate import Calibration
+from edgesdk.routing.fit import Outcome, fit_calibration
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
 from edgesdk.routing.policy import Policy, PolicyState
 from edgesdk.routing.router import Router
 from edgesdk.types import DetectedObject, SkillResult
-from tests.unit._routing_fakes import fake_calibration, gen
+from tests.unit._routing_fakes import fake_calibration, gen, synthetic_outcomes
 
 CAL = fake_calibration()
 
@@ -45,6 +48,40 @@ def test_missing_signals_fail_safe(generation: object) -> None:
                         skill=None, percepts=(), mode="prefer-on-device")
     assert d.action == "escalate"
     assert any("fail safe" in x for x in d.reasons)
+
+
+def test_kinds_without_enough_labelled_examples_fail_safe() -> None:
+    # the fake data has facts and word problems only; a lone arithmetic example must not
+    # teach the scorer an arithmetic interaction it would extrapolate 35 sd out
+    lone = Outcome(question="What is 17 * 23?", generation=gen(" 391", (-0.1,)), skill=None,
+                   correct=True)
+    # 30 yes/no answers: enough for the kind's indicator, too few for its nine interactions
+    yes_no = [Outcome(question=f"Is country number {i} in Europe?", generation=gen(" Yes", (-0.3,)),
+                      skill=None, correct=i % 2 == 0) for i in range(30)]
+    cal = fit_calibration([*synthetic_outcomes(), lone, *yes_no], model_id="fake-llm",
+                          model_sha256="a" * 64)
+    assert cal.kinds == ("fact", "yes_no", "math_word")
+    assert cal.fit_info["llm_answers_by_kind"]["arithmetic"] == 1
+    assert not any("kind_arithmetic" in name for name in cal.scorer.features)
+    assert not any("kind_arithmetic" in pair for pair in cal.scorer.interactions)
+    assert "kind_yes_no" in cal.scorer.features
+    assert not any("kind_yes_no" in pair for pair in cal.scorer.interactions)
+    assert any("kind_math_word" in pair for pair in cal.scorer.interactions)
+    assert cal.prior is not None and "kind_open" not in cal.prior.features
+    r = Router(calibration=cal, policy=Policy(threshold=0.5))
+    sure = gen(" 4111 1111 1111 1111", (-0.01, -0.01, -0.01))
+    for question in ("What is 17 * 23?", "Turn off the lights", "Why is the sky blue?"):
+        d = r.decide(question=question, generation=sure, skill=None, percepts=(),
+                     mode="prefer-on-device", state=PolicyState())
+        assert d.action == "escalate" and d.confidence == 0.0, question
+        assert any("not fitted on such questions" in x for x in d.reasons)
+        assert r.prior(question) is None  # never skips generation on a kind it cannot judge
+    assert r.prior("The capital of country number 7 is") is not None
+    # survives the file round trip; a file without the field scores every kind (older fits)
+    again = Calibration.from_dict(json.loads(cal.to_json()))
+    assert again.kinds == cal.kinds and not again.fitted_on("open")
+    legacy = {k: v for k, v in json.loads(cal.to_json()).items() if k != "kinds"}
+    assert Calibration.from_dict(legacy).fitted_on("open")
 
 
 def test_weak_percepts_lower_confidence() -> None:

@@ -20,6 +20,24 @@ def test_question_kinds() -> None:
     assert signals.question_kind(word) == "math_word"
 
 
+def test_commands_are_open_ended_and_phone_numbers_are_not_arithmetic() -> None:
+    # requests to act: no short answer a QA model can give (the router fails safe on them)
+    for command in ("Remind me to call mom at 5 pm", "Turn off the lights in the kitchen",
+                    "Set a timer for 10 minutes", "Please play some jazz", "Text Bob that I'm late",
+                    "Navigate to 221B Baker Street"):
+        assert signals.question_kind(command) == "open", command
+    card = ("Remind me to email jane.doe@example.com and call +1 415 555 0100 about card "
+            "4111 1111 1111 1111")
+    assert signals.question_kind(card) == "open"
+    assert signals.question_kind("Call +1 415 555 0100 and 0200") == "open"
+    assert signals.question_kind("The language of Brooklyn Nine-Nine is") == "fact"
+    assert signals.question_kind("Was the AK-47 used in the Seven Years' War?") == "yes_no"
+    # operators between numbers, or their words, still make arithmetic
+    for sum_ in ("What is 7+5?", "what is 3 - 1", "What is 2^10?", "Add 5 and 7",
+                 "Subtract 3 from 10", "Is 5+5=10?"):
+        assert signals.question_kind(sum_) == "arithmetic", sum_
+
+
 def test_generation_features() -> None:
     g = gen(" Lima Lima", (-0.1, -2.0, -0.3))
     f = signals.generation_features("The capital of Peru is", g)
