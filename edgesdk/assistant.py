@@ -9,7 +9,9 @@ so a missing extra, an unknown model or a memory budget that cannot hold the pro
 
 Streaming never shows an answer it will retract: in modes that may escalate, the local answer
 is decided first and then streamed (or the upper tier's deltas are); ``only-on-device`` streams
-tokens as they are decoded.
+tokens as they are decoded, so there an answer then declined as too unsure
+(``Answer.declined``, ``DeviceProfile.refuse_below``) has already been shown — an app that must
+never show one streams in another mode.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from edgesdk.protocols import (
 from edgesdk.routing.peer import AnswerMatcher
 from edgesdk.routing.policy import PolicyState
 from edgesdk.routing.signals import question_kind
+from edgesdk.textnorm import CJK
 from edgesdk.types import (
     MODES,
     Answer,
@@ -377,9 +380,11 @@ class Assistant:
                 ok = False
             attempt.trace.append(_step("embed_question", t, ok=ok))
         # 2c. pre-generation prior (which may read that vector): hopeless questions skip the
-        # local model
+        # local model when they can go up; a prior of exactly 0 (a request to act, which no
+        # local model carries out) skips it even when they cannot, and the router decides
+        # from the question alone (escalate, or decline below the refusal floor)
+        prior = self.router.prior(attempt.question)
         if self.router.blocked(attempt.question, mode, self._policy_state(deadline)) is None:
-            prior = self.router.prior(attempt.question)
             if prior is not None and prior < self.router.skip_below:
                 attempt.decision = RouteDecision(
                     action="escalate", confidence=prior, threshold=self.router.skip_below,
@@ -387,6 +392,11 @@ class Assistant:
                              "skipped local generation",),
                 )
                 return
+        elif prior == 0.0:
+            attempt.decision = self.router.decide(
+                question=attempt.question, generation=None, skill=None,
+                percepts=attempt.percepts, mode=mode, state=self._policy_state(deadline))
+            return
         # 2d. local LLM
         t = time.perf_counter()
         prompt = qa_prompt(self.llm.prompt_style, attempt.question, attempt.context)
@@ -479,10 +489,33 @@ class Assistant:
                                                                   stream)
                     if outcome.answer is None:
                         reasons.append("fell back to the device answer")
+        declined = self._declines(attempt, outcome, reasons)
         if stream and mode != "only-on-device" and (outcome is None or outcome.answer is None):
-            yield attempt.text
-        answer = self._finish(attempt, outcome, reasons, started)
+            yield declined_text(attempt.question) if declined else attempt.text
+        answer = self._finish(attempt, outcome, reasons, started, declined=declined)
         yield answer
+
+    def _declines(self, attempt: DeviceAttempt, outcome: TierOutcome | None,
+                  reasons: list[str]) -> bool:
+        """Whether the device's answer is withheld: the policy refused it (too unsure, and it
+        could not go up), or it tried to go up, no tier answered, and the device's confidence is
+        below the refusal floor (``DeviceProfile.refuse_below``)."""
+        decision = attempt.decision
+        if outcome is not None and outcome.answer is not None:
+            return False
+        if decision is not None and decision.action == "refuse":
+            return True
+        floor = getattr(getattr(self.router, "policy", None), "refuse_below",
+                        self.profile.refuse_below)
+        if (outcome is None or not isinstance(floor, float) or attempt.skill is not None
+                or (decision is not None and not decision.confidence_known)):
+            return False
+        conf = decision.confidence if decision is not None else 0.0
+        if conf >= floor:
+            return False
+        reasons.append(f"declined: device confidence {conf:.2f} below the refusal floor "
+                       f"{floor:.2f} and no upper tier answered")
+        return True
 
     def _escalate_streaming(self, attempt: DeviceAttempt, deadline: float, reasons: list[str],
                             stream: bool) -> Generator[str, None, TierOutcome]:
@@ -590,13 +623,17 @@ class Assistant:
         return None
 
     def _finish(self, attempt: DeviceAttempt, outcome: TierOutcome | None, reasons: list[str],
-                started: float) -> Answer:
+                started: float, *, declined: bool = False) -> Answer:
         latency_ms = (time.perf_counter() - started) * 1000
         device_conf = attempt.decision.confidence if attempt.decision is not None else 0.0
         answer_id = uuid.uuid4().hex
         if outcome is not None and outcome.answer is not None and outcome.tier is not None:
             result = outcome.answer
-            self._free_label(attempt, result.text, tier=outcome.tier.tier)
+            tier_declined = getattr(result, "tier_declined", False) is True
+            if tier_declined:
+                reasons.append(f"{outcome.tier.name} declined: not sure enough to answer")
+            else:
+                self._free_label(attempt, result.text, tier=outcome.tier.tier)
             answer = Answer(
                 id=answer_id, text=result.text.strip(), tier=outcome.tier.tier,
                 confidence=_tier_confidence(result),
@@ -605,6 +642,7 @@ class Assistant:
                 percepts=attempt.percepts, trace=attempt.trace,
                 model=result.model, source="tier", question=attempt.question,
                 device_text=attempt.text or None, reasoning=result.reasoning,
+                declined=tier_declined,
             )
         else:
             gen = attempt.generation
@@ -613,13 +651,16 @@ class Assistant:
                           prompt_cache_miss_tokens=gen.prompt_tokens - gen.cached_prompt_tokens,
                           ) if gen is not None else Usage()
             answer = Answer(
-                id=answer_id, text=attempt.text, tier="device", confidence=device_conf,
+                id=answer_id, text=declined_text(attempt.question) if declined else attempt.text,
+                tier="device", confidence=device_conf,
                 escalated=False, reasons=reasons, latency_ms=latency_ms, usage=usage,
                 cost=Cost(), percepts=attempt.percepts, trace=attempt.trace,
                 model=(self.llm.model_id if attempt.skill is None
                        else f"skill:{attempt.skill.skill}"),
                 source=_device_source(attempt),
                 question=attempt.question,
+                device_text=(attempt.text or None) if declined else None,
+                declined=declined,
             )
         if self.curator is not None:
             t = time.perf_counter()
@@ -637,6 +678,15 @@ class Assistant:
             self._answers[answer.id] = answer
             if len(self._answers) > 256:
                 self._answers.pop(next(iter(self._answers)))
+
+
+DECLINED_TEXT = "I'm not sure enough to answer that."
+DECLINED_TEXT_ZH = "我没有把握回答这个问题。"
+
+
+def declined_text(question: str) -> str:
+    """What a declined answer says, in the question's language (English or Chinese)."""
+    return DECLINED_TEXT_ZH if CJK.search(question) else DECLINED_TEXT
 
 
 def _tier_confidence(result: Any) -> float:

@@ -37,9 +37,11 @@ from edgesdk.types import Generation
 
 SUMMARY_KEYS = ("auroc", "auroc_by_category", "ece", "brier", "cloud_share_at_95",
                 "cloud_share_ratio_to_oracle", "ci95", "router_latency_ms_p50",
-                "question_embedding_ms_p50", "policy")
+                "question_embedding_ms_p50", "policy", "refusal")
 BOOTSTRAP_ROUNDS = 1000
 TIMING_REPEATS = 3
+REFUSAL_FLOORS = (0.02, 0.05, 0.1, 0.2)
+"""Confidence floors the report's ``refusal`` section tries (plus the profile's own)."""
 
 CLOUD_MODEL = "deepseek-chat"
 EMBED_AHEAD = 32
@@ -62,13 +64,15 @@ def load_cloud_answers(path: Path) -> dict[str, str]:
 
 def _confidences(records: Sequence[Record], router: Router,
                  peers: Mapping[str, Generation | None] | None = None,
-                 ) -> tuple[list[float], list[float], list[float]]:
-    """Router confidence per record (fail-safe 0.0), per-decision latency in ms, and the
+                 ) -> tuple[list[float], list[float], list[float], list[bool]]:
+    """Router confidence per record (fail-safe 0.0), per-decision latency in ms, the
     latency of the question embedding the answer bank needs (computed once per question,
-    before the decision, as an app would while the local model generates)."""
+    before the decision, as an app would while the local model generates), and whether each
+    confidence was known (``RouteDecision.confidence_known``)."""
     confs: list[float] = []
     lat: list[float] = []
     embed_ms: list[float] = []
+    known: list[bool] = []
     state = PolicyState()
     for i, r in enumerate(records):
         gen = None if r.skill is not None else r.generation
@@ -93,7 +97,8 @@ def _confidences(records: Sequence[Record], router: Router,
             best = min(best, (time.perf_counter() - t) * 1000)
         lat.append(best)
         confs.append(decision.confidence)
-    return confs, lat, embed_ms
+        known.append(decision.confidence_known)
+    return confs, lat, embed_ms, known
 
 
 def _naive(records: Sequence[Record], how: str) -> list[float]:
@@ -164,7 +169,7 @@ def _evaluate(records: Sequence[Record], *, router: Router,
     if cloud_answers is not None:
         cloud = np.array([is_correct(cloud_answers.get(r.item.id, ""), r.item.answers)
                           for r in records], dtype=bool)
-    confs, lat, embed_ms = _confidences(records, router, peers)
+    confs, lat, embed_ms, known = _confidences(records, router, peers)
     p = np.array(confs)
     by_cat: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(records):
@@ -234,11 +239,34 @@ def _evaluate(records: Sequence[Record], *, router: Router,
                          csa * len(p)) - 1)]) if csa > 0 else [False] * len(records)),
                      "policy": _cost(records, list(escalate)),
                      "model": CLOUD_MODEL, "output_tokens_assumed": CLOUD_OUTPUT_TOKENS},
+        "refusal": _refusal(p, y, llm_mask & np.array(known, dtype=bool),
+                            router.policy.refuse_below),
         "router_latency_ms_p50": statistics.median(lat) if lat else math.nan,
         "router_latency_ms_p99": float(np.percentile(lat, 99)) if lat else math.nan,
         "question_embedding_ms_p50": statistics.median(embed_ms) if embed_ms else None,
         "calibration": router.calibration.fit_info,
     }
+
+
+def _refusal(p: np.ndarray, y: np.ndarray, llm: np.ndarray, floor: float | None
+             ) -> dict[str, Any]:
+    """What declining below a confidence floor does when nothing can go up (offline): every
+    LLM answer stays on the device and those below the floor are withheld (``llm``: the LLM
+    answers with a known confidence; the others are shown as they are). Per floor: how many
+    requests are declined, how many of them were right (lost) or wrong (no longer shown), and
+    the accuracy of the answers still shown against showing everything."""
+    floors = sorted({*REFUSAL_FLOORS, *(() if floor is None else (floor,))})
+    rows = []
+    for f in floors:
+        declined = llm & (p < f)
+        shown = ~declined
+        rows.append({"floor": f, "declined": int(declined.sum()),
+                     "declined_share": float(declined.mean()) if len(p) else math.nan,
+                     "declined_right": int((declined & y).sum()),
+                     "declined_wrong": int((declined & ~y).sum()),
+                     "accuracy_shown": float(y[shown].mean()) if shown.any() else math.nan})
+    return {"profile_floor": floor,
+            "accuracy_all_shown": float(y.mean()) if len(y) else math.nan, "floors": rows}
 
 
 def _prior(records: Sequence[Record], router: Router) -> dict[str, Any]:
@@ -357,6 +385,7 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
                   f"local generation for {prior['skipped']} ({_fmt(prior['skipped_share'])}), "
                   f"of which the device would have answered {prior['skipped_right']} right "
                   f"(skipping as many at random: {prior['skipped_right_if_random']:.1f}).", ""]
+    lines += _refusal_lines(report)
     lines += _peer_lines(report)
     probe = report.get("with_probe")
     if probe:
@@ -370,6 +399,23 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
                   ""]
     (out / "report.md").write_text("\n".join(lines))
     _plots(report, out)
+
+
+def _refusal_lines(report: Mapping[str, Any]) -> list[str]:
+    refusal = report.get("refusal")
+    if not refusal:
+        return []
+    lines = ["Declining when nothing can go up (offline: every LLM answer stays on the device; "
+             "below the floor the Assistant says it is not sure instead; the profile's floor is "
+             f"{_fmt(refusal['profile_floor'])}). Accuracy with every answer shown: "
+             f"{_fmt(refusal['accuracy_all_shown'])}.", "",
+             "| floor | declined | share | of them right (lost) | wrong (not shown) | "
+             "accuracy of answers shown |", "|---|---|---|---|---|---|"]
+    for row in refusal["floors"]:
+        lines.append(f"| {_fmt(row['floor'])} | {row['declined']} | {_fmt(row['declined_share'])}"
+                     f" | {row['declined_right']} | {row['declined_wrong']} | "
+                     f"{_fmt(row['accuracy_shown'])} |")
+    return [*lines, ""]
 
 
 def _peer_lines(report: Mapping[str, Any]) -> list[str]:

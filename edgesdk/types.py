@@ -165,6 +165,10 @@ class RouteDecision(Frozen):
     confidence: float = Field(ge=0.0, le=1.0)
     threshold: float
     reasons: tuple[str, ...] = ()
+    confidence_known: bool = True
+    """False when the router had no usable confidence (missing signals, a question kind it was
+    not fitted on): ``confidence`` is then 0.0, the decision failed safe, and an answer that
+    cannot go up is shown as it is rather than declined."""
 
 
 # --------------------------------------------------------------------------- answer
@@ -192,3 +196,8 @@ class Answer(Frozen):
     device_text: str | None = None
     reasoning: str | None = None
     id: str = ""
+    declined: bool = False
+    """The answer was too unsure to show (calibrated confidence below the profile's
+    ``refuse_below``) and no upper tier answered instead — or the edgesdk edge tier that
+    answered declined for the same reason: ``text`` says so in the question's language and
+    ``device_text`` keeps what this device would have said."""

@@ -150,6 +150,8 @@ class AssistantStats(BaseModel):
     by_source: dict[str, int] = Field(default_factory=dict)
     escalated: int = 0
     fallbacks: int = 0
+    declined: int = 0
+    """Answers that said "not sure" instead (``Answer.declined``)."""
     cost: dict[str, float] = Field(default_factory=dict)
     prompt_cache_hit_tokens: int = 0
     prompt_cache_miss_tokens: int = 0
@@ -167,6 +169,8 @@ class AssistantStats(BaseModel):
             self.prompt_cache_miss_tokens += answer.usage.prompt_cache_miss_tokens
         if fell_back:
             self.fallbacks += 1
+        if answer.declined:
+            self.declined += 1
         if answer.cost.amount:
             currency = answer.cost.currency
             self.cost[currency] = self.cost.get(currency, 0.0) + answer.cost.amount

@@ -232,7 +232,9 @@ def main() -> int:
                 tier_style = {"device": "green", "edge": "yellow", "cloud": "magenta"}[answer.tier]
                 table.add_row(
                     str(i), event.title, describe_percepts(answer),
-                    f"{answer.question[:48]} → [bold]{answer.text[:60]}[/bold]",
+                    f"{answer.question[:48]} → "
+                    + (f"[italic]{answer.text[:60]}[/italic] (declined)" if answer.declined
+                       else f"[bold]{answer.text[:60]}[/bold]"),
                     f"[{tier_style}]{answer.tier}[/{tier_style}]", f"{answer.confidence:.2f}",
                     f"{answer.latency_ms:.0f}", cost,
                     f"kept: {why}" if kept else f"[dim]dropped: {why}[/dim]",
@@ -241,6 +243,7 @@ def main() -> int:
                              "answer": answer.text, "tier": answer.tier,
                              "confidence": answer.confidence, "latency_ms": answer.latency_ms,
                              "cost": answer.cost.amount, "escalated": answer.escalated,
+                             "declined": answer.declined,
                              "uploaded": kept, "upload_reason": why})
         console.print(table)
         home_wifi = DeviceState(network="unmetered", charging=True)
@@ -258,6 +261,7 @@ def main() -> int:
         "questions": len(asked),
         "answered_on_device": sum(r["tier"] == "device" for r in asked),
         "escalated": sum(r["escalated"] for r in asked),
+        "declined": sum(r["declined"] for r in asked),
         "uploaded_records": stats.get("records", 0),
         "uploaded_bytes": ingest.bytes_received,
         "observed_bytes": observed,
@@ -273,7 +277,8 @@ def main() -> int:
     console.print(
         f"\n[bold]Summary[/bold]: {summary['events']} events, {summary['questions']} questions — "
         f"{summary['answered_on_device']} answered on the glasses, {summary['escalated']} "
-        f"escalated. Saw {observed / 1e6:.2f} MB; uploaded {summary['uploaded_records']} "
+        f"escalated, {summary['declined']} declined as too unsure. Saw "
+        f"{observed / 1e6:.2f} MB; uploaded {summary['uploaded_records']} "
         f"records, {summary['uploaded_bytes'] / 1e3:.1f} kB "
         f"({100 * summary['upload_ratio']:.2f}% of what was seen).")
     if args.summary is not None:

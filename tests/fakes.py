@@ -105,12 +105,15 @@ class FakeResult:
     cost: Cost = field(default_factory=lambda: Cost(amount=0.0001, currency="USD"))
     finish_reason: str = "stop"
     usage_estimated: bool = False
+    tier_declined: bool = False
 
 
 class FakeTier:
     def __init__(self, name: str = "cloud", *, text: str = "Paris", error: CloudError | None = None,
-                 tier: str = "cloud", usage_estimated: bool = False) -> None:
+                 tier: str = "cloud", usage_estimated: bool = False,
+                 declined: bool = False) -> None:
         self.name = name
+        self.declined = declined
         self.usage_estimated = usage_estimated
         self.tier = tier
         self.text = text
@@ -129,7 +132,8 @@ class FakeTier:
         if on_delta is not None:
             for word in self.text.split(" "):
                 on_delta(word + " ")
-        return FakeResult(text=self.text, usage_estimated=self.usage_estimated)
+        return FakeResult(text=self.text, usage_estimated=self.usage_estimated,
+                          tier_declined=self.declined)
 
     def close(self) -> None:
         self.closed = True

@@ -172,6 +172,7 @@ def extension_of(answer: Answer, *, profile: str | None) -> dict[str, Any]:
         "tier": answer.tier,
         "confidence": round(answer.confidence, 4),
         "escalated": answer.escalated,
+        "declined": answer.declined,
         "reasons": list(answer.reasons),
         "source": answer.source,
         "answered_by": answer.model,

@@ -61,6 +61,8 @@ class ChatResult(BaseModel):
     tier: str = "cloud"
     tier_confidence: float | None = None
     """P(right) the tier reported for its answer (an edgesdk edge tier does); else None."""
+    tier_declined: bool = False
+    """An edgesdk edge tier declined: ``text`` says it is not sure (``Answer.declined``)."""
     usage_estimated: bool = False
     """True when the server reported no usage (llama.cpp streams) and it was estimated from
     the text (0.3 token per character), so the cost is an estimate too."""

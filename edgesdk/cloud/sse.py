@@ -126,6 +126,14 @@ class Completion:
     saw_done: bool = True
     confidence: float | None = None
     """P(right) the tier reported for its own answer (edgesdk's ``serve-edge`` extension)."""
+    declined: bool = False
+    """The tier said it is not sure instead of answering (``edgesdk.declined``)."""
+
+
+def _tier_declined(obj: dict[str, Any]) -> bool:
+    """Whether an edgesdk edge tier's ``edgesdk.declined`` says it declined to answer."""
+    ext = obj.get("edgesdk")
+    return isinstance(ext, dict) and ext.get("declined") is True
 
 
 def _tier_confidence(obj: dict[str, Any]) -> float | None:
@@ -181,6 +189,7 @@ def parse_completion(body: bytes) -> Completion:
         usage=parse_usage(obj.get("usage")),
         response_id=str(obj.get("id") or ""),
         confidence=_tier_confidence(obj),
+        declined=_tier_declined(obj),
     ))
 
 
@@ -200,6 +209,7 @@ class StreamAccumulator:
     usage: Usage | None = None
     done: bool = False
     confidence: float | None = None
+    declined: bool = False
     delivered: int = 0
     """Number of text deltas already handed to the caller (a retry would repeat them)."""
 
@@ -227,6 +237,7 @@ class StreamAccumulator:
         if obj.get("usage"):
             self.usage = parse_usage(obj["usage"])
         self.confidence = _tier_confidence(obj) or self.confidence
+        self.declined = self.declined or _tier_declined(obj)
         out: list[str] = []
         for choice in obj.get("choices") or []:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
@@ -259,6 +270,7 @@ class StreamAccumulator:
             text="".join(self.text), reasoning="".join(self.reasoning) or None,
             model=self.model, finish_reason=self.finish_reason, usage=self.usage or Usage(),
             response_id=self.response_id, saw_done=self.done, confidence=self.confidence,
+            declined=self.declined,
         )
         try:
             return check_completion(completion)

@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     src.add_argument("--outbox", type=Path, default=None, help="read the device outbox")
     src.add_argument("--ingest-db", type=Path, default=None, help="read an ingest server DB")
     p_ex.add_argument("--system", default=None, help="system prompt to prepend")
+    p_ex.add_argument("--min-confidence", type=float, default=None,
+                      help="skip teacher answers their tier was less sure of (default 0.5: "
+                           "the cloud reports 1.0, 0.5 when cut off; an edge tier its P(right))")
     p_ex.set_defaults(handler=_export_distill)
 
 
@@ -117,10 +120,18 @@ def _export_distill(args: argparse.Namespace) -> int:
     from edgesdk.data.distill import export_distill, records_from_ingest_db, records_from_outbox
     from edgesdk.data.outbox import Outbox
 
+    floor: dict[str, float] = {}
+    if args.min_confidence is not None:
+        if not 0.0 <= args.min_confidence <= 1.0:
+            print("edgesdk: --min-confidence must be between 0 and 1", file=sys.stderr)
+            return 2
+        floor["min_confidence"] = args.min_confidence
     if args.ingest_db is not None:
-        n = export_distill(records_from_ingest_db(args.ingest_db), args.out, system=args.system)
+        n = export_distill(records_from_ingest_db(args.ingest_db), args.out, system=args.system,
+                           **floor)
     else:
         with Outbox(args.outbox) as outbox:
-            n = export_distill(records_from_outbox(outbox), args.out, system=args.system)
+            n = export_distill(records_from_outbox(outbox), args.out, system=args.system,
+                               **floor)
     print(f"wrote {n} examples to {args.out}")
     return 0

@@ -186,6 +186,7 @@ class Curator:
             "source": answer.source,
             "confidence": round(answer.confidence, 4),
             "escalated": answer.escalated,
+            "declined": answer.declined,
             "route_reasons": list(answer.reasons),
             "percepts": percepts,
             "usage": answer.usage.model_dump(),

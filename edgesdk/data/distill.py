@@ -4,8 +4,8 @@ Every escalation is a free lesson: the device could not answer well, and a bigge
 teacher) did. Exporting those pairs in the chat fine-tuning format
 (``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}``) lets the small model be
 fine-tuned on exactly the questions it gets wrong. Records are read after redaction (from the
-outbox or from an ingest server's database), answers that are fallbacks or empty are skipped,
-and repeated questions are kept once.
+outbox or from an ingest server's database), answers that are fallbacks, empty, declined or
+below the teacher's own confidence floor are skipped, and repeated questions are kept once.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from typing import Any
 from edgesdk.data.outbox import Outbox
 
 TEACHER_TIERS = frozenset({"edge", "cloud"})
+MIN_TEACHER_CONFIDENCE = 0.5
+"""Below this the teacher's own confidence says its answer is likely wrong: the cloud reports
+1.0 (0.5 when cut off at the token limit), an edgesdk edge tier its router's P(right) — a small
+model's unsure answer (a phone's Gemma saying "1011111…" at 0.001) must not become a lesson."""
 
 
 def records_from_outbox(outbox: Outbox) -> Iterator[dict[str, Any]]:
@@ -37,14 +41,19 @@ def records_from_ingest_db(path: str | Path) -> Iterator[dict[str, Any]]:
         db.close()
 
 
-def distill_example(payload: dict[str, Any], *, system: str | None = None
-                    ) -> dict[str, Any] | None:
-    """One chat example from an interaction payload, or None if it teaches nothing."""
+def distill_example(payload: dict[str, Any], *, system: str | None = None,
+                    min_confidence: float = MIN_TEACHER_CONFIDENCE) -> dict[str, Any] | None:
+    """One chat example from an interaction payload, or None if it teaches nothing: not an
+    upper tier's answer, empty, a fallback, declined, or one its tier was unsure of."""
     question = str(payload.get("question") or "").strip()
     answer = str(payload.get("answer") or "").strip()
     if not (payload.get("escalated") and payload.get("tier") in TEACHER_TIERS):
         return None
     if not question or not answer or "fallback" in (payload.get("route_reasons") or []):
+        return None
+    confidence = payload.get("confidence")
+    if payload.get("declined") or (isinstance(confidence, (int, float))
+                                   and confidence < min_confidence):
         return None
     messages = [] if system is None else [{"role": "system", "content": system}]
     messages += [{"role": "user", "content": question},
@@ -53,7 +62,8 @@ def distill_example(payload: dict[str, Any], *, system: str | None = None
 
 
 def export_distill(payloads: Iterable[dict[str, Any]], out: str | Path, *,
-                   system: str | None = None) -> int:
+                   system: str | None = None,
+                   min_confidence: float = MIN_TEACHER_CONFIDENCE) -> int:
     """Write chat fine-tuning JSONL to ``out`` (atomically); returns the number of examples."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +72,7 @@ def export_distill(payloads: Iterable[dict[str, Any]], out: str | Path, *,
     count = 0
     with tmp.open("w", encoding="utf-8") as fh:
         for payload in payloads:
-            example = distill_example(payload, system=system)
+            example = distill_example(payload, system=system, min_confidence=min_confidence)
             if example is None:
                 continue
             key = " ".join(str(payload.get("question", "")).lower().split())

@@ -90,7 +90,7 @@ class Policy:
             threshold = self.metered_threshold
             why.append(f"metered network: threshold {threshold:.2f}")
         if not valid:
-            why.append("signals missing or invalid: fail safe")
+            why.append("no usable confidence: fail safe")
         if mode == "only-cloud":
             want = True
             why.append("mode only-cloud")
@@ -104,18 +104,18 @@ class Policy:
             why.append(f"confidence {conf:.2f} {'<' if want else '>='} threshold {threshold:.2f}")
         if not want:
             return RouteDecision(action="stay", confidence=conf, threshold=threshold,
-                                 reasons=tuple(why))
+                                 reasons=tuple(why), confidence_known=valid)
         blocked = self.blocked(question, mode, state)
         if blocked is None:
             return RouteDecision(action="escalate", confidence=conf, threshold=threshold,
-                                 reasons=tuple(why))
+                                 reasons=tuple(why), confidence_known=valid)
         why.append(blocked)
-        if self.refuse_below is not None and conf < self.refuse_below:
+        if valid and self.refuse_below is not None and conf < self.refuse_below:
             why.append(f"confidence below refusal floor {self.refuse_below:.2f}")
             return RouteDecision(action="refuse", confidence=conf, threshold=threshold,
                                  reasons=tuple(why))
         return RouteDecision(action="stay", confidence=conf, threshold=threshold,
-                             reasons=tuple(why))
+                             reasons=tuple(why), confidence_known=valid)
 
     def blocked(self, question: str, mode: Mode, state: PolicyState) -> str | None:
         """Why escalating ``question`` is not possible or not allowed now, or ``None``."""

@@ -124,7 +124,7 @@ class Router:
     ) -> Router:
         """The calibration of ``model_id`` (one fitted on the user's data under ``home`` /
         ``$EDGESDK_HOME`` first, else the shipped one; ``calibrate.load``) with ``profile``'s
-        policy.
+        policy (``refuse_below``: the profile's unless given).
 
         ``online``: recalibrate on the device from free labels (``routing/online.py``), kept in
         ``$EDGESDK_HOME/online/<model_id>.sqlite3`` across runs unless ``OnlineConfig(persist=
@@ -143,6 +143,8 @@ class Router:
             except EdgeSDKError:
                 sha = None
         calibration = load(model_id, model_sha256=sha, home=home)
+        if refuse_below is None:
+            refuse_below = profile.refuse_below
         policy = Policy.for_profile(profile, quantiles=calibration.quantiles,
                                     target_cloud_share=target_cloud_share,
                                     private_topics=private_topics, refuse_below=refuse_below)
@@ -224,8 +226,10 @@ class Router:
         if the prior reads the model's answer history (``routing/history.py``) and the
         question vector is unavailable (then nothing is skipped: fail safe)."""
         cal = self.calibration
-        if (cal.prior is None or not question.strip()
-                or not cal.fitted_on(signals.question_kind(question))):
+        kind = signals.question_kind(question)
+        if kind == "command" and cal.prior is not None:
+            return 0.0  # no local model carries out a request to act (see ``_confidence``)
+        if cal.prior is None or not question.strip() or not cal.fitted_on(kind):
             return None
         feats = signals.question_features(question)
         if HISTORY_FEATURE in cal.prior.features:
@@ -273,11 +277,14 @@ class Router:
         if skill is not None:
             conf = min(self.calibration.skill_accuracy, skill.confidence)
             return conf, [f"skill:{skill.skill} answered (measured accuracy {conf:.2f})"], False
+        kind = signals.question_kind(question)
+        if kind == "command":  # known without generating (the Assistant does not generate)
+            return 0.0, ["kind command: a request to act, and the device's language model can "
+                         "only answer questions"], False
         if generation is None:
             return None, ["no local generation"], False
         if not generation.text.strip():
             return None, ["empty local answer"], False
-        kind = signals.question_kind(question)
         if not self.calibration.fitted_on(kind):
             return None, [f"kind {kind}: the router was not fitted on such questions (too few "
                           "labelled examples), so it cannot vouch for the answer"], False

@@ -31,9 +31,10 @@ from edgesdk.routing.peer import peer_features
 from edgesdk.textnorm import CJK
 from edgesdk.types import Generation, Percept, SkillResult
 
-Kind = Literal["fact", "yes_no", "arithmetic", "math_word", "conversion", "date", "open"]
+Kind = Literal["fact", "yes_no", "arithmetic", "math_word", "conversion", "date", "open",
+               "command"]
 KINDS: tuple[Kind, ...] = ("fact", "yes_no", "arithmetic", "math_word", "conversion", "date",
-                           "open")
+                           "open", "command")
 
 _DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
@@ -42,12 +43,13 @@ _AUX = re.compile(
     r"^(is|are|was|were|do|does|did|can|could|would|will|should|shall|has|have|had|may|might|"
     r"must|am|isn't|aren't|wasn't|doesn't|don't|didn't|won't|can't)\b", re.I)
 _OPEN = re.compile(r"^(?:please\s+)?(why|how\s+(?:do|does|did|can|would|should|to)|explain|"
-                   r"describe|tell\s+me\s+about|write|what\s+do\s+you\s+think|"
-                   # requests to act, not questions: an assistant on glasses hears these
-                   r"remind|set|text|message|call|dial|e-?mail|send|play|pause|resume|turn|"
-                   r"switch|navigate|open|close|launch|start|stop|cancel|schedule|book|order|"
-                   r"buy|add|delete|remove|create|record|save|mute|unmute|lock|unlock|share|"
-                   r"snooze|wake)\b", re.I)
+                   r"describe|tell\s+me\s+about|write|what\s+do\s+you\s+think)\b", re.I)
+_COMMAND = re.compile(r"^(?:please\s+)?(remind|set|text|message|call|dial|e-?mail|send|play|"
+                      r"pause|resume|turn|switch|navigate|open|close|launch|start|stop|cancel|"
+                      r"schedule|book|order|buy|add|delete|remove|create|record|save|mute|"
+                      r"unmute|lock|unlock|share|snooze|wake)\b", re.I)
+"""Requests to act, not questions (an assistant on glasses hears these): no local model can
+carry them out, so the router gives their answers confidence 0."""
 _OPS = re.compile(r"[\d)]\s*[-+*/×÷^=]\s*[-(]?\s*\d|[-+*/×÷^=]\s*\d+\s*[=?？]|"
                   r"\b(plus|minus|times|divided|multiplied|squared|cubed|sum|product|add|subtract|"
                   r"multiply|divide|difference|percent|square\s+root)\b|[加减乘除]", re.I)
@@ -83,6 +85,8 @@ def question_kind(question: str) -> Kind:
         return "math_word" if words > 14 else "arithmetic"
     if _AUX.match(low) or q.rstrip("?？").endswith("吗") or "plausible" in low:
         return "yes_no"
+    if _COMMAND.match(low):
+        return "command"
     if _OPEN.match(low):
         return "open"
     return "fact"

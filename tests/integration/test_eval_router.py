@@ -52,7 +52,16 @@ def test_eval_writes_a_complete_report(real_catalog: object, tmp_path: Path) -> 
     assert len(report["curve"]["cloud_share"]) == len(report["curve"]["accuracy"])
     assert report["cost_usd"]["cloud_only"] >= report["cost_usd"]["policy"]
     prior = report["prior"]  # the pre-generation prior, on the questions the skills declined
-    assert prior["n"] == 13 - report["skill_answered"]
+    # kinds the router was not fitted on (e.g. arithmetic the skills could not parse) have
+    # no prior: they are never skipped
+    assert 1 <= prior["n"] <= 13 - report["skill_answered"]
+    refusal = report["refusal"]  # offline: what declining below each floor withholds
+    assert refusal["profile_floor"] == 0.05
+    assert [r["floor"] for r in refusal["floors"]] == [0.02, 0.05, 0.1, 0.2]
+    for row in refusal["floors"]:
+        assert row["declined"] == row["declined_right"] + row["declined_wrong"]
+        assert row["declined"] <= 13 - report["skill_answered"]
+    assert "Declining when nothing can go up" in (out / "report.md").read_text()
     assert "prior_knn" in prior["question_features"]
     assert 0 <= prior["skipped_right"] <= prior["skipped"] <= prior["n"]
     for name in ("report.md", "curve.png", "reliability.png"):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from edgesdk.assistant import Assistant
+from edgesdk.assistant import DECLINED_TEXT, DECLINED_TEXT_ZH, Assistant
 from edgesdk.config import Settings
+from edgesdk.devices import get_profile
 from edgesdk.errors import (
     CloudBalanceError,
     CloudUnavailable,
@@ -17,9 +18,10 @@ from edgesdk.errors import (
 from tests.fakes import FakeLLM, FakeRouter, FakeTier
 
 
-def make(tmp_path, *, tiers=(), mode="prefer-on-device", router=None, llm=None, **kw):
+def make(tmp_path, *, tiers=(), mode="prefer-on-device", router=None, llm=None,
+         profile="phone", **kw):
     return Assistant(
-        profile="phone", mode=mode, settings=Settings(home=tmp_path, max_question_chars=200),
+        profile=profile, mode=mode, settings=Settings(home=tmp_path, max_question_chars=200),
         llm=llm or FakeLLM({"capital of France": ("Paris", -0.05), "moon": ("cheese", -4.0)}),
         tiers=list(tiers), router=router or FakeRouter(threshold=0.5), **kw,
     )
@@ -72,9 +74,49 @@ def test_cloud_failure_falls_back_with_reason(tmp_path) -> None:
     with make(tmp_path, tiers=[tier]) as a:
         answer = a.ask("Is the moon made of cheese?")
         assert a.stats().fallbacks == 1
-    assert answer.tier == "device" and answer.text == "cheese" and not answer.escalated
+    # "cheese" at confidence 0.02 is below the phone's refusal floor (0.05): declined, kept aside
+    assert answer.tier == "device" and not answer.escalated and answer.declined
+    assert answer.text == DECLINED_TEXT and answer.device_text == "cheese"
     assert any("cloud failed: cloud_unavailable" in r for r in answer.reasons)
     assert any("fell back" in r for r in answer.reasons)
+    assert any("declined: device confidence 0.02 below the refusal floor 0.05" in r
+               for r in answer.reasons)
+    assert a.stats().declined == 1
+
+
+def test_fallback_shows_the_device_answer_above_the_floor_or_without_one(tmp_path) -> None:
+    tier = FakeTier(error=CloudUnavailable("503 overloaded", status=503))
+    with make(tmp_path, tiers=[tier], router=FakeRouter(threshold=0.99)) as a:
+        answer = a.ask("The capital of France is")  # 0.95: escalates, falls back, is shown
+    assert answer.text == "Paris" and not answer.declined and answer.device_text is None
+    lenient = get_profile("phone").model_copy(update={"refuse_below": None})
+    with make(tmp_path, tiers=[tier], profile=lenient) as a:
+        answer = a.ask("Is the moon made of cheese?")
+    assert answer.text == "cheese" and not answer.declined
+
+
+def test_a_refusing_policy_declines_in_the_question_language(tmp_path) -> None:
+    class Refusing(FakeRouter):
+        def decide(self, **kw):  # type: ignore[no-untyped-def]
+            d = super().decide(**kw)
+            return d.model_copy(update={"action": "refuse"})
+
+    llm = FakeLLM({"月亮": ("奶酪", -4.0), "moon": ("cheese", -4.0)})
+    with make(tmp_path, router=Refusing(), llm=llm, mode="only-on-device") as a:
+        zh = a.ask("月亮是奶酪做的吗？")
+        en = a.ask("Is the moon made of cheese?")
+    assert zh.declined and zh.text == DECLINED_TEXT_ZH and zh.device_text == "奶酪"
+    assert en.declined and en.text == DECLINED_TEXT and en.device_text == "cheese"
+
+
+def test_an_upper_tier_that_declined_is_reported_as_declined(tmp_path) -> None:
+    tier = FakeTier(name="edge", tier="edge", text="I'm not sure enough to answer that.",
+                    declined=True)
+    with make(tmp_path, tiers=[tier]) as a:
+        answer = a.ask("Is the moon made of cheese?")
+    assert answer.tier == "edge" and answer.escalated and answer.declined
+    assert answer.device_text == "cheese"
+    assert any("edge declined: not sure enough to answer" in r for r in answer.reasons)
 
 
 def test_cascade_walks_up_the_tiers(tmp_path) -> None:
@@ -157,7 +199,10 @@ def test_stream_fallback_shows_the_device_answer_once(tmp_path) -> None:
     tier = FakeTier(error=CloudUnavailable("down"))
     with make(tmp_path, tiers=[tier], mode="prefer-cloud") as a:
         assert list(a.ask("The capital of France is", stream=True)) == ["Paris"]
-    with make(tmp_path, tiers=[tier]) as a:
+    with make(tmp_path, tiers=[tier]) as a:  # "cheese" is below the refusal floor
+        assert list(a.ask("Is the moon made of cheese?", stream=True)) == [DECLINED_TEXT]
+    lenient = get_profile("phone").model_copy(update={"refuse_below": None})
+    with make(tmp_path, tiers=[tier], profile=lenient) as a:
         assert list(a.ask("Is the moon made of cheese?", stream=True)) == ["cheese"]
 
 
@@ -468,3 +513,21 @@ def test_cloud_answers_label_the_device_for_online_recalibration(tmp_path) -> No
     with make(tmp_path, router=router(None), llm=llm, tiers=[FakeTier(text="Lima")]) as a:
         answer = a.ask("The capital of Peru is")
     assert answer.escalated and "online_label" not in [s.step for s in answer.trace]
+
+
+def test_a_request_to_act_is_never_generated_and_declined_when_it_cannot_go_up(tmp_path) -> None:
+    from edgesdk.routing.policy import Policy
+    from edgesdk.routing.router import Router
+    from tests.unit._routing_fakes import fake_calibration
+
+    router = Router(calibration=fake_calibration(), policy=Policy(threshold=0.5, refuse_below=0.05))
+    llm = FakeLLM()
+    with make(tmp_path, router=router, llm=llm, mode="only-on-device") as a:
+        answer = a.ask("Remind me to call +1 415 555 0100 at 5 pm")
+    assert llm.prompts == []  # no local generation for what no local model can do
+    assert answer.declined and answer.text == DECLINED_TEXT and answer.confidence == 0.0
+    assert any("a request to act" in r for r in answer.reasons)
+    tier = FakeTier(text="I can't set reminders, but your phone's clock app can.")
+    with make(tmp_path, router=router, llm=llm, tiers=[tier]) as a:
+        answer = a.ask("Remind me to call mom")
+    assert llm.prompts == [] and answer.tier == "cloud" and not answer.declined

@@ -15,7 +15,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from edgesdk.assistant import Assistant
+from edgesdk.assistant import DECLINED_TEXT, Assistant
 from edgesdk.bridge.backend import BridgeBackend, FakeBackend
 from edgesdk.bridge.openai_server import EdgeConfig, EdgeServer
 from edgesdk.cloud.tier import build_tier
@@ -311,8 +311,12 @@ def test_the_phones_doubt_reaches_the_glasses(tmp_path: Path) -> None:
     with phone(tmp_path) as p, serving(p) as server, glasses(tmp_path, server.url) as g:
         answer = g.ask("Is the moon made of cheese?")
         streamed = g.ask("Is the moon made of cheese?", stream=True).result()
-    assert answer.tier == "edge" and answer.text == "cheese"
+    # the phone's "cheese" is below its refusal floor and it has no upper tier: it declines,
+    # and the glasses learn that from the edgesdk extension, streamed or not
+    assert answer.tier == "edge" and answer.text == DECLINED_TEXT and answer.declined
+    assert streamed.declined and streamed.text == DECLINED_TEXT
     assert answer.confidence < 0.05 and streamed.confidence == answer.confidence
+    assert any("edge declined: not sure enough to answer" in r for r in answer.reasons)
 
 
 def test_glasses_stream_the_phone_answer(tmp_path: Path) -> None:
@@ -339,6 +343,6 @@ def test_an_empty_phone_answer_is_a_422_and_the_glasses_fall_back_at_once(
     with phone(tmp_path) as p, serving(p) as server, glasses(tmp_path, server.url) as g:
         answer = g.ask("Say something blank")
         requests = httpx.get(f"{server.url}/health").json()["requests"]
-    assert answer.tier == "device" and answer.text == "dunno"
+    assert answer.tier == "device" and answer.declined and answer.device_text == "dunno"
     assert any("edge failed: cloud_bad_request" in r for r in answer.reasons)
     assert requests == 2  # one chat request (not retried) + this health probe

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from edgesdk.devices import get_profile
+from edgesdk.devices import DeviceState, get_profile
 from edgesdk.errors import CalibrationError
 from edgesdk.routing.calibrate import Calibration
 from edgesdk.routing.fit import Outcome, fit_calibration
@@ -70,12 +70,19 @@ def test_kinds_without_enough_labelled_examples_fail_safe() -> None:
     assert cal.prior is not None and "kind_open" not in cal.prior.features
     r = Router(calibration=cal, policy=Policy(threshold=0.5))
     sure = gen(" 4111 1111 1111 1111", (-0.01, -0.01, -0.01))
-    for question in ("What is 17 * 23?", "Turn off the lights", "Why is the sky blue?"):
+    for question in ("What is 17 * 23?", "Why is the sky blue?"):
         d = r.decide(question=question, generation=sure, skill=None, percepts=(),
                      mode="prefer-on-device", state=PolicyState())
         assert d.action == "escalate" and d.confidence == 0.0, question
+        assert not d.confidence_known
         assert any("not fitted on such questions" in x for x in d.reasons)
         assert r.prior(question) is None  # never skips generation on a kind it cannot judge
+    # a request to act is known to be beyond the device: confidence 0, not unknown
+    d = r.decide(question="Turn off the lights", generation=sure, skill=None, percepts=(),
+                 mode="prefer-on-device", state=PolicyState())
+    assert d.action == "escalate" and d.confidence == 0.0 and d.confidence_known
+    assert any("a request to act" in x for x in d.reasons)
+    assert r.prior("Remind me to call mom") == 0.0  # skips generation when it can go up
     assert r.prior("The capital of country number 7 is") is not None
     # survives the file round trip; a file without the field scores every kind (older fits)
     again = Calibration.from_dict(json.loads(cal.to_json()))
@@ -164,3 +171,17 @@ def test_answer_bank_without_an_embedding_fails_safe() -> None:
     assert d.action == "escalate"
     assert any("question embedding unavailable" in x for x in d.reasons)
     assert any("fail safe" in x for x in d.reasons)
+
+
+def test_refusal_needs_a_known_low_confidence() -> None:
+    offline = PolicyState(device=DeviceState(network="none"))
+    policy = Policy(threshold=0.5, refuse_below=0.05)
+    low = policy.decide(question="q", confidence=0.01, mode="prefer-on-device", state=offline)
+    assert low.action == "refuse" and any("refusal floor 0.05" in x for x in low.reasons)
+    unknown = policy.decide(question="q", confidence=None, mode="prefer-on-device",
+                            state=offline)  # e.g. open-ended text: shown as it is
+    assert unknown.action == "stay" and not unknown.confidence_known
+    sure = policy.decide(question="q", confidence=0.3, mode="prefer-on-device", state=offline)
+    assert sure.action == "stay" and sure.confidence_known
+    assert Policy(threshold=0.5).decide(question="q", confidence=0.01, mode="prefer-on-device",
+                                        state=offline).action == "stay"  # no floor: show it

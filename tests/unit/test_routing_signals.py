@@ -20,16 +20,17 @@ def test_question_kinds() -> None:
     assert signals.question_kind(word) == "math_word"
 
 
-def test_commands_are_open_ended_and_phone_numbers_are_not_arithmetic() -> None:
-    # requests to act: no short answer a QA model can give (the router fails safe on them)
+def test_commands_are_their_own_kind_and_phone_numbers_are_not_arithmetic() -> None:
+    # requests to act: no local model carries them out (the router gives them confidence 0)
     for command in ("Remind me to call mom at 5 pm", "Turn off the lights in the kitchen",
                     "Set a timer for 10 minutes", "Please play some jazz", "Text Bob that I'm late",
                     "Navigate to 221B Baker Street"):
-        assert signals.question_kind(command) == "open", command
+        assert signals.question_kind(command) == "command", command
     card = ("Remind me to email jane.doe@example.com and call +1 415 555 0100 about card "
             "4111 1111 1111 1111")
-    assert signals.question_kind(card) == "open"
-    assert signals.question_kind("Call +1 415 555 0100 and 0200") == "open"
+    assert signals.question_kind(card) == "command"
+    assert signals.question_kind("Call +1 415 555 0100 and 0200") == "command"
+    assert signals.question_kind("Write one short sentence about the sea.") == "open"
     assert signals.question_kind("The language of Brooklyn Nine-Nine is") == "fact"
     assert signals.question_kind("Was the AK-47 used in the Seven Years' War?") == "yes_no"
     # operators between numbers, or their words, still make arithmetic

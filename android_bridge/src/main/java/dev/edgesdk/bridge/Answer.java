@@ -22,6 +22,8 @@ public final class Answer {
     private final Usage usage;
     private final Cost cost;
     private final boolean usageEstimated;
+    private final boolean declined;
+    private final String deviceText;
     private final List<Percept> percepts;
     private final String model;
     private final String source;
@@ -44,6 +46,8 @@ public final class Answer {
         this.usage = new Usage(Json.obj(m, "usage"));
         this.cost = new Cost(Json.obj(m, "cost"));
         this.usageEstimated = Json.bool(m, "usage_estimated", false);
+        this.declined = Json.bool(m, "declined", false);
+        this.deviceText = m.get("device_text") instanceof String ? (String) m.get("device_text") : null;
         this.percepts = Percept.listFrom(Json.list(m, "percepts"));
         this.model = Json.str(m, "model", "");
         this.source = Json.str(m, "source", "");
@@ -79,6 +83,12 @@ public final class Answer {
 
     /** True when the tier reported no token usage and usage and cost were estimated from the text. */
     public boolean isUsageEstimated() { return usageEstimated; }
+
+    /** True when the answer was too unsure to show: the text says so, and no tier answered instead. */
+    public boolean isDeclined() { return declined; }
+
+    /** What this device answered when an upper tier answered instead or the answer was declined; else null. */
+    public String getDeviceText() { return deviceText; }
 
     public List<Percept> getPercepts() { return percepts; }
 
