@@ -62,6 +62,7 @@ from edgesdk.types import (
     MODES,
     Answer,
     Cost,
+    DeclinedText,
     Generation,
     Mode,
     Percept,
@@ -468,6 +469,10 @@ class Assistant:
         self._perceive(attempt, image, audio)
         if mode == "only-cloud" or mode == "prefer-cloud":
             outcome = yield from self._escalate_streaming(attempt, deadline, reasons, stream)
+            if outcome.answer is None and mode == "only-cloud" and outcome.declined is not None:
+                # nothing else may answer: the tier's "not sure" is the answer
+                outcome = TierOutcome(answer=outcome.declined, error=None,
+                                      tier=outcome.declined_tier)
             if outcome.answer is None:
                 if mode == "only-cloud":
                     assert outcome.error is not None
@@ -491,7 +496,7 @@ class Assistant:
                         reasons.append("fell back to the device answer")
         declined = self._declines(attempt, outcome, reasons)
         if stream and mode != "only-on-device" and (outcome is None or outcome.answer is None):
-            yield declined_text(attempt.question) if declined else attempt.text
+            yield DeclinedText(declined_text(attempt.question)) if declined else attempt.text
         answer = self._finish(attempt, outcome, reasons, started, declined=declined)
         yield answer
 
@@ -560,14 +565,16 @@ class Assistant:
                 "EDGESDK_CLOUD_BASE_URL for an OpenAI-compatible server"), tier=None)
         messages = cloud_messages(*self._outgoing(attempt))
         last_error: CloudError | None = None
+        declined: TierOutcome | None = None
         for tier in self.tiers:
             if time.monotonic() >= deadline:
                 reasons.append(f"{tier.name}: skipped, deadline passed")
                 last_error = last_error or CloudError("the request deadline passed")
                 break
             t = time.perf_counter()
+            relay = _CountingRelay(on_delta) if on_delta is not None else None
             try:
-                result = tier.chat(messages, deadline=deadline, on_delta=on_delta,
+                result = tier.chat(messages, deadline=deadline, on_delta=relay,
                                    model=self._model_for(tier, attempt.question))
             except CloudError as exc:
                 attempt.trace.append(_step(f"tier:{tier.name}", t, error=exc.code))
@@ -578,11 +585,24 @@ class Assistant:
                         f"{tier.name} reported insufficient balance (402); device-only until "
                         "reset_cloud()")
                 continue
+            tier_declined = getattr(result, "tier_declined", False) is True
             attempt.trace.append(_step(f"tier:{tier.name}", t, model=result.model,
-                                       tokens=result.usage.completion_tokens))
-            reasons.append(f"answered by {tier.name} ({result.model})")
+                                       tokens=result.usage.completion_tokens,
+                                       declined=tier_declined))
             self.ledger.record(usage=result.usage, cost=result.cost)
+            if tier_declined:
+                reasons.append(f"{tier.name} declined: not sure enough to answer")
+                if relay is None or not relay.count:
+                    # nothing of it shown yet: the next tier, or this device's own answer
+                    declined = declined or TierOutcome(answer=None, error=None, tier=None,
+                                                       declined=result, declined_tier=tier)
+                    continue
+            else:
+                reasons.append(f"answered by {tier.name} ({result.model})")
             return TierOutcome(answer=result, error=None, tier=tier)
+        if declined is not None:
+            return TierOutcome(answer=None, error=last_error, tier=None,
+                               declined=declined.declined, declined_tier=declined.declined_tier)
         return TierOutcome(answer=None, error=last_error, tier=None)
 
     def _outgoing(self, attempt: DeviceAttempt) -> tuple[str, list[str]]:
@@ -630,9 +650,7 @@ class Assistant:
         if outcome is not None and outcome.answer is not None and outcome.tier is not None:
             result = outcome.answer
             tier_declined = getattr(result, "tier_declined", False) is True
-            if tier_declined:
-                reasons.append(f"{outcome.tier.name} declined: not sure enough to answer")
-            else:
+            if not tier_declined:
                 self._free_label(attempt, result.text, tier=outcome.tier.tier)
             answer = Answer(
                 id=answer_id, text=result.text.strip(), tier=outcome.tier.tier,
@@ -687,6 +705,19 @@ DECLINED_TEXT_ZH = "我没有把握回答这个问题。"
 def declined_text(question: str) -> str:
     """What a declined answer says, in the question's language (English or Chinese)."""
     return DECLINED_TEXT_ZH if CJK.search(question) else DECLINED_TEXT
+
+
+class _CountingRelay:
+    """Hands a tier's text deltas on and counts them: a tier that declined after some of its
+    text was shown cannot be taken back."""
+
+    def __init__(self, on_delta: Callable[[str], None]) -> None:
+        self.on_delta = on_delta
+        self.count = 0
+
+    def __call__(self, delta: str) -> None:
+        self.count += 1
+        self.on_delta(delta)
 
 
 def _tier_confidence(result: Any) -> float:

@@ -174,6 +174,12 @@ class RouteDecision(Frozen):
 # --------------------------------------------------------------------------- answer
 
 
+class DeclinedText(str):
+    """A streamed delta that is a decline ("I'm not sure enough to answer that."), not an
+    answer: an edgesdk edge server marks its chunk ``edgesdk.declined`` so the device that
+    asked can withhold it and fall back to its own answer or the next tier."""
+
+
 class Answer(Frozen):
     """The result of one ``Assistant.ask``: what was answered, by which tier, and why."""
 

@@ -127,6 +127,10 @@ class TierOutcome:
     answer: ChatResultLike | None
     error: CloudError | None
     tier: TierClient | None
+    declined: ChatResultLike | None = None
+    """No tier answered, and this one said it is not sure instead (``tier_declined``) before
+    showing anything; ``declined_tier`` is the tier that did."""
+    declined_tier: TierClient | None = None
 
 
 class AnswerStream(FinalStream[Answer]):

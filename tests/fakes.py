@@ -111,9 +111,12 @@ class FakeResult:
 class FakeTier:
     def __init__(self, name: str = "cloud", *, text: str = "Paris", error: CloudError | None = None,
                  tier: str = "cloud", usage_estimated: bool = False,
-                 declined: bool = False) -> None:
+                 declined: bool = False, declined_shown: bool = False) -> None:
         self.name = name
         self.declined = declined
+        # an edgesdk edge tier marks a decline before its text (the client withholds it); a
+        # tier that says so only at the end has shown its text already
+        self.declined_shown = declined_shown
         self.usage_estimated = usage_estimated
         self.tier = tier
         self.text = text
@@ -129,7 +132,7 @@ class FakeTier:
         self.models.append(model)
         if self.error is not None:
             raise self.error
-        if on_delta is not None:
+        if on_delta is not None and (not self.declined or self.declined_shown):
             for word in self.text.split(" "):
                 on_delta(word + " ")
         return FakeResult(text=self.text, usage_estimated=self.usage_estimated,

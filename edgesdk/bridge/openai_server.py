@@ -44,7 +44,7 @@ from edgesdk.bridge.server import ServeConfig, is_loopback
 from edgesdk.bridge.support import call_with_deadline, next_event, produce_events, sdk_version
 from edgesdk.errors import ConfigError, DeadlineExceeded, EdgeSDKError
 from edgesdk.httpserver import BackgroundHTTPServer, ThreadedHTTPServer
-from edgesdk.types import Answer, Mode
+from edgesdk.types import Answer, DeclinedText, Mode
 
 if TYPE_CHECKING:
     from edgesdk.assistant import Assistant
@@ -256,7 +256,8 @@ class _Handler(JSONHandler):
             if kind == "heartbeat":
                 self._chunk(b": keep-alive\n\n")
             elif kind == SSE_TOKEN:
-                self._event(w.chunk_body(delta={"content": value}, meta=meta))
+                self._event(w.chunk_body(delta={"content": value}, meta=meta,
+                                         declined=isinstance(value, DeclinedText)))
             elif kind == SSE_ANSWER and isinstance(value, Answer):
                 self._event(w.chunk_body(delta={}, finish=w.finish_reason(value), answer=value,
                                          profile=self.edge.config.profile, meta=meta))

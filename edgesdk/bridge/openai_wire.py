@@ -203,9 +203,11 @@ def completion_body(answer: Answer, *, meta: Meta, profile: str | None) -> dict[
 
 
 def chunk_body(*, meta: Meta, delta: Mapping[str, str], finish: str | None = None,
-               answer: Answer | None = None, profile: str | None = None) -> dict[str, Any]:
+               answer: Answer | None = None, profile: str | None = None,
+               declined: bool = False) -> dict[str, Any]:
     """One ``chat.completion.chunk``; the final one (``answer`` given) carries usage and the
-    extension object."""
+    extension object. A delta that is a decline (``declined``) says so in the extension
+    before its text, so the client can withhold it (``StreamAccumulator``)."""
     body: dict[str, Any] = {
         "id": meta.completion_id,
         "object": "chat.completion.chunk",
@@ -218,6 +220,8 @@ def chunk_body(*, meta: Meta, delta: Mapping[str, str], finish: str | None = Non
     if answer is not None:
         body["usage"] = usage_of(answer)
         body[EXTENSION] = extension_of(answer, profile=profile)
+    elif declined:
+        body[EXTENSION] = {"declined": True}
     return body
 
 

@@ -212,6 +212,11 @@ class StreamAccumulator:
     declined: bool = False
     delivered: int = 0
     """Number of text deltas already handed to the caller (a retry would repeat them)."""
+    withheld: bool = False
+    """The tier declined before any text was handed on: its "not sure" sentence is kept in
+    ``text`` but not handed to the caller, who may still show another answer."""
+    handed: bool = False
+    """Some text delta has been returned by ``feed``."""
 
     def feed(self, chunk: bytes) -> list[str]:
         return [d for ev in self.decoder.feed(chunk) if (d := self._event(ev))]
@@ -236,8 +241,12 @@ class StreamAccumulator:
         self.response_id = self.response_id or str(obj.get("id") or "")
         if obj.get("usage"):
             self.usage = parse_usage(obj["usage"])
-        self.confidence = _tier_confidence(obj) or self.confidence
-        self.declined = self.declined or _tier_declined(obj)
+        reported = _tier_confidence(obj)
+        if reported is not None:  # 0.0 is a confidence too
+            self.confidence = reported
+        if _tier_declined(obj):
+            self.declined = True
+            self.withheld = self.withheld or not self.handed
         out: list[str] = []
         for choice in obj.get("choices") or []:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
@@ -252,7 +261,10 @@ class StreamAccumulator:
                 out.append(content)
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
-        return "".join(out) or None
+        if self.withheld or not out:
+            return None
+        self.handed = True
+        return "".join(out)
 
     def finish(self) -> Completion:
         """The stream closed: accept it if it finished (with or without [DONE])."""

@@ -109,14 +109,55 @@ def test_a_refusing_policy_declines_in_the_question_language(tmp_path) -> None:
     assert en.declined and en.text == DECLINED_TEXT and en.device_text == "cheese"
 
 
-def test_an_upper_tier_that_declined_is_reported_as_declined(tmp_path) -> None:
-    tier = FakeTier(name="edge", tier="edge", text="I'm not sure enough to answer that.",
-                    declined=True)
-    with make(tmp_path, tiers=[tier]) as a:
+def test_an_edge_that_declines_leaves_the_answer_to_the_device_and_its_floor(tmp_path) -> None:
+    edge = FakeTier(name="edge", tier="edge", text=DECLINED_TEXT, declined=True)
+    with make(tmp_path, tiers=[edge]) as a:
+        unsure = a.ask("Is the moon made of cheese?")  # device 0.02: below the floor
+        streamed = a.ask("Is the moon made of cheese?", stream=True)
+        deltas = list(streamed)
+    with make(tmp_path, tiers=[edge], router=FakeRouter(threshold=0.99)) as a:
+        sure = a.ask("The capital of France is")  # device 0.95: escalated, and above the floor
+    assert unsure.tier == "device" and unsure.declined and unsure.device_text == "cheese"
+    assert unsure.text == DECLINED_TEXT and not unsure.escalated
+    assert any("edge declined: not sure enough to answer" in r for r in unsure.reasons)
+    assert any("declined: device confidence 0.02 below the refusal floor" in r
+               for r in unsure.reasons)
+    assert deltas == [DECLINED_TEXT] and streamed.answer is not None
+    assert streamed.answer.declined
+    # the edge's doubt does not hide a device answer the device itself is sure enough of
+    assert sure.tier == "device" and sure.text == "Paris" and not sure.declined
+    assert any("edge declined" in r for r in sure.reasons)
+    assert any("fell back to the device answer" in r for r in sure.reasons)
+    assert len(edge.calls) == 3
+
+
+def test_an_edge_that_declines_hands_on_to_the_cloud(tmp_path) -> None:
+    edge = FakeTier(name="edge", tier="edge", text=DECLINED_TEXT, declined=True)
+    cloud = FakeTier(text="No, it is rock.")
+    with make(tmp_path, tiers=[edge, cloud]) as a:
         answer = a.ask("Is the moon made of cheese?")
-    assert answer.tier == "edge" and answer.escalated and answer.declined
-    assert answer.device_text == "cheese"
-    assert any("edge declined: not sure enough to answer" in r for r in answer.reasons)
+        deltas = list(a.ask("Is the moon made of cheese?", stream=True))
+    assert answer.tier == "cloud" and answer.text == "No, it is rock." and not answer.declined
+    assert [r for r in answer.reasons if "edge" in r] == [
+        "edge declined: not sure enough to answer"]
+    assert "".join(deltas).strip() == "No, it is rock."
+
+
+def test_a_decline_already_shown_or_the_only_answer_allowed_is_passed_on(tmp_path) -> None:
+    # a tier that streamed its "not sure" before saying it declined cannot take it back
+    shown = FakeTier(name="edge", tier="edge", text=DECLINED_TEXT, declined=True,
+                     declined_shown=True)
+    with make(tmp_path, tiers=[shown]) as a:
+        stream = a.ask("Is the moon made of cheese?", stream=True)
+        assert "".join(stream).strip() == DECLINED_TEXT
+    assert stream.answer is not None and stream.answer.tier == "edge"
+    assert stream.answer.declined and stream.answer.device_text == "cheese"
+    # only-cloud has no device answer to fall back to: the tier's decline is the answer
+    edge = FakeTier(name="edge", tier="edge", text=DECLINED_TEXT, declined=True)
+    with make(tmp_path, tiers=[edge], mode="only-cloud") as a:
+        answer = a.ask("Is the moon made of cheese?")
+    assert answer.tier == "edge" and answer.declined and answer.text == DECLINED_TEXT
+    assert any("edge declined" in r for r in answer.reasons)
 
 
 def test_cascade_walks_up_the_tiers(tmp_path) -> None:

@@ -52,6 +52,31 @@ def test_stream_collects_text_reasoning_usage_and_returns_text_deltas() -> None:
     assert c.usage.prompt_cache_hit_tokens == 64 and c.usage.reasoning_tokens == 5
 
 
+def ext_chunk(delta: dict[str, object], ext: dict[str, object],
+              finish: str | None = None) -> bytes:
+    obj = json.loads(chunk(delta, finish)[6:])
+    obj["edgesdk"] = ext
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+def test_a_decline_marked_before_its_text_is_withheld_but_kept() -> None:
+    acc = StreamAccumulator()
+    handed = acc.feed(chunk({"role": "assistant", "content": ""}))
+    handed += acc.feed(ext_chunk({"content": "I'm not sure."}, {"declined": True}))
+    handed += acc.feed(ext_chunk({}, {"declined": True, "confidence": 0.0}, finish="stop"))
+    done = acc.finish()
+    assert handed == [] and done.text == "I'm not sure." and done.declined
+    assert done.confidence == 0.0  # a reported 0.0 is a confidence, not a missing one
+
+
+def test_a_decline_said_only_after_the_text_cannot_be_withheld() -> None:
+    acc = StreamAccumulator()
+    handed = acc.feed(chunk({"content": "cheese"}))
+    handed += acc.feed(ext_chunk({}, {"declined": True, "confidence": 0.01}, finish="stop"))
+    done = acc.finish()
+    assert handed == ["cheese"] and done.declined and done.confidence == 0.01
+
+
 def test_stream_without_done_but_finished_is_accepted() -> None:
     acc = StreamAccumulator()
     acc.feed(chunk({"content": "ok"}) + chunk({}, finish="stop", usage=USAGE))

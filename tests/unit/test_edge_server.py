@@ -66,10 +66,11 @@ def phone(tmp_path: Path, *, answers: dict[str, tuple[str, float]] | None = None
                      tiers=list(tiers), router=ThresholdRouter())
 
 
-def glasses(tmp_path: Path, url: str, *, token: str | None = None) -> Assistant:
+def glasses(tmp_path: Path, url: str, *, token: str | None = None,
+            own: tuple[str, float] = ("dunno", -5.0)) -> Assistant:
     from pydantic import SecretStr
 
-    llm = FakeLLM({"": ("dunno", -5.0)}, model_id="smollm2-135m-instruct")
+    llm = FakeLLM({"": own}, model_id="smollm2-135m-instruct")
     edge = build_tier(name="edge", tier="edge", base_url=url, model="gemma3-270m",
                       api_key=SecretStr(token) if token else None)
     return Assistant(profile="glasses", settings=Settings(home=tmp_path / "glasses"),
@@ -308,15 +309,34 @@ def test_glasses_escalate_to_the_phone_through_chat_client(tmp_path: Path) -> No
 
 
 def test_the_phones_doubt_reaches_the_glasses(tmp_path: Path) -> None:
-    with phone(tmp_path) as p, serving(p) as server, glasses(tmp_path, server.url) as g:
-        answer = g.ask("Is the moon made of cheese?")
-        streamed = g.ask("Is the moon made of cheese?", stream=True).result()
-    # the phone's "cheese" is below its refusal floor and it has no upper tier: it declines,
-    # and the glasses learn that from the edgesdk extension, streamed or not
-    assert answer.tier == "edge" and answer.text == DECLINED_TEXT and answer.declined
-    assert streamed.declined and streamed.text == DECLINED_TEXT
-    assert answer.confidence < 0.05 and streamed.confidence == answer.confidence
+    with phone(tmp_path) as p, serving(p) as server:
+        with glasses(tmp_path, server.url) as g:
+            answer = g.ask("Is the moon made of cheese?")
+            stream = g.ask("Is the moon made of cheese?", stream=True)
+            deltas = list(stream)
+        # the glasses' own answer (0.37) is above their refusal floor, below their threshold
+        with glasses(tmp_path, server.url, own=("green cheese", -1.0)) as g:
+            own = g.ask("Is the moon made of cheese?")
+        with httpx.stream("POST", f"{server.url}/chat/completions",
+                          json=chat_body("Is the moon made of cheese?", stream=True)) as resp:
+            events = [json.loads(line[6:]) for line in resp.iter_lines()
+                      if line.startswith("data: {")]
+    # the phone's "cheese" is below its refusal floor and it has no upper tier: it declines, and
+    # marks the chunk of that sentence before it, so the glasses can withhold it
+    text_chunks = [e for e in events if e["choices"][0]["delta"].get("content")]
+    assert [e["choices"][0]["delta"]["content"] for e in text_chunks] == [DECLINED_TEXT]
+    assert text_chunks[0]["edgesdk"] == {"declined": True}
+    assert events[-1]["edgesdk"]["declined"] is True
+    # the glasses' own "dunno" (0.007) is below their floor too: declined on the glasses, once
+    assert answer.tier == "device" and answer.text == DECLINED_TEXT and answer.declined
+    assert answer.device_text == "dunno"
     assert any("edge declined: not sure enough to answer" in r for r in answer.reasons)
+    assert deltas == [DECLINED_TEXT]
+    assert stream.answer is not None and stream.answer.declined
+    assert stream.answer.reasons == answer.reasons
+    # the phone's doubt does not hide an answer the glasses are sure enough of themselves
+    assert own.tier == "device" and own.text == "green cheese" and not own.declined
+    assert any("edge declined" in r for r in own.reasons)
 
 
 def test_glasses_stream_the_phone_answer(tmp_path: Path) -> None:
