@@ -381,22 +381,30 @@ class Assistant:
                 ok = False
             attempt.trace.append(_step("embed_question", t, ok=ok))
         # 2c. pre-generation prior (which may read that vector): hopeless questions skip the
-        # local model when they can go up; a prior of exactly 0 (a request to act, which no
-        # local model carries out) skips it even when they cannot, and the router decides
-        # from the question alone (escalate, or decline below the refusal floor)
+        # local model — when they can go up, to go up at once; when they cannot, to be
+        # declined at once, if declining is on and the prior is below its floor too (what
+        # the device would have generated would have been declined: measured, docs/router.md)
         prior = self.router.prior(attempt.question)
-        if self.router.blocked(attempt.question, mode, self._policy_state(deadline)) is None:
-            if prior is not None and prior < self.router.skip_below:
+        blocked = self.router.blocked(attempt.question, mode, self._policy_state(deadline))
+        skip = self.router.skip_below
+        if prior is not None and blocked is None and prior < skip:
+            attempt.decision = RouteDecision(
+                action="escalate", confidence=prior, threshold=skip,
+                reasons=(f"prior {prior:.2f} below {skip:.2f}: skipped local generation",))
+            return
+        floor = self._refuse_below()
+        if prior is not None and blocked is not None and floor is not None and (
+                prior == 0.0 or prior < min(skip, floor)):
+            if prior == 0.0:  # a request to act, which no local model carries out: say so
+                attempt.decision = self.router.decide(
+                    question=attempt.question, generation=None, skill=None,
+                    percepts=attempt.percepts, mode=mode, state=self._policy_state(deadline))
+            else:
                 attempt.decision = RouteDecision(
-                    action="escalate", confidence=prior, threshold=self.router.skip_below,
-                    reasons=(f"prior {prior:.2f} below {self.router.skip_below:.2f}: "
-                             "skipped local generation",),
-                )
-                return
-        elif prior == 0.0:
-            attempt.decision = self.router.decide(
-                question=attempt.question, generation=None, skill=None,
-                percepts=attempt.percepts, mode=mode, state=self._policy_state(deadline))
+                    action="refuse", confidence=prior, threshold=min(skip, floor),
+                    reasons=(f"prior {prior:.2f} below {min(skip, floor):.2f}: skipped local "
+                             "generation", blocked,
+                             f"confidence below refusal floor {floor:.2f}"))
             return
         # 2d. local LLM
         t = time.perf_counter()
@@ -510,9 +518,8 @@ class Assistant:
             return False
         if decision is not None and decision.action == "refuse":
             return True
-        floor = getattr(getattr(self.router, "policy", None), "refuse_below",
-                        self.profile.refuse_below)
-        if (outcome is None or not isinstance(floor, float) or attempt.skill is not None
+        floor = self._refuse_below()
+        if (outcome is None or floor is None or attempt.skill is not None
                 or (decision is not None and not decision.confidence_known)):
             return False
         conf = decision.confidence if decision is not None else 0.0
@@ -521,6 +528,13 @@ class Assistant:
         reasons.append(f"declined: device confidence {conf:.2f} below the refusal floor "
                        f"{floor:.2f} and no upper tier answered")
         return True
+
+    def _refuse_below(self) -> float | None:
+        """The confidence floor below which an answer is declined: the router policy's (the
+        profile's unless the router was given another), else the profile's; None: never."""
+        floor = getattr(getattr(self.router, "policy", None), "refuse_below",
+                        self.profile.refuse_below)
+        return floor if isinstance(floor, float) else None
 
     def _escalate_streaming(self, attempt: DeviceAttempt, deadline: float, reasons: list[str],
                             stream: bool) -> Generator[str, None, TierOutcome]:

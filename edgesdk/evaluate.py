@@ -285,8 +285,36 @@ def _prior(records: Sequence[Record], router: Router) -> dict[str, Any]:
             "skipped_share": float(skipped.mean()),
             "skipped_right": int(right[skipped].sum()),
             "skipped_right_if_random": float(skipped.sum() * right.mean()),
+            "offline": _prior_offline([r for r, h in zip(records, has, strict=True) if h], p,
+                                      router),
             "question_features": list(router.calibration.prior.features)
             if router.calibration.prior is not None else []}
+
+
+def _prior_offline(records: Sequence[Record], prior: np.ndarray, router: Router
+                   ) -> dict[str, Any]:
+    """When nothing can go up, the Assistant declines a question whose prior is below both
+    ``skip_below`` and the refusal floor without generating: how many, how many of the answers
+    it would have generated would have been shown (not declined after all) and right (lost),
+    and the share of the LLM's tokens it saves."""
+    floor = router.policy.refuse_below
+    if floor is None:
+        return {"floor": None}
+    cut = min(router.skip_below, floor)
+    skipped = prior < cut
+    shown = right = 0
+    for r in (r for r, s in zip(records, skipped, strict=True) if s):
+        d = router.decide(question=r.item.question, generation=r.generation, skill=None,
+                          percepts=(), mode="only-on-device")
+        if not (d.confidence_known and d.confidence < floor):
+            shown += 1
+            right += int(r.correct)
+    tokens = np.array([r.generation.completion_tokens if r.generation is not None else 0
+                       for r in records], dtype=np.float64)
+    return {"floor": floor, "below": cut, "skipped": int(skipped.sum()),
+            "would_have_been_shown": shown, "would_have_been_shown_right": right,
+            "tokens_saved_share": float(tokens[skipped].sum() / tokens.sum())
+            if tokens.sum() > 0 else 0.0}
 
 
 def _intervals(p: np.ndarray, y: np.ndarray, cloud: np.ndarray | None,
@@ -385,6 +413,14 @@ def write_report(report: Mapping[str, Any], out: Path) -> None:
                   f"local generation for {prior['skipped']} ({_fmt(prior['skipped_share'])}), "
                   f"of which the device would have answered {prior['skipped_right']} right "
                   f"(skipping as many at random: {prior['skipped_right_if_random']:.1f}).", ""]
+        off = prior.get("offline") or {}
+        if off.get("floor") is not None:
+            lines += [f"When nothing can go up, the {off['skipped']} questions with a prior below "
+                      f"{_fmt(off['below'])} (the skip threshold and the refusal floor) are "
+                      f"declined without generating: {off['would_have_been_shown']} of the "
+                      f"answers they would have got were above the floor (shown), "
+                      f"{off['would_have_been_shown_right']} of them right; "
+                      f"{_fmt(off['tokens_saved_share'])} of the LLM's tokens saved.", ""]
     lines += _refusal_lines(report)
     lines += _peer_lines(report)
     probe = report.get("with_probe")

@@ -50,11 +50,13 @@ _COMMAND = re.compile(r"^(?:please\s+)?(remind|set|text|message|call|dial|e-?mai
                       r"unmute|lock|unlock|share|snooze|wake)\b", re.I)
 """Requests to act, not questions (an assistant on glasses hears these): no local model can
 carry them out, so the router gives their answers confidence 0."""
-_COMMAND_ZH = re.compile(r"^(?:请|麻烦你?|帮我|请帮我|给我)?(?:[给把].{1,10}?)?(?:提醒|设(?:置|定|一?个)|"
-                         r"定一?个|打电话|拨打|发短信|发消息|发送|发邮件|播放|放一首|暂停|继续播放|"
-                         r"打开|关闭|关掉|关上|开灯|关灯|导航|开始|停止|取消|预订|预定|购买|添加|"
-                         r"删除|创建|录音|录制|保存|静音|锁上|解锁|分享|叫醒|调(?:高|低|大|小|到))")
-"""The same in Chinese (提醒我…, 打开…, 给妈妈打电话, 把灯关掉): a request, unless it asks something."""
+_COMMAND_ZH = re.compile(r"^(?:请|麻烦你?|帮我|请帮我|给我)?(?:[给把].{1,10}?)?"
+                         r"(?:提醒|设(?:置|定|一?个)|定一?个|打电话|拨打|发短信|发消息|"
+                         r"发送|发邮件|播放|放一首|暂停|继续播放|打开|关闭|关掉|关上|开灯|"
+                         r"关灯|导航|开始|停止|取消|预订|预定|购买|添加|删除|创建|录音|录制|"
+                         r"保存|静音|锁上|解锁|分享|叫醒|调(?:高|低|大|小|到))")
+"""The same in Chinese (提醒我…, 打开…, 给妈妈打电话, 把灯关掉): a request, unless it
+asks something."""
 _ZH_QUESTION = re.compile(r"[吗呢什多少几谁哪怎为？?]")
 _OPS = re.compile(r"[\d)]\s*[-+*/×÷^=]\s*[-(]?\s*\d|[-+*/×÷^=]\s*\d+\s*[=?？]|"
                   r"\b(plus|minus|times|divided|multiplied|squared|cubed|sum|product|add|subtract|"

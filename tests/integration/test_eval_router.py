@@ -64,6 +64,11 @@ def test_eval_writes_a_complete_report(real_catalog: object, tmp_path: Path) -> 
     assert "Declining when nothing can go up" in (out / "report.md").read_text()
     assert "prior_knn" in prior["question_features"]
     assert 0 <= prior["skipped_right"] <= prior["skipped"] <= prior["n"]
+    off = prior["offline"]  # declined without generating when nothing can go up
+    assert off["floor"] == 0.05 and off["below"] == min(prior["skip_below"], 0.05)
+    assert 0 <= off["would_have_been_shown_right"] <= off["would_have_been_shown"]
+    assert off["would_have_been_shown"] <= off["skipped"] <= prior["n"]
+    assert 0.0 <= off["tokens_saved_share"] <= 1.0
     for name in ("report.md", "curve.png", "reliability.png"):
         assert (out / name).stat().st_size > 0
     code = main(["eval", "--dataset", str(dataset), "--out", str(out), "--model",

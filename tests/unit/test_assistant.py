@@ -371,16 +371,31 @@ def test_personal_data_is_redacted_before_it_leaves_the_device(tmp_path) -> None
     assert answer.question == question  # the user still sees their own words
 
 
-def test_hopeless_prior_still_answers_locally_when_it_cannot_escalate(tmp_path) -> None:
+def test_hopeless_prior_is_declined_without_generating_when_it_cannot_escalate(tmp_path) -> None:
     from edgesdk.devices import DeviceState
 
+    offline = DeviceState(network="none")
+    question = "A train leaves at 3pm going 60 mph; when does it arrive?"
     router = FakeRouter(prior=0.01)
     router.skip_below = 0.05
     llm = FakeLLM({"train": ("At 5pm", -2.0)})
-    with make(tmp_path, tiers=[FakeTier()], router=router, llm=llm,
-              device_state=DeviceState(network="none")) as a:
-        answer = a.ask("A train leaves at 3pm going 60 mph; when does it arrive?")
-    assert answer.text == "At 5pm" and len(llm.prompts) == 1
+    with make(tmp_path, tiers=[FakeTier()], router=router, llm=llm, device_state=offline) as a:
+        answer = a.ask(question)
+    # below both the skip threshold and the refusal floor (0.05): what the model would have
+    # said would have been declined, so it is declined without spending the generation
+    assert llm.prompts == [] and answer.declined and answer.text == DECLINED_TEXT
+    assert answer.confidence == 0.01 and answer.device_text is None
+    assert answer.reasons[0] == "prior 0.01 below 0.05: skipped local generation"
+    assert any("offline" in r or "network" in r for r in answer.reasons)
+    # declining turned off: the device answers whatever it can
+    lenient = get_profile("phone").model_copy(update={"refuse_below": None})
+    with make(tmp_path, router=router, llm=llm, device_state=offline, profile=lenient) as a:
+        assert a.ask(question).text == "At 5pm" and len(llm.prompts) == 1
+    # an app that skips more (skip_below 0.2) still generates above the refusal floor
+    router = FakeRouter(prior=0.1)
+    router.skip_below = 0.2
+    with make(tmp_path, router=router, llm=llm, device_state=offline) as a:
+        assert a.ask(question).text == "At 5pm" and len(llm.prompts) == 2
 
 
 class PeerRouter(FakeRouter):
