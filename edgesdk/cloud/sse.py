@@ -130,17 +130,22 @@ class Completion:
     """The tier said it is not sure instead of answering (``edgesdk.declined``)."""
 
 
+def _extension(obj: dict[str, Any]) -> dict[str, Any]:
+    """The ``edgesdk`` object an edgesdk edge tier adds to its responses ({} if none)."""
+    ext = obj.get("edgesdk")
+    return ext if isinstance(ext, dict) else {}
+
+
 def _tier_declined(obj: dict[str, Any]) -> bool:
     """Whether an edgesdk edge tier's ``edgesdk.declined`` says it declined to answer."""
-    ext = obj.get("edgesdk")
-    return isinstance(ext, dict) and ext.get("declined") is True
+    return _extension(obj).get("declined") is True
 
 
 def _tier_confidence(obj: dict[str, Any]) -> float | None:
     """The ``edgesdk.confidence`` an edgesdk edge tier adds to its responses, if valid."""
-    ext = obj.get("edgesdk")
-    value = ext.get("confidence") if isinstance(ext, dict) else None
-    if isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0:
+    value = _extension(obj).get("confidence")
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0.0 <= float(value) <= 1.0):
         return float(value)
     return None
 
