@@ -74,8 +74,8 @@ def serve_until_stopped(server: BackgroundHTTPServer, *, banner: str,
 
     signal.signal(signal.SIGTERM, stop)
     stop_on_ctrl_c()
-    print(banner, file=sys.stderr, flush=True)
-    try:
+    try:  # announce inside: a Ctrl-C sent as soon as the banner is read still closes cleanly
+        print(banner, file=sys.stderr, flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -57,9 +57,9 @@ def _serve(args: argparse.Namespace) -> int:
     stop_on_ctrl_c()
     standin = StandIn(port=args.port, faults=args.fault, api_key=args.api_key,
                       responder=responder).start()
-    print(f"stand-in listening on {standin.url}  (faults: {', '.join(args.fault) or 'none'}; "
-          "Ctrl-C stops)", flush=True)
-    try:
+    try:  # announce inside: a Ctrl-C sent as soon as the line is read still reports
+        print(f"stand-in listening on {standin.url}  (faults: "
+              f"{', '.join(args.fault) or 'none'}; Ctrl-C stops)", flush=True)
         stop.wait()
     finally:
         standin.stop()
