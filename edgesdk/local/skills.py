@@ -48,6 +48,8 @@ _VERB_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] 
     (re.compile(r"^(?:add|sum\s+of|the\s+sum\s+of)\s+(.+?)\s+(?:and|to)\s+(.+)$"),
      lambda m: f"({m[1]})+({m[2]})"),
     (re.compile(r"^subtract\s+(.+?)\s+from\s+(.+)$"), lambda m: f"({m[2]})-({m[1]})"),
+    (re.compile(r"^(?:what\s+do\s+you\s+get\s+(?:when|if)\s+you\s+)?take\s+(.+?)\s+away\s+"
+                r"from\s+(.+)$"), lambda m: f"({m[2]})-({m[1]})"),
     (re.compile(r"^(?:the\s+)?difference\s+between\s+(.+?)\s+and\s+(.+)$"),
      lambda m: f"({m[1]})-({m[2]})"),
     (re.compile(r"^(?:the\s+)?product\s+of\s+(.+?)\s+and\s+(.+)$"),
@@ -308,6 +310,14 @@ def _units(question: str) -> SkillResult | None:
 # --------------------------------------------------------------------------- dates
 
 _WEEKDAYS_ZH = "一二三四五六日"
+_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
+                "september", "october", "november", "december")
+_MONTHS = {**{name: i + 1 for i, name in enumerate(_MONTH_NAMES)},
+           **{name[:3]: i + 1 for i, name in enumerate(_MONTH_NAMES)}, "sept": 9}
+_DAY = (r"\d{4}-\d{2}-\d{2}|[a-z]+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|"
+        r"\d{1,2}(?:st|nd|rd|th)?\s+[a-z]+\.?,?\s+\d{4}")
+"""A day as people write it: 2026-07-04, July 4, 2026 / july 4th 2026, 4 July 2026."""
+_DAY_ZH = r"\d{4}年\d{1,2}月\d{1,2}[日号]"
 
 
 def _dates(question: str, now: datetime) -> SkillResult | None:
@@ -326,15 +336,22 @@ def _dates(question: str, now: datetime) -> SkillResult | None:
         zh = f"星期{_WEEKDAYS_ZH[now.weekday()]}"
         text = f"今天是{zh}。" if re.search(r"[\u4e00-\u9fff]", q) else f"Today is {now:%A}."
         return SkillResult(skill="date", text=text, value=f"{now:%A}")
-    m = re.fullmatch(r"what\s+day\s+of\s+the\s+week\s+(?:is|was|will\s+be)\s+(\d{4}-\d{2}-\d{2})",
-                     q)
+    m = re.fullmatch(rf"what\s+day\s+of\s+the\s+week\s+(?:is|was|will\s+be)\s+({_DAY})", q)
     if m:
         day = _parse_date(m[1])
         if day is None:
             return None
-        return SkillResult(skill="date", text=f"{day.isoformat()} is a {day:%A}.",
+        return SkillResult(skill="date", text=f"{day:%B} {day.day}, {day.year} is a {day:%A}."
+                           if not re.match(r"\d{4}-", m[1]) else
+                           f"{day.isoformat()} is a {day:%A}.", value=f"{day:%A}")
+    m = re.fullmatch(rf"({_DAY_ZH})(?:是|为)?(?:星期几|周几|礼拜几)", q)
+    if m:
+        day = _parse_date(m[1])
+        if day is None:
+            return None
+        return SkillResult(skill="date", text=f"{m[1]}是星期{_WEEKDAYS_ZH[day.weekday()]}。",
                            value=f"{day:%A}")
-    m = re.fullmatch(r"how\s+many\s+days\s+(?:until|till|to|before)\s+(\d{4}-\d{2}-\d{2})", q)
+    m = re.fullmatch(rf"how\s+many\s+days\s+(?:until|till|to|before)\s+({_DAY})", q)
     if m:
         day = _parse_date(m[1])
         if day is None:
@@ -352,8 +369,23 @@ def _dates(question: str, now: datetime) -> SkillResult | None:
 
 
 def _parse_date(text: str) -> date | None:
+    """An ISO date, "march 27, 1950" / "27 march 1950" (any case, full or short month) or
+    "1950年3月27日"; ``None`` for anything else or a day that does not exist."""
+    text = " ".join(text.replace(",", " ").split())
+    if m := re.fullmatch(r"(\d{4})年(\d{1,2})月(\d{1,2})[日号]", text):
+        parts: tuple[int, int, int] | None = (int(m[1]), int(m[2]), int(m[3]))
+    elif m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
+        parts = (int(m[1]), int(m[2]), int(m[3]))
+    elif m := re.fullmatch(r"([a-z]+)\.? (\d{1,2})(?:st|nd|rd|th)? (\d{4})", text.lower()):
+        parts = (int(m[3]), _MONTHS.get(m[1], 0), int(m[2]))
+    elif m := re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)? ([a-z]+)\.? (\d{4})", text.lower()):
+        parts = (int(m[3]), _MONTHS.get(m[2], 0), int(m[1]))
+    else:
+        parts = None
+    if parts is None:
+        return None
     try:
-        return date.fromisoformat(text)
+        return date(*parts)
     except ValueError:
         return None
 

@@ -80,18 +80,20 @@ def question_kind(question: str) -> Kind:
     q = question.strip()
     low = q.lower()
     numbers = len(_NUMBER.findall(q)) + len(_NUM_WORDS.findall(low))
-    if _DATE.search(low):
-        return "date"
-    if _CONVERSION.search(low) and numbers >= 1:
-        return "conversion"
     words = len(_WORD.findall(q)) if not CJK.search(q) else len(q) // 2
+    # a long question with several numbers is a word problem, whatever units or days it
+    # mentions (GSM8K's "… 3 feet …" is not a unit conversion; it needs the reasoner)
     if numbers >= 2 and words > 22:
         return "math_word"
-    if _OPS.search(low) and numbers >= 2:
-        return "arithmetic"
-    if numbers >= 2 and re.search(r"\bhow\s+(many|much)\b|多少|几", low):
+    # answered yes or no, even if it mentions a day or a unit ("水在零摄氏度会结冰吗？")
+    yes_no = bool(_AUX.match(low)) or q.rstrip("?？").endswith("吗") or "plausible" in low
+    if _DATE.search(low) and not yes_no:
+        return "date"
+    if _CONVERSION.search(low) and numbers >= 1 and not yes_no:
+        return "conversion"
+    if numbers >= 2 and (_OPS.search(low) or re.search(r"\bhow\s+(many|much)\b|多少|几", low)):
         return "math_word" if words > 14 else "arithmetic"
-    if _AUX.match(low) or q.rstrip("?？").endswith("吗") or "plausible" in low:
+    if yes_no:
         return "yes_no"
     if _COMMAND.match(low) or (_COMMAND_ZH.match(q) and not _ZH_QUESTION.search(q)):
         return "command"

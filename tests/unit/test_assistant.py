@@ -349,10 +349,13 @@ def test_multi_step_math_goes_to_the_reasoner_at_the_cloud_only(tmp_path) -> Non
     edge = FakeTier("edge", tier="edge", text="8")
     problem = ("A shop sells pens at 3 for 2 dollars. Tom buys 12 pens and pays with a 20 dollar "
                "note. How much change does he get back from the shop, in dollars?")
+    fence = ("A farmer builds a fence 120 feet long with posts every 8 feet and a gate 4 feet "
+             "wide tomorrow morning. How many posts does he need in all?")  # units, a day: still
     with make(tmp_path, tiers=[cloud], mode="only-cloud") as a:
         a.ask(problem)
         a.ask("Who wrote Hamlet?")
-    assert cloud.models == ["deepseek-reasoner", None]
+        a.ask(fence)
+    assert cloud.models == ["deepseek-reasoner", None, "deepseek-reasoner"]
     with make(tmp_path, tiers=[edge], mode="only-cloud") as a:
         a.ask(problem)
     assert edge.models == [None]

@@ -18,6 +18,18 @@ def test_question_kinds() -> None:
     word = ("Janet has 3 ducks that lay 16 eggs per day. She eats 3 for breakfast and bakes "
             "muffins with 4. How many eggs does she sell every day?")
     assert signals.question_kind(word) == "math_word"
+    # a long question with several numbers is a word problem whatever units or days it names
+    # (it goes to the cloud's reasoner), and a short one with an operator word too
+    fence = ("A farmer builds a fence 120 feet long with posts every 8 feet and a gate 4 feet "
+             "wide tomorrow morning. How many posts does he need in all?")
+    assert signals.question_kind(fence) == "math_word"
+    goats = ("A farmer has 17 sheep and buys 3 times as many goats, then sells 5 goats. How many "
+             "animals does he have?")
+    assert signals.question_kind(goats) == "math_word"
+    # answered yes or no, even when it names a unit or a day
+    assert signals.question_kind("水在零摄氏度会结冰吗？") == "yes_no"
+    assert signals.question_kind("Is today Monday?") == "yes_no"
+    assert signals.question_kind("Is 5 miles more than 8 kilometers?") == "yes_no"
 
 
 def test_commands_are_their_own_kind_and_phone_numbers_are_not_arithmetic() -> None:

@@ -33,6 +33,8 @@ NOW = datetime(2026, 11, 28, 21, 40)
     ("square root of 144", "12"),
     ("两千加三百", "2300"),
     ("5/0", "undefined"),
+    ("What do you get when you take 99 away from 138?", "39"),
+    ("take 7 away from 19", "12"),
 ])
 def test_arithmetic(question: str, value: str) -> None:
     result = try_skills(question, now=NOW)
@@ -59,6 +61,12 @@ def test_units(question: str, value: str) -> None:
     ("how many days until 2026-12-25", "27"),
     ("what is the date in ten days", "2026-12-08"),
     ("What is today's date?", "2026-11-28"),
+    # a day as people write it, not only ISO
+    ("What day of the week was March 27, 1950?", "Monday"),
+    ("what day of the week is 4 July 2026", "Saturday"),
+    ("What day of the week will be Dec. 25th, 2026?", "Friday"),
+    ("How many days until December 25, 2026?", "27"),
+    ("2026年7月4日是星期几？", "Saturday"),
 ])
 def test_dates(question: str, value: str) -> None:
     result = try_skills(question, now=NOW)
@@ -70,6 +78,8 @@ def test_dates(question: str, value: str) -> None:
     "What is 5?", "Is 7 a prime number?", "How many legs does a spider have?",
     "3 apples plus 5 apples", "Who is the president?", "How many states are in the US?",
     "convert 5 bananas to miles", "what is 2 ^ 100000", "__import__('os').system('ls')",
+    "What day of the week was February 30, 2000?", "What day of the week was Foo 3, 2020?",
+    "What day of the week was March 27?",
 ])
 def test_declines_what_it_cannot_fully_parse(question: str) -> None:
     assert try_skills(question, now=NOW) is None
