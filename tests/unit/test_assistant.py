@@ -143,6 +143,16 @@ def test_an_edge_that_declines_hands_on_to_the_cloud(tmp_path) -> None:
     assert "".join(deltas).strip() == "No, it is rock."
 
 
+def test_prefer_cloud_falls_back_to_the_device_when_the_edge_declines(tmp_path) -> None:
+    edge = FakeTier(name="edge", tier="edge", text=DECLINED_TEXT, declined=True)
+    with make(tmp_path, tiers=[edge], mode="prefer-cloud") as a:
+        sure = a.ask("The capital of France is")
+        unsure = a.ask("Is the moon made of cheese?")
+    assert sure.tier == "device" and sure.text == "Paris" and not sure.declined
+    assert unsure.tier == "device" and unsure.declined and unsure.device_text == "cheese"
+    assert all(any("edge declined" in r for r in x.reasons) for x in (sure, unsure))
+
+
 def test_a_decline_already_shown_or_the_only_answer_allowed_is_passed_on(tmp_path) -> None:
     # a tier that streamed its "not sure" before saying it declined cannot take it back
     shown = FakeTier(name="edge", tier="edge", text=DECLINED_TEXT, declined=True,
