@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -579,7 +580,7 @@ class Assistant:
                 "EDGESDK_CLOUD_BASE_URL for an OpenAI-compatible server"), tier=None)
         messages = cloud_messages(*self._outgoing(attempt))
         last_error: CloudError | None = None
-        declined: TierOutcome | None = None
+        declined: TierOutcome | None = None  # the first tier that said "not sure" unseen
         for tier in self.tiers:
             if time.monotonic() >= deadline:
                 reasons.append(f"{tier.name}: skipped, deadline passed")
@@ -615,8 +616,7 @@ class Assistant:
                 reasons.append(f"answered by {tier.name} ({result.model})")
             return TierOutcome(answer=result, error=None, tier=tier)
         if declined is not None:
-            return TierOutcome(answer=None, error=last_error, tier=None,
-                               declined=declined.declined, declined_tier=declined.declined_tier)
+            return replace(declined, error=last_error)
         return TierOutcome(answer=None, error=last_error, tier=None)
 
     def _outgoing(self, attempt: DeviceAttempt) -> tuple[str, list[str]]:
