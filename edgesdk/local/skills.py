@@ -40,6 +40,9 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"\bdivided\s+by\b", "/"), (r"\bover\b", "/"), (r"÷", "/"),
     (r"\bplus\b", "+"), (r"\bminus\b", "-"), (r"−", "-"),
     (r"\bto\s+the\s+power\s+of\b", "^"), (r"\*\*", "^"), (r"\bsquared\b", "^2"),
+    (r"\bto\s+the\s+(\d+)(?:st|nd|rd|th)\s+power\b", r"^\1"),
+    (r"^(?:a\s+|one\s+)?half\s+of\b", "1 / 2 *"), (r"^(?:a|one)\s+third\s+of\b", "1 / 3 *"),
+    (r"^(?:a|one)\s+quarter\s+of\b", "1 / 4 *"), (r"^(?:twice|double)\b", "2 *"),
     (r"\bcubed\b", "^3"), (r"\bpercent\s+of\b", "%of"), (r"%\s*of\b", "%of"),
     (r"乘以", "*"), (r"乘", "*"), (r"除以", "/"), (r"加上", "+"), (r"加", "+"),
     (r"减去", "-"), (r"减", "-"), (r"的平方", "^2"), (r"（", "("), (r"）", ")"),
@@ -248,7 +251,7 @@ _UNIT_ALIASES: dict[str, str] = {
 _NUM = r"(-?\d+(?:\.\d+)?)"
 _UNIT_FORMS = (
     re.compile(rf"^(?:convert\s+)?{_NUM}\s*(.+?)\s+(?:to|in|into|in\s+terms\s+of)\s+(.+)$"),
-    re.compile(rf"^how\s+many\s+(.+?)\s+(?:are\s+)?(?:in|is|are)\s+{_NUM}\s*(.+)$"),
+    re.compile(rf"^how\s+many\s+(.+?)\s+(?:are\s+)?(?:there\s+)?(?:in|is|are)\s+{_NUM}\s*(.+)$"),
     re.compile(rf"^{_NUM}\s*(.+?)\s*(?:是|等于|合|换算成|换成)(?:多少)?(.+)$"),
 )
 
@@ -281,6 +284,8 @@ def _units(question: str) -> SkillResult | None:
     text = _LEAD.sub("", question.strip().lower())
     text = re.sub(r"\s*[?？.。]+\s*$", "", text)
     text = words_to_digits(text)
+    text = re.sub(r"^(how\s+many\s+.+?\s+(?:are\s+)?(?:there\s+)?(?:in|is|are))\s+an?\s+",
+                  r"\1 1 ", text)  # "how many ounces in a pound"
     for i, form in enumerate(_UNIT_FORMS):
         m = form.match(text)
         if not m:
@@ -318,6 +323,7 @@ _DAY = (r"\d{4}-\d{2}-\d{2}|[a-z]+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|"
         r"\d{1,2}(?:st|nd|rd|th)?\s+[a-z]+\.?,?\s+\d{4}")
 """A day as people write it: 2026-07-04, July 4, 2026 / july 4th 2026, 4 July 2026."""
 _DAY_ZH = r"\d{4}年\d{1,2}月\d{1,2}[日号]"
+_DAY_NO_YEAR = r"[a-z]+\.?\s+\d{1,2}(?:st|nd|rd|th)?|\d{1,2}(?:st|nd|rd|th)?\s+[a-z]+\.?"
 
 
 def _dates(question: str, now: datetime) -> SkillResult | None:
@@ -331,6 +337,18 @@ def _dates(question: str, now: datetime) -> SkillResult | None:
         r"今天几月几号|今天的日期)", q):
         return SkillResult(skill="date", text=f"Today is {now:%A, %d %B %Y}.",
                            value=now.date().isoformat())
+    m = re.fullmatch(r"(?:what(?:'s|\s+is|\s+was|\s+will\s+be)\s+the\s+(?:date|day)\s+|"
+                     r"what\s+(?:day|date)\s+(?:is|was|will)\s+(?:it\s+)?(?:be\s+)?|what\s+is\s+)?"
+                     r"(tomorrow|yesterday)(?:'s\s+date)?|"
+                     r"(明天|昨天)(?:是)?(?:几号|星期几|周几)", q)
+    if m:
+        offset = 1 if (m[1] or m[2]) in ("tomorrow", "明天") else -1
+        day = now.date() + timedelta(days=offset)
+        if m[2]:
+            text = f"{m[2]}是{day.month}月{day.day}日，星期{_WEEKDAYS_ZH[day.weekday()]}。"
+        else:
+            text = f"{m[1].capitalize()} {'is' if offset > 0 else 'was'} {day:%A, %d %B %Y}."
+        return SkillResult(skill="date", text=text, value=day.isoformat())
     if re.fullmatch(r"(?:what\s+day\s+is\s+(?:it\s+)?today|what\s+day\s+of\s+the\s+week\s+is\s+"
                     r"(?:it\s+)?today|今天星期几|今天周几|今天礼拜几)", q):
         zh = f"星期{_WEEKDAYS_ZH[now.weekday()]}"
@@ -351,9 +369,10 @@ def _dates(question: str, now: datetime) -> SkillResult | None:
             return None
         return SkillResult(skill="date", text=f"{m[1]}是星期{_WEEKDAYS_ZH[day.weekday()]}。",
                            value=f"{day:%A}")
-    m = re.fullmatch(rf"how\s+many\s+days\s+(?:until|till|to|before)\s+({_DAY})", q)
+    m = re.fullmatch(rf"how\s+many\s+days\s+(?:are\s+(?:there\s+)?left\s+)?(?:until|till|to|"
+                     rf"before)\s+({_DAY}|{_DAY_NO_YEAR})", q)
     if m:
-        day = _parse_date(m[1])
+        day = _parse_date(m[1]) or _next_occurrence(m[1], now.date())
         if day is None:
             return None
         days = (day - now.date()).days
@@ -365,6 +384,15 @@ def _dates(question: str, now: datetime) -> SkillResult | None:
         day = now.date() + timedelta(days=int(m[1]))
         return SkillResult(skill="date", text=f"In {m[1]} days it is {day:%A, %d %B %Y}.",
                            value=day.isoformat())
+    return None
+
+
+def _next_occurrence(text: str, today: date) -> date | None:
+    """"december 25" / "25 december": that day this year, or next year once it has passed."""
+    for year in (today.year, today.year + 1):
+        day = _parse_date(f"{text} {year}")
+        if day is not None and day >= today:
+            return day
     return None
 
 

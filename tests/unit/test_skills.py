@@ -35,6 +35,10 @@ NOW = datetime(2026, 11, 28, 21, 40)
     ("5/0", "undefined"),
     ("What do you get when you take 99 away from 138?", "39"),
     ("take 7 away from 19", "12"),
+    ("What is half of 30?", "15"),
+    ("What is a third of 90?", "30"),
+    ("twice 21", "42"),
+    ("What is 2 to the 10th power?", "1024"),
 ])
 def test_arithmetic(question: str, value: str) -> None:
     result = try_skills(question, now=NOW)
@@ -48,6 +52,8 @@ def test_arithmetic(question: str, value: str) -> None:
     ("100 fahrenheit in celsius", "37.78"),
     ("10公里是多少英里", "6.214"),
     ("5 kg in pounds", "11.02"),
+    ("How many ounces in a pound?", "16"),
+    ("How many seconds are in a day?", "86400"),
 ])
 def test_units(question: str, value: str) -> None:
     result = try_skills(question, now=NOW)
@@ -67,6 +73,11 @@ def test_units(question: str, value: str) -> None:
     ("What day of the week will be Dec. 25th, 2026?", "Friday"),
     ("How many days until December 25, 2026?", "27"),
     ("2026年7月4日是星期几？", "Saturday"),
+    ("What day is it tomorrow?", "2026-11-29"),
+    ("What was the date yesterday?", "2026-11-27"),
+    ("明天几号", "2026-11-29"),
+    ("How many days until December 25?", "27"),  # no year: the next one
+    ("How many days until November 1?", "338"),
 ])
 def test_dates(question: str, value: str) -> None:
     result = try_skills(question, now=NOW)
@@ -79,7 +90,8 @@ def test_dates(question: str, value: str) -> None:
     "3 apples plus 5 apples", "Who is the president?", "How many states are in the US?",
     "convert 5 bananas to miles", "what is 2 ^ 100000", "__import__('os').system('ls')",
     "What day of the week was February 30, 2000?", "What day of the week was Foo 3, 2020?",
-    "What day of the week was March 27?",
+    "What day of the week was March 27?", "What is half of the moon?", "half of 3 apples",
+    "How many legs in a spider?", "Who is tomorrow's guest?", "How many days until february 30",
 ])
 def test_declines_what_it_cannot_fully_parse(question: str) -> None:
     assert try_skills(question, now=NOW) is None
