@@ -253,6 +253,9 @@ _UNIT_FORMS = (
     re.compile(rf"^(?:convert\s+)?{_NUM}\s*(.+?)\s+(?:to|in|into|in\s+terms\s+of)\s+(.+)$"),
     re.compile(rf"^how\s+many\s+(.+?)\s+(?:are\s+)?(?:there\s+)?(?:in|is|are)\s+{_NUM}\s*(.+)$"),
     re.compile(rf"^{_NUM}\s*(.+?)\s*(?:是|等于|合|换算成|换成)(?:多少)?(.+)$"),
+    re.compile(rf"^if\s+(?:something|it|a\s+\w+)\s+is\s+{_NUM}\s*(.+?)(?:\s+(?:long|tall|wide|"
+               r"high|deep|heavy|big))?,?\s+how\s+(?:long|tall|wide|high|deep|heavy|big|much|"
+               r"many\s+\w+)\s+is\s+(?:it|that)\s+in\s+(.+)$"),
 )
 
 
@@ -343,12 +346,12 @@ def _dates(question: str, now: datetime) -> SkillResult | None:
                      r"(明天|昨天)(?:是)?(?:几号|星期几|周几)", q)
     if m:
         offset = 1 if (m[1] or m[2]) in ("tomorrow", "明天") else -1
-        day = now.date() + timedelta(days=offset)
+        near = now.date() + timedelta(days=offset)
         if m[2]:
-            text = f"{m[2]}是{day.month}月{day.day}日，星期{_WEEKDAYS_ZH[day.weekday()]}。"
+            text = f"{m[2]}是{near.month}月{near.day}日，星期{_WEEKDAYS_ZH[near.weekday()]}。"
         else:
-            text = f"{m[1].capitalize()} {'is' if offset > 0 else 'was'} {day:%A, %d %B %Y}."
-        return SkillResult(skill="date", text=text, value=day.isoformat())
+            text = f"{m[1].capitalize()} {'is' if offset > 0 else 'was'} {near:%A, %d %B %Y}."
+        return SkillResult(skill="date", text=text, value=near.isoformat())
     if re.fullmatch(r"(?:what\s+day\s+is\s+(?:it\s+)?today|what\s+day\s+of\s+the\s+week\s+is\s+"
                     r"(?:it\s+)?today|今天星期几|今天周几|今天礼拜几)", q):
         zh = f"星期{_WEEKDAYS_ZH[now.weekday()]}"
