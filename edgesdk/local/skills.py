@@ -379,8 +379,9 @@ def _dates(question: str, now: datetime) -> SkillResult | None:
         if day is None:
             return None
         days = (day - now.date()).days
-        return SkillResult(skill="date", text=f"{days} days until {day.isoformat()}.",
-                           value=str(days))
+        text = (f"{days} days until {day.isoformat()}." if days >= 0 else
+                f"{day.isoformat()} was {-days} days ago.")
+        return SkillResult(skill="date", text=text, value=str(days))
     m = re.fullmatch(r"what\s+(?:is\s+the\s+date|date\s+is\s+it|day\s+is\s+it)\s+in\s+(\d+)\s+"
                      r"days?", words_to_digits(q))
     if m:

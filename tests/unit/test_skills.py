@@ -78,6 +78,7 @@ def test_units(question: str, value: str) -> None:
     ("明天几号", "2026-11-29"),
     ("How many days until December 25?", "27"),  # no year: the next one
     ("How many days until November 1?", "338"),
+    ("How many days until May 4, 2025?", "-573"),  # "2025-05-04 was 573 days ago."
 ])
 def test_dates(question: str, value: str) -> None:
     result = try_skills(question, now=NOW)
