@@ -251,7 +251,9 @@ _UNIT_ALIASES: dict[str, str] = {
 _NUM = r"(-?\d+(?:\.\d+)?)"
 _UNIT_FORMS = (
     re.compile(rf"^(?:convert\s+)?{_NUM}\s*(.+?)\s+(?:to|in|into|in\s+terms\s+of)\s+(.+)$"),
-    re.compile(rf"^how\s+many\s+(.+?)\s+(?:are\s+)?(?:there\s+)?(?:in|is|are)\s+{_NUM}\s*(.+)$"),
+    # "how many ounces in a pound": no number is one
+    re.compile(rf"^how\s+many\s+(.+?)\s+(?:are\s+)?(?:there\s+)?(?:in|is|are)\s+"
+               rf"(?:{_NUM}\s*|an?\s+)(.+)$"),
     re.compile(rf"^{_NUM}\s*(.+?)\s*(?:是|等于|合|换算成|换成)(?:多少)?(.+)$"),
     re.compile(rf"^if\s+(?:something|it|a\s+\w+)\s+is\s+{_NUM}\s*(.+?)(?:\s+(?:long|tall|wide|"
                r"high|deep|heavy|big))?,?\s+how\s+(?:long|tall|wide|high|deep|heavy|big|much|"
@@ -287,14 +289,12 @@ def _units(question: str) -> SkillResult | None:
     text = _LEAD.sub("", question.strip().lower())
     text = re.sub(r"\s*[?？.。]+\s*$", "", text)
     text = words_to_digits(text)
-    text = re.sub(r"^(how\s+many\s+.+?\s+(?:are\s+)?(?:there\s+)?(?:in|is|are))\s+an?\s+",
-                  r"\1 1 ", text)  # "how many ounces in a pound"
     for i, form in enumerate(_UNIT_FORMS):
         m = form.match(text)
         if not m:
             continue
         if i == 1:
-            target, value, source = m[1], m[2], m[3]
+            target, value, source = m[1], m[2] or "1", m[3]
         else:
             value, source, target = m[1], m[2], m[3]
         src, dst = _unit(source), _unit(target)

@@ -36,10 +36,9 @@ def test_commands_are_their_own_kind_and_phone_numbers_are_not_arithmetic() -> N
     # requests to act: no local model carries them out (the router gives them confidence 0)
     for command in ("Remind me to call mom at 5 pm", "Turn off the lights in the kitchen",
                     "Set a timer for 10 minutes", "Please play some jazz", "Text Bob that I'm late",
-                    "Navigate to 221B Baker Street"):
-        assert signals.question_kind(command) == "command", command
-    for command in ("提醒我下午五点给妈妈打电话", "请把客厅的灯关掉。", "打开导航去机场",
-                    "帮我设一个十分钟的计时器", "给小王发消息说我晚点到", "播放周杰伦的歌"):
+                    "Navigate to 221B Baker Street", "提醒我下午五点给妈妈打电话",
+                    "请把客厅的灯关掉。", "打开导航去机场", "帮我设一个十分钟的计时器",
+                    "给小王发消息说我晚点到", "播放周杰伦的歌"):
         assert signals.question_kind(command) == "command", command
     # a Chinese sentence that starts like a request but asks something is a question
     assert signals.question_kind("打开冰箱门会浪费多少电？") != "command"
