@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import CalibrationError
-from edgesdk.routing.history import AnswerHistory
+from edgesdk.routing.history import OWN_FEATURES, AnswerHistory
 from edgesdk.routing.metrics import FloatArray, auroc
 from edgesdk.routing.neighbours import AnswerBank
 
@@ -115,8 +115,9 @@ class Calibration:
     """Labelled-question neighbours (``routing/neighbours.py``); every scorer reads their
     ``nb_*`` features when it is set."""
     history: AnswerHistory | None = None
-    """Which bank rows this model answered when fitted, and whether right: the prior's
-    ``prior_knn`` (``routing/history.py``). Set only with ``answer_bank``."""
+    """Which bank rows this model answered when fitted, whether right and (when shareable) its
+    answer: the prior's ``prior_knn`` and every scorer's ``own_*`` signals
+    (``routing/history.py``). Set only with ``answer_bank``."""
     kinds: tuple[str, ...] = ()
     """The question kinds (``signals.KINDS``) the scorers were fitted on: those with enough
     LLM-answered examples. The router gives no confidence (fails safe) for any other kind.
@@ -180,6 +181,11 @@ class Calibration:
             if cal.answer_bank is None:
                 raise ValueError("it has an answer history but no answer bank")
             cal.history.check(cal.answer_bank)
+        reads_own = [s for s in (cal.scorer, cal.scorer_probe, cal.scorer_peer)
+                     if s is not None and set(OWN_FEATURES) & set(s.features)]
+        if reads_own and (cal.history is None or not cal.history.has_answers):
+            raise ValueError("its scorer reads the model's own answers to similar questions "
+                             "but its answer history stores none")
         return cal
 
 

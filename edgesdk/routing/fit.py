@@ -25,7 +25,12 @@ from edgesdk.routing.calibrate import (
     fit_scorer,
     quantiles_of,
 )
-from edgesdk.routing.history import HISTORY_FEATURE, AnswerHistory
+from edgesdk.routing.history import (
+    HISTORY_FEATURE,
+    OWN_FEATURES,
+    AnswerHistory,
+    shareable_answers,
+)
 from edgesdk.routing.metrics import FloatArray, auroc, ece
 from edgesdk.routing.neighbours import BANK_FEATURES, AnswerBank, fit_bank
 from edgesdk.routing.peer import PEER_FEATURES, peer_features
@@ -59,6 +64,7 @@ MIN_INTERACTION_SUPPORT = 100
 its indicator is fitted."""
 BANK_INTERACTIONS = tuple(("kind_fact", f) for f in BANK_FEATURES)
 """How often an answer is right for similar questions means most for short facts."""
+OWN_INTERACTIONS = tuple(("kind_fact", f) for f in OWN_FEATURES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,8 +142,8 @@ def fit_calibration(
     features: tuple[str, ...] = (*supported(QUESTION_FEATURES, kinds), *GENERATION_FEATURES)
     inter = supported(default_interactions(), rich)
     bank = None
-    positions: list[int | None] = []
-    projected: list[FloatArray] = []
+    history: AnswerHistory | None = None
+    knn: list[float] = []
     if embed is not None:
         if not embedder_id:
             raise ValueError("fit_calibration(embed=...) needs embedder_id: the router loads "
@@ -145,8 +151,13 @@ def fit_calibration(
                              "for HashedWords)")
         bank, positions, projected = _neighbour_rows(outcomes, llm, rows, embed=embed,
                                                      embedder_id=embedder_id, pool=bank_pool)
-        features = (*features, *BANK_FEATURES)
-        inter = (*inter, *supported(BANK_INTERACTIONS, rich))
+        history, knn = _history(bank, llm, positions, projected)
+        for o, row, p, v in zip(llm, rows, positions, projected, strict=True):
+            assert o.generation is not None
+            row.update(history.own(bank.vectors @ v.astype(np.float32), o.question,
+                                   o.generation.text, exclude_row=p))
+        features = (*features, *BANK_FEATURES, *OWN_FEATURES)
+        inter = (*inter, *supported((*BANK_INTERACTIONS, *OWN_INTERACTIONS), rich))
     l2 = choose_l2(rows, labels, features=features, interactions=inter, seed=seed)
     scorer, probs = fit_scorer(rows, labels, features=features, interactions=inter, l2=l2,
                                seed=seed, method=method)
@@ -156,9 +167,7 @@ def fit_calibration(
     prior, prior_probs = fit_scorer(prior_rows, labels, features=question_features,
                                     l2=PRIOR_L2, seed=seed)
     prior_info = {"prior_cv_auroc": round(auroc(prior_probs, labels), 4)}
-    history = None
     if bank is not None:
-        history, knn = _history(bank, llm, positions, projected)
         for row, value in zip(prior_rows, knn, strict=True):
             row[HISTORY_FEATURE] = value
         question_only = prior_info["prior_cv_auroc"]
@@ -269,8 +278,11 @@ def _history(bank: AnswerBank, llm: Sequence[Outcome], positions: Sequence[int |
              projected: Sequence[FloatArray]) -> tuple[AnswerHistory, list[float]]:
     """The model's answer history over the bank, and each LLM row's ``prior_knn`` leave-one-
     out (every answer to the same question text left out, as at run time for a new one)."""
-    kept = [(p, o.correct) for o, p in zip(llm, positions, strict=True) if p is not None]
-    history = AnswerHistory(rows=tuple(p for p, _ in kept), right=tuple(c for _, c in kept))
+    kept = [(p, o) for o, p in zip(llm, positions, strict=True) if p is not None]
+    answers = shareable_answers([o.generation.text if o.generation else "" for _, o in kept],
+                                bank)
+    history = AnswerHistory(rows=tuple(p for p, _ in kept),
+                            right=tuple(o.correct for _, o in kept), answers=answers)
     knn = [history.rate(bank, v, exclude_row=p) for p, v in zip(positions, projected,
                                                                  strict=True)]
     base = float(np.mean([o.correct for o in llm]))

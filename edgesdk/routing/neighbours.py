@@ -138,11 +138,17 @@ class AnswerBank:
         norm = float(np.linalg.norm(z))
         return z / norm if norm > 0 else z
 
+    def similarities(self, embedding: Sequence[float] | NDArray[Any]) -> NDArray[np.float32]:
+        """Cosine similarity of a question (its embedding) to every bank row."""
+        return self.vectors @ self.project(embedding).astype(np.float32)
+
     def features(self, embedding: Sequence[float] | NDArray[Any], question: str, answer: str,
-                 *, exclude: int | None = None) -> dict[str, float]:
+                 *, exclude: int | None = None, sims: NDArray[np.float32] | None = None
+                 ) -> dict[str, float]:
         """The neighbour and entity signals of ``answer`` to ``question`` (``exclude``: a
-        bank row that is this very question, left out when fitting)."""
-        sims = self.vectors @ self.project(embedding).astype(np.float32)
+        bank row that is this very question, left out when fitting; ``sims``: its
+        ``similarities``, when the caller has them already)."""
+        sims = self.similarities(embedding) if sims is None else sims.copy()
         if exclude is not None:
             sims[exclude] = -np.inf
         k = min(self.k, len(sims) - (exclude is not None))

@@ -43,7 +43,7 @@ from edgesdk.routing import signals
 from edgesdk.routing.calibrate import Calibration, load
 from edgesdk.routing.fit import REQUIRED
 from edgesdk.routing.hidden import HiddenStates
-from edgesdk.routing.history import HISTORY_FEATURE
+from edgesdk.routing.history import HISTORY_FEATURE, OWN_FEATURES
 from edgesdk.routing.neighbours import BANK_FEATURES, HASHED_ID, HashedWords
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
 from edgesdk.routing.peer import peer_features
@@ -206,11 +206,18 @@ class Router:
         try:
             vector = self.question_vector(question)
         except Exception as exc:  # a missing embedder must fail safe, not crash routing
-            feats.update(dict.fromkeys(BANK_FEATURES, math.nan))
+            feats.update(dict.fromkeys((*BANK_FEATURES, *OWN_FEATURES), math.nan))
             why.append(f"question embedding unavailable ({type(exc).__name__}: {exc})")
             return
-        feats.update(bank.features(vector, question, answer))
+        sims = bank.similarities(vector)
+        feats.update(bank.features(vector, question, answer, sims=sims))
         why.append(f"answer right for {feats['nb_rate']:.0%} of similar labelled questions")
+        history = self.calibration.history
+        if history is not None and history.has_answers:
+            feats.update(history.own(sims, question, answer))
+            if math.isfinite(feats["own_rate"]):
+                why.append(f"the model gave it to {feats['own_rate']:.0%} of similar "
+                           f"calibration questions, right {feats['own_precision']:.0%}")
 
     def features(self, question: str, generation: Generation) -> dict[str, float]:
         """Every signal the plain scorer reads (generation, question, answer neighbours)."""

@@ -1,5 +1,6 @@
-"""The prior's answer history: how often the model was right on similar labelled questions,
-known before it generates (``routing/history.py``)."""
+"""The model's answer history (``routing/history.py``): how often it was right on similar
+labelled questions, known before it generates (the prior), and how precise *this* answer of its
+has been on them (every scorer's ``own_*`` signals)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ import pytest
 from edgesdk.errors import CalibrationError
 from edgesdk.routing import calibrate
 from edgesdk.routing.fit import Outcome, fit_calibration
-from edgesdk.routing.history import HISTORY_FEATURE, AnswerHistory
+from edgesdk.routing.history import (
+    HISTORY_FEATURE,
+    OWN_FEATURES,
+    AnswerHistory,
+    shareable_answers,
+)
 from edgesdk.routing.policy import Policy
 from edgesdk.routing.router import Router
 from tests.unit._routing_fakes import gen
@@ -33,6 +39,22 @@ def capitals_or_colours(n: int = 400) -> list[Outcome]:
             q, right = f"The favourite colour of person {i} is", rng.random() < 0.1
         data.append(Outcome(question=q, generation=gen("Paris", (-0.3, -0.2)), skill=None,
                             correct=right, answers=("Paris" if right else "Blue",)))
+    return data
+
+
+def eye_colours(n: int = 600) -> list[Outcome]:
+    """Half the people are brown-eyed, half blue-eyed. The model knows half of them and then
+    answers right; for the rest it says "Blue". So the gold answers make "Blue" and "Brown"
+    equally common (the bank cannot tell them apart) and the token evidence is the same, but
+    the model's "Brown" is always right and its "Blue" two times in three."""
+    rng = random.Random(5)
+    data = []
+    for i in range(n):
+        gold = "Brown" if i % 2 else "Blue"
+        answer = gold if rng.random() < 0.5 else "Blue"
+        data.append(Outcome(question=f"The eye colour of person {i} is",
+                            generation=gen(answer, (-0.3, -0.2)), skill=None,
+                            correct=answer == gold, answers=(gold,)))
     return data
 
 
@@ -119,4 +141,84 @@ def test_shipped_priors_read_the_history(model: str) -> None:
     cal = calibrate.load(model)
     assert cal.history is not None and cal.prior is not None
     assert HISTORY_FEATURE in cal.prior.features
+    assert cal.history.has_answers and set(OWN_FEATURES) <= set(cal.scorer.features)
     assert cal.fit_info["prior_cv_auroc"] > cal.fit_info["prior_cv_auroc_question_only"] + 0.03
+
+
+def test_own_answers_rank_what_the_gold_answers_cannot(tmp_path: Path) -> None:
+    cal = _fit(eye_colours())
+    assert cal.history is not None and cal.history.has_answers
+    assert set(cal.history.answers) == {"blue", "brown"}
+    assert set(OWN_FEATURES) <= set(cal.scorer.features)
+    assert cal.fit_info["cv_auroc"] > 0.62  # 0.67 is the best possible, 0.5 without them
+
+    loaded = calibrate.load("fake-llm", path=calibrate.save(cal, tmp_path / "fake-llm.json"))
+    assert loaded.history == cal.history
+    router = Router(calibration=loaded, policy=Policy(threshold=0.5),
+                    embedder=HashEmbedder())  # type: ignore[arg-type]
+    q = "The eye colour of person 9001 is"
+    brown, why = router.confidence(question=q, generation=gen("Brown", (-0.3, -0.2)),
+                                   skill=None)
+    blue, _ = router.confidence(question=q, generation=gen("Blue", (-0.3, -0.2)), skill=None)
+    assert brown is not None and blue is not None and brown > blue + 0.15
+    assert any("similar calibration questions, right" in w for w in why), why
+
+
+def test_own_counts_this_answer_among_the_nearest_answered_questions() -> None:
+    emb = HashEmbedder()
+    data = labelled(40)
+    bank = bank_of(data, emb)
+    # rows 0, 2, 4, 6: instrument questions; the model said piano twice (right once)
+    history = AnswerHistory(rows=(0, 2, 4, 6), right=(True, False, True, True), k=4,
+                            answers=("piano", "piano", "guitar", ""))
+    q = "The instrument played by musician 1000 is"
+    sims = bank.similarities(emb.embed([q])[0])
+    piano = history.own(sims, q, "The instrument is the piano.")
+    assert set(piano) == set(OWN_FEATURES)
+    assert piano["own_rate"] == pytest.approx(0.5, abs=0.05)
+    assert piano["own_count"] == pytest.approx(np.log1p(2))
+    # one of two right, smoothed towards the neighbours' 3 in 4
+    assert 0.5 < piano["own_precision"] < 0.75
+    kazoo = history.own(sims, q, "kazoo")  # never given: the precision is the neighbours' rate
+    assert kazoo["own_rate"] == 0.0 and kazoo["own_count"] == 0.0
+    assert kazoo["own_precision"] == pytest.approx(0.75, abs=0.05)
+    # leaving row 0 out (fitting on that very question): one piano left, and it was wrong
+    assert history.own(sims, q, "piano", exclude_row=0)["own_precision"] < piano[
+        "own_precision"]
+    # an empty stored answer matches nothing, not even an empty-ish one
+    assert history.own(sims, q, "")["own_count"] == 0.0
+    bare = AnswerHistory(rows=(0, 2), right=(True, False))
+    assert all(np.isnan(v) for v in bare.own(sims, q, "piano").values())
+
+
+def test_only_shared_answers_are_stored() -> None:
+    emb = HashEmbedder()
+    bank = bank_of(labelled(40), emb)  # shared golds: piano, germany, ...
+    kept = shareable_answers(["France", " france.", "Piano", "The Tale of a Unique Title",
+                              "   "], bank)
+    assert kept == ("france", "france", "piano", "", "")
+
+
+def test_a_scorer_reading_own_answers_needs_them_in_the_history(tmp_path: Path) -> None:
+    path = calibrate.save(_fit(eye_colours(200)), tmp_path / "fake-llm.json")
+    data = json.loads(path.read_text())
+    del data["history"]["answers"]  # as a file written before the answer features
+    path.write_text(json.dumps(data))
+    with pytest.raises(CalibrationError, match="stores none"):
+        calibrate.load("fake-llm", path=path)
+    data["history"]["answers"] = ["blue"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(CalibrationError, match="answers"):
+        calibrate.load("fake-llm", path=path)
+
+
+def test_without_a_question_vector_the_own_signals_fail_safe() -> None:
+    class Broken:
+        def embed(self, texts: object) -> np.ndarray:
+            raise RuntimeError("no embedding model")
+
+    router = Router(calibration=_fit(eye_colours(200)), policy=Policy(threshold=0.5),
+                    embedder=Broken())  # type: ignore[arg-type]
+    conf, why = router.confidence(question="The eye colour of person 9001 is",
+                                  generation=gen("Brown", (-0.3, -0.2)), skill=None)
+    assert conf is None and any("non-finite" in w for w in why), why
