@@ -418,7 +418,8 @@ class Assistant:
                 raise
             attempt.decision = RouteDecision(action="escalate", confidence=0.0, threshold=1.0,
                                              reasons=("context_overflow: question too long for "
-                                                      "the device model",))
+                                                      "the device model",),
+                                             confidence_known=False)
             return
         for delta in gen_stream:
             if stream_tokens:
@@ -666,9 +667,10 @@ class Assistant:
             tier_declined = getattr(result, "tier_declined", False) is True
             if not tier_declined:
                 self._free_label(attempt, result.text, tier=outcome.tier.tier)
+            tier_conf, tier_known = _tier_confidence(result)
             answer = Answer(
                 id=answer_id, text=result.text.strip(), tier=outcome.tier.tier,
-                confidence=_tier_confidence(result),
+                confidence=tier_conf, confidence_known=tier_known,
                 escalated=True, reasons=reasons, latency_ms=latency_ms, usage=result.usage,
                 cost=result.cost, usage_estimated=getattr(result, "usage_estimated", False) is True,
                 percepts=attempt.percepts, trace=attempt.trace,
@@ -685,6 +687,8 @@ class Assistant:
             answer = Answer(
                 id=answer_id, text=declined_text(attempt.question) if declined else attempt.text,
                 tier="device", confidence=device_conf,
+                confidence_known=(attempt.decision is not None
+                                  and attempt.decision.confidence_known),
                 escalated=False, reasons=reasons, latency_ms=latency_ms, usage=usage,
                 cost=Cost(), percepts=attempt.percepts, trace=attempt.trace,
                 model=(self.llm.model_id if attempt.skill is None
@@ -734,14 +738,15 @@ class _CountingRelay:
         self.on_delta(delta)
 
 
-def _tier_confidence(result: Any) -> float:
-    """The upper tier's own confidence when it reports one (an edgesdk edge tier does);
-    otherwise 1.0 for a finished answer — the cloud is the reference the router escalates
-    to — and 0.5 for one cut off at the token limit."""
+def _tier_confidence(result: Any) -> tuple[float, bool]:
+    """The upper tier's own confidence when it reports one (an edgesdk edge tier does), and
+    whether it is a measurement (that tier's router may have had none); otherwise 1.0 for a
+    finished answer — the cloud is the reference the router escalates to — and 0.5 for one
+    cut off at the token limit, neither measured."""
     reported = getattr(result, "tier_confidence", None)
     if isinstance(reported, float):
-        return reported
-    return 1.0 if result.finish_reason == "stop" else 0.5
+        return reported, getattr(result, "tier_confidence_known", True) is not False
+    return (1.0 if result.finish_reason == "stop" else 0.5), False
 
 
 def _circuit_open(tier: TierClient) -> bool:

@@ -189,6 +189,12 @@ class Answer(Frozen):
     escalated: bool
     reasons: list[str] = Field(default_factory=list)
     latency_ms: float
+    confidence_known: bool = True
+    """False when ``confidence`` is a placeholder, not a measurement: the router could not
+    score this device's answer (a question kind it was not fitted on, an empty answer, missing
+    signals: ``confidence`` is 0.0 and ``reasons`` say why), or the upper tier that answered
+    reported no confidence of its own (the cloud: 1.0 is assumed for a finished answer, 0.5
+    for one cut off) or said its own was a placeholder (an edgesdk tier, for these reasons)."""
     usage: Usage = Usage()
     cost: Cost = Cost()
     usage_estimated: bool = False

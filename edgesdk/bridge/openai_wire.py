@@ -171,6 +171,7 @@ def extension_of(answer: Answer, *, profile: str | None) -> dict[str, Any]:
     return {
         "tier": answer.tier,
         "confidence": round(answer.confidence, 4),
+        "confidence_known": answer.confidence_known,
         "escalated": answer.escalated,
         "declined": answer.declined,
         "reasons": list(answer.reasons),

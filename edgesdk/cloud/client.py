@@ -116,7 +116,7 @@ class _ClientBase:
             cost=cost, finish_reason=c.finish_reason, latency_ms=plan.elapsed_ms(),
             attempts=plan.attempts, request_id=c.response_id, tier=self.tier,
             usage_estimated=estimated, tier_confidence=c.confidence,
-            tier_declined=c.declined,
+            tier_confidence_known=c.confidence_known, tier_declined=c.declined,
         )
         if self.ledger is not None:
             self.ledger.record(usage=result.usage, cost=result.cost)

@@ -61,6 +61,8 @@ class ChatResult(BaseModel):
     tier: str = "cloud"
     tier_confidence: float | None = None
     """P(right) the tier reported for its answer (an edgesdk edge tier does); else None."""
+    tier_confidence_known: bool = True
+    """False when the tier said ``tier_confidence`` is a placeholder (``Answer``)."""
     tier_declined: bool = False
     """An edgesdk edge tier declined: ``text`` says it is not sure (``Answer.declined``)."""
     usage_estimated: bool = False

@@ -126,6 +126,8 @@ class Completion:
     saw_done: bool = True
     confidence: float | None = None
     """P(right) the tier reported for its own answer (edgesdk's ``serve-edge`` extension)."""
+    confidence_known: bool = True
+    """False when that tier said its ``confidence`` is a placeholder (``Answer``)."""
     declined: bool = False
     """The tier said it is not sure instead of answering (``edgesdk.declined``)."""
 
@@ -139,6 +141,11 @@ def _extension(obj: dict[str, Any]) -> dict[str, Any]:
 def _tier_declined(obj: dict[str, Any]) -> bool:
     """Whether an edgesdk edge tier's ``edgesdk.declined`` says it declined to answer."""
     return _extension(obj).get("declined") is True
+
+
+def _tier_confidence_known(obj: dict[str, Any]) -> bool:
+    """False only when an edgesdk tier's ``edgesdk.confidence_known`` says so."""
+    return _extension(obj).get("confidence_known") is not False
 
 
 def _tier_confidence(obj: dict[str, Any]) -> float | None:
@@ -194,6 +201,7 @@ def parse_completion(body: bytes) -> Completion:
         usage=parse_usage(obj.get("usage")),
         response_id=str(obj.get("id") or ""),
         confidence=_tier_confidence(obj),
+        confidence_known=_tier_confidence_known(obj),
         declined=_tier_declined(obj),
     ))
 
@@ -214,6 +222,7 @@ class StreamAccumulator:
     usage: Usage | None = None
     done: bool = False
     confidence: float | None = None
+    confidence_known: bool = True
     declined: bool = False
     delivered: int = 0
     """Number of text deltas already handed to the caller (a retry would repeat them)."""
@@ -249,6 +258,7 @@ class StreamAccumulator:
         reported = _tier_confidence(obj)
         if reported is not None:  # 0.0 is a confidence too
             self.confidence = reported
+            self.confidence_known = _tier_confidence_known(obj)
         if _tier_declined(obj):
             self.declined = True
             self.withheld = self.withheld or not self.handed
@@ -287,7 +297,7 @@ class StreamAccumulator:
             text="".join(self.text), reasoning="".join(self.reasoning) or None,
             model=self.model, finish_reason=self.finish_reason, usage=self.usage or Usage(),
             response_id=self.response_id, saw_done=self.done, confidence=self.confidence,
-            declined=self.declined,
+            confidence_known=self.confidence_known, declined=self.declined,
         )
         try:
             return check_completion(completion)

@@ -34,6 +34,7 @@ def test_skill_answers_on_device_with_full_confidence(tmp_path) -> None:
     assert "391" in answer.text
     assert (answer.tier, answer.confidence, answer.escalated, answer.source) == (
         "device", 1.0, False, "skill")
+    assert answer.confidence_known  # a skill's measured accuracy
     assert llm.prompts == []  # the LLM never ran
 
 
@@ -54,6 +55,7 @@ def test_unsure_answer_escalates_with_text_only(tmp_path) -> None:
     assert answer.tier == "cloud" and answer.escalated and answer.source == "tier"
     assert answer.text == "No, the moon is rock."
     assert answer.device_text == "cheese"
+    assert answer.confidence == 1.0 and not answer.confidence_known  # the cloud's, assumed
     assert answer.cost.amount > 0 and not answer.usage_estimated
     sent = tier.calls[0]
     assert sent[-1]["content"] == "Is the moon made of cheese?"

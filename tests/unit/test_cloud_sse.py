@@ -67,6 +67,22 @@ def test_a_decline_marked_before_its_text_is_withheld_but_kept() -> None:
     done = acc.finish()
     assert handed == [] and done.text == "I'm not sure." and done.declined
     assert done.confidence == 0.0  # a reported 0.0 is a confidence, not a missing one
+    assert done.confidence_known
+
+
+def test_a_tier_can_say_its_confidence_is_a_placeholder() -> None:
+    acc = StreamAccumulator()
+    acc.feed(chunk({"content": "12 dollars"}))
+    acc.feed(ext_chunk({}, {"confidence": 0.0, "confidence_known": False}, finish="stop"))
+    done = acc.finish()
+    assert (done.text, done.confidence, done.confidence_known) == ("12 dollars", 0.0, False)
+    body = json.loads(chunk({}, finish="stop")[6:])
+    body["choices"][0]["message"] = {"role": "assistant", "content": "12 dollars"}
+    body["edgesdk"] = {"confidence": 0.0, "confidence_known": False}
+    plain = parse_completion(json.dumps(body).encode())
+    assert (plain.confidence, plain.confidence_known) == (0.0, False)
+    body["edgesdk"] = {"confidence": 0.0, "confidence_known": "no"}  # only false says so
+    assert parse_completion(json.dumps(body).encode()).confidence_known
 
 
 def test_a_decline_said_only_after_the_text_cannot_be_withheld() -> None:

@@ -47,6 +47,10 @@ class ThresholdRouter:
     def decide(self, *, question: str, generation: Generation | None, skill: SkillResult | None,
                percepts: Sequence[Percept], mode: Mode, state: Any = None,
                peer: Generation | None = None) -> RouteDecision:
+        if "pens" in question:  # a kind this router was not fitted on: no confidence
+            return RouteDecision(action="escalate", confidence=0.0, threshold=self.threshold,
+                                 reasons=("kind math_word: not fitted; fail safe",),
+                                 confidence_known=False)
         conf = math.exp(min(generation.evidence.logprobs)) if generation else 0.0
         return RouteDecision(action="stay" if conf >= self.threshold else "escalate",
                              confidence=conf, threshold=self.threshold,
@@ -60,6 +64,7 @@ def phone(tmp_path: Path, *, answers: dict[str, tuple[str, float]] | None = None
         "sign": ("It says EXIT", -0.1),
         "moon": ("cheese", -4.0),
         "blank": ("", -0.1),
+        "pens": ("12 dollars", -0.2),
     }, model_id="gemma3-270m")
     return Assistant(profile="phone", settings=Settings(home=tmp_path / "phone"),
                      llm=cast(LocalLLM, llm),  # FakeLLM.prompt_style is a plain str
@@ -306,6 +311,24 @@ def test_glasses_escalate_to_the_phone_through_chat_client(tmp_path: Path) -> No
     assert answer.usage.prompt_tokens == 20
     assert any("answered by edge (gemma3-270m)" in r for r in answer.reasons)
     assert round(math.exp(-0.05), 4) == answer.confidence  # the phone's own (4 places)
+    assert answer.confidence_known
+
+
+def test_a_confidence_the_phone_could_not_measure_stays_unmeasured_on_the_glasses(
+        tmp_path: Path) -> None:
+    question = "Tom buys 12 pens at 3 for 2 dollars. How much does he pay?"
+    with phone(tmp_path) as p, serving(p) as server:
+        mine = p.ask(question)
+        with glasses(tmp_path, server.url) as g:
+            answer = g.ask(question)
+            streamed = g.ask(question, stream=True)
+            list(streamed)
+    # shown by the phone, which has no upper tier, as it is: a placeholder 0.0, marked so
+    assert mine.text == "12 dollars" and (mine.confidence, mine.confidence_known) == (0.0, False)
+    assert answer.tier == "edge" and answer.text == "12 dollars"
+    assert (answer.confidence, answer.confidence_known) == (0.0, False)
+    assert not answer.declined  # an unknown confidence is not a known-low one
+    assert (streamed.answer.confidence, streamed.answer.confidence_known) == (0.0, False)
 
 
 def test_the_phones_doubt_reaches_the_glasses(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ public final class Answer {
     private final String text;
     private final String tier;
     private final double confidence;
+    private final boolean confidenceKnown;
     private final boolean escalated;
     private final List<String> reasons;
     private final double latencyMs;
@@ -36,6 +37,7 @@ public final class Answer {
         this.text = Json.str(m, "text", "");
         this.tier = Json.str(m, "tier", "device");
         this.confidence = Json.num(m, "confidence", 0.0);
+        this.confidenceKnown = Json.bool(m, "confidence_known", true);
         this.escalated = Json.bool(m, "escalated", false);
         List<String> rs = new ArrayList<>();
         for (Object r : Json.list(m, "reasons")) {
@@ -68,8 +70,14 @@ public final class Answer {
     /** "device", "edge" or "cloud": which tier produced the text. */
     public String getTier() { return tier; }
 
-    /** Calibrated probability that the answer is right, 0..1. */
+    /** Calibrated probability that the answer is right, 0..1 (see {@link #isConfidenceKnown}). */
     public double getConfidence() { return confidence; }
+
+    /**
+     * False when {@link #getConfidence} is a placeholder, not a measurement: the router could not
+     * score the device's answer (0.0; the reasons say why), or the cloud answered (1.0 assumed).
+     */
+    public boolean isConfidenceKnown() { return confidenceKnown; }
 
     public boolean isEscalated() { return escalated; }
 

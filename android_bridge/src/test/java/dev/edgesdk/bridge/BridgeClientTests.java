@@ -101,6 +101,7 @@ public final class BridgeClientTests {
             equal("device", a.getTier(), "tier");
             check(!a.getId().isEmpty(), "answer id");
             check(a.getConfidence() >= 0 && a.getConfidence() <= 1, "confidence in [0,1]");
+            check(a.isConfidenceKnown(), "a skill's confidence is its measured accuracy");
             check(!a.isUsageEstimated(), "a device answer's usage is counted, not estimated");
             check(!a.isDeclined(), "a skill's answer is never declined");
         });

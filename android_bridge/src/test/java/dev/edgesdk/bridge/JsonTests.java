@@ -24,6 +24,13 @@ final class JsonTests {
             equal("{\"x\":\"\\u0001\"}", Json.write(Map.of("x", "\u0001")), "control characters escaped");
             equal("[0.25,5.0,-1,1.0E20]", Json.write(List.of(0.25, 5.0, -1L, 1e20)), "numbers");
         });
+        t.test("answer reads whether its confidence was measured", () -> {
+            Answer unscored = Answer.fromJson(Json.parseObject(
+                    "{\"text\":\"12 dollars\",\"tier\":\"device\",\"confidence\":0.0,\"confidence_known\":false}"));
+            check(!unscored.isConfidenceKnown(), "a placeholder confidence is marked");
+            Answer older = Answer.fromJson(Json.parseObject("{\"text\":\"Paris\",\"tier\":\"device\",\"confidence\":0.9}"));
+            check(older.isConfidenceKnown(), "a bridge without the field: measured, as before");
+        });
         t.test("json rejects malformed input", () -> {
             for (String bad : List.of("{", "[1,]", "{\"a\" 1}", "01", "\"\\x\"", "tru", "{} x", "\"a\nb\"", "1.", "-")) {
                 expect(IllegalArgumentException.class, () -> Json.parse(bad));
