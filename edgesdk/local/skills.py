@@ -7,7 +7,9 @@ guess: a question with anything left over after parsing is declined.
 
 Arithmetic is parsed by a small recursive-descent parser over exact fractions (never ``eval``),
 from digits, symbols, English number words and Chinese numerals. Units go through pint (a
-well-kept units library: dimensions, offsets such as °F→°C). Dates use an injected clock.
+well-kept units library: dimensions, offsets such as °F→°C); a bare "ton" or "gallon" is
+pint's US one, and an English answer gives the metric / imperial reading too. Dates use an
+injected clock.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from edgesdk.local.numbers import words_to_digits
+from edgesdk.textnorm import CJK
 from edgesdk.types import SkillResult
 
 MAX_EXPONENT = 64
@@ -247,7 +250,23 @@ _UNIT_ALIASES: dict[str, str] = {
     "celsius": "degC", "centigrade": "degC", "fahrenheit": "degF", "kelvin": "kelvin",
     "degrees celsius": "degC", "degrees fahrenheit": "degF", "°c": "degC", "°f": "degF",
     "mph": "mile/hour", "kph": "kilometer/hour", "km/h": "kilometer/hour",
+    "吨": "metric_ton", "metric ton": "metric_ton", "metric tons": "metric_ton",
+    "long ton": "long_ton", "long tons": "long_ton", "short ton": "ton", "short tons": "ton",
+    "us ton": "ton", "us tons": "ton", "imperial gallon": "imperial_gallon",
+    "imperial gallons": "imperial_gallon", "us gallon": "gallon", "us gallons": "gallon",
 }
+_AMBIGUOUS = {"ton": ("US short tons", "metric tons", "metric_ton"),
+              "gallon": ("US gallons", "imperial gallons", "imperial_gallon")}
+"""A bare "ton" or "gallon" means different amounts on either side of the Atlantic: pint's
+(the US one) is the answer, and an English answer also gives the other reading first (the
+answer's last number stays the US one, which is what a checker reading the last number sees)."""
+_SYMBOLS = {"long_ton": "long tn", "imperial_gal": "imp gal"}
+"""pint symbols that read like identifiers, as people write them."""
+
+
+def _symbol(unit: Any) -> str:
+    text = f"{unit:~P}"
+    return _SYMBOLS.get(text, text)
 _NUM = r"(-?\d+(?:\.\d+)?)"
 _UNIT_FORMS = (
     re.compile(rf"^(?:convert\s+)?{_NUM}\s*(.+?)\s+(?:to|in|into|in\s+terms\s+of)\s+(.+)$"),
@@ -307,11 +326,33 @@ def _units(question: str) -> SkillResult | None:
         except Exception:
             return None
         shown = plain_number(float(converted.magnitude), 4)
-        return SkillResult(
-            skill="units",
-            text=f"{value} {src:~P} = {shown} {dst:~P}",
-            value=shown,
-        )
+        text = f"{value} {_symbol(src)} = {shown} {_symbol(dst)}"
+        other = None if CJK.search(question) else _other_reading(
+            float(value), src, dst, bare=(source.strip(), target.strip()))
+        if other is not None:
+            label, other_label, other_shown = other
+            text = f"In {other_label}, {other_shown}; in {label}, {text}."
+        return SkillResult(skill="units", text=text, value=shown)
+    return None
+
+
+def _other_reading(value: float, src: Any, dst: Any, *, bare: tuple[str, str]
+                   ) -> tuple[str, str, str] | None:
+    """(reading used, other reading, the result in the other reading) when the question wrote
+    a bare ambiguous unit ("ton", not "short ton" or "tonne"); else None."""
+    for side, (unit, name) in enumerate(((src, bare[0]), (dst, bare[1]))):
+        entry = _AMBIGUOUS.get(str(unit))
+        if entry is None or name.rstrip("s") != str(unit):
+            continue
+        label, other_label, other_name = entry
+        other = _registry().parse_units(other_name)
+        pair = (other, dst) if side == 0 else (src, other)
+        try:
+            converted = _registry().Quantity(value, pair[0]).to(pair[1])
+        except Exception:
+            return None
+        shown = plain_number(float(converted.magnitude), 4)
+        return label, other_label, f"{shown} {_symbol(dst)}" if side == 0 else shown
     return None
 
 

@@ -54,10 +54,34 @@ def test_arithmetic(question: str, value: str) -> None:
     ("5 kg in pounds", "11.02"),
     ("How many ounces in a pound?", "16"),
     ("How many seconds are in a day?", "86400"),
+    ("2 metric tons in kg", "2000"),
+    ("How many kg is 3 long tons?", "3048"),
+    ("convert 5 short tons to kg", "4536"),
+    ("1吨是多少公斤", "1000"),  # 吨 is the metric ton
+    ("How many liters in an imperial gallon?", "4.546"),
+    ("2 US gallons in liters", "7.571"),
 ])
 def test_units(question: str, value: str) -> None:
     result = try_skills(question, now=NOW)
     assert result is not None and result.skill == "units" and result.value == value
+    assert "_" not in result.text  # no pint identifiers ("long_ton") in what people read
+
+
+@pytest.mark.parametrize(("question", "text"), [
+    ("How many kilograms in a ton?",
+     "In metric tons, 1000 kg; in US short tons, 1 ton = 907.2 kg."),
+    ("How many liters are in 3 gallons?",
+     "In imperial gallons, 13.64 l; in US gallons, 3 gal = 11.36 l."),
+    ("How many gallons in 10 liters?",
+     "In imperial gallons, 2.2; in US gallons, 10 l = 2.642 gal."),
+])
+def test_a_bare_ton_or_gallon_gives_both_readings_the_us_one_last(question: str, text: str
+                                                                    ) -> None:
+    result = try_skills(question, now=NOW)
+    assert result is not None and result.text == text
+    # the evaluation scores the last number: the US reading, pint's and the datasets'
+    assert text.rstrip(".").split()[-2] == result.value
+    assert try_skills("1加仑是多少升", now=NOW).text == "1 gal = 3.785 l"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("question", "value"), [
