@@ -220,7 +220,8 @@ class Router:
                            f"calibration questions, right {feats['own_precision']:.0%}")
 
     def features(self, question: str, generation: Generation) -> dict[str, float]:
-        """Every signal the plain scorer reads (generation, question, answer neighbours)."""
+        """Every signal the plain scorer reads (generation, question, answer neighbours, the
+        model's own record on similar questions)."""
         feats = signals.extract(question, generation)
         self._neighbours(question, generation.text, feats, [])
         return feats
