@@ -15,10 +15,12 @@ After it generates, the same neighbours say how *precise* this answer is (``OWN_
 by every scorer): among the ``k`` most similar questions the model answered when calibrated,
 how often it gave this same answer (``own_rate``), how often it was right when it did
 (``own_precision``, smoothed towards its accuracy on those ``k``) and how many times
-(``own_count``). Gemma says "Blue" to every eye colour and "France" to every language of a
-French-sounding name; the bank's gold answers (``neighbours.py``) say "blue" is a common eye
-colour, only the model's own record says its "Blue" is right one time in eight. Held-out pool
-half (1,815 Gemma answers): AUROC 0.867 → 0.877, facts 0.865 → 0.881 (``docs/router.md``).
+(``own_count``). The bank's gold answers (``neighbours.py``) say how common an answer is for
+such questions, not how well this model knows it: "France" is the gold of ~19% of the questions
+like those Gemma answers it to, yet its "France" was right 90% of the time (31 answers in
+train+dev; leave-one-out ``own_precision`` 0.87), while its "Christianity" (a gold for ~18%) was
+right 36% of the time (14; 0.18). Held-out pool half (1,815 Gemma answers): AUROC 0.867 → 0.877,
+facts 0.865 → 0.881 (``docs/router.md``).
 
 What ships: the bank row of each labelled question, whether the model was right and — for the
 answer features — its answer, normalised, only when the history holds it at least twice or it
