@@ -503,6 +503,15 @@ class Assistant:
                     outcome = yield from self._escalate_streaming(attempt, deadline, reasons,
                                                                   stream)
                     if outcome.answer is None:
+                        if attempt.generation is None:
+                            # it went up without a local answer (the prior skipped generation,
+                            # or the question overflowed the model's context) and nothing above
+                            # answered: the device answers after all, or declines, or raises
+                            # ContextOverflow — as it would offline
+                            yield from self._device_steps(attempt, "only-on-device", deadline,
+                                                          stream_tokens=False)
+                            assert attempt.decision is not None
+                            reasons.extend(attempt.decision.reasons)
                         reasons.append("fell back to the device answer")
         declined = self._declines(attempt, outcome, reasons)
         if stream and mode != "only-on-device" and (outcome is None or outcome.answer is None):

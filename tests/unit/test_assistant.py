@@ -10,6 +10,7 @@ from edgesdk.devices import get_profile
 from edgesdk.errors import (
     CloudBalanceError,
     CloudUnavailable,
+    ContextOverflow,
     EmptyQuestion,
     InputTooLong,
     UnknownMode,
@@ -229,6 +230,44 @@ def test_prior_below_threshold_skips_local_generation(tmp_path) -> None:
     with make(tmp_path, tiers=[FakeTier(text="42")], router=router, llm=llm) as a:
         answer = a.ask("A train leaves at 3pm going 60 mph; when does it arrive?")
     assert answer.tier == "cloud" and llm.prompts == []
+
+
+def test_a_skipped_generation_runs_after_all_when_nothing_above_answers(tmp_path) -> None:
+    down = FakeTier(error=CloudUnavailable("down"))
+    router = FakeRouter(prior=0.04)
+    router.skip_below = 0.2  # e.g. an app that skips more on low battery
+    lenient = get_profile("phone").model_copy(update={"refuse_below": 0.02})
+    llm = FakeLLM({"train": ("5pm", -0.2)})
+    question = "A train leaves at 3pm going 60 mph; when does it arrive?"
+    with make(tmp_path, tiers=[down], router=router, llm=llm, profile=lenient) as a:
+        answer = a.ask(question)
+        stream = a.ask(question, stream=True)
+        deltas = list(stream)
+    # the prior sent it up without a local answer; the cloud failed: the device answers after
+    # all (it used to show an empty answer)
+    assert answer.text == "5pm" and answer.source == "llm" and not answer.declined
+    assert answer.reasons[:2] == ["prior 0.04 below 0.20: skipped local generation",
+                                  "cloud failed: cloud_unavailable: down"]
+    assert "fell back to the device answer" in answer.reasons and len(llm.prompts) == 2
+    assert deltas == ["5pm"] and stream.answer is not None and stream.answer.text == "5pm"
+    # below the refusal floor too: declined, still without generating
+    router = FakeRouter(prior=0.01)
+    router.skip_below = 0.2
+    with make(tmp_path, tiers=[down], router=router, llm=llm) as a:
+        declined = a.ask(question)
+    assert declined.declined and declined.text == DECLINED_TEXT and len(llm.prompts) == 2
+
+
+def test_a_question_too_long_for_the_device_raises_when_nothing_above_answers(tmp_path) -> None:
+    class Overflowing(FakeLLM):
+        def stream(self, prompt, **kwargs):  # type: ignore[no-untyped-def]
+            raise ContextOverflow("the question does not fit the device model's context")
+
+    down = FakeTier(error=CloudUnavailable("down"))
+    with make(tmp_path, tiers=[down], llm=Overflowing()) as a, pytest.raises(ContextOverflow):
+        a.ask("The capital of France is")
+    with make(tmp_path, tiers=[FakeTier(text="Paris")], llm=Overflowing()) as a:
+        assert a.ask("The capital of France is").text == "Paris"
 
 
 def test_stream_only_on_device_yields_tokens_then_answer(tmp_path) -> None:
