@@ -514,8 +514,11 @@ class Assistant:
                             reasons.extend(attempt.decision.reasons)
                         reasons.append("fell back to the device answer")
         declined = self._declines(attempt, outcome, reasons)
-        if stream and mode != "only-on-device" and (outcome is None or outcome.answer is None):
-            yield DeclinedText(declined_text(attempt.question)) if declined else attempt.text
+        if stream and (outcome is None or outcome.answer is None):
+            if mode != "only-on-device":
+                yield DeclinedText(declined_text(attempt.question)) if declined else attempt.text
+            elif declined and not attempt.text:  # nothing was streamed (never generated)
+                yield DeclinedText(declined_text(attempt.question))
         answer = self._finish(attempt, outcome, reasons, started, declined=declined)
         yield answer
 
@@ -523,13 +526,19 @@ class Assistant:
                   reasons: list[str]) -> bool:
         """Whether the device's answer is withheld: the policy refused it (too unsure, and it
         could not go up), or it tried to go up, no tier answered, and the device's confidence is
-        below the refusal floor (``DeviceProfile.refuse_below``)."""
+        below the refusal floor (``DeviceProfile.refuse_below``) — or there is no device answer
+        to show (an empty generation). Never when declining is off (no floor)."""
         decision = attempt.decision
         if outcome is not None and outcome.answer is not None:
             return False
         if decision is not None and decision.action == "refuse":
             return True
         floor = self._refuse_below()
+        if floor is not None and attempt.skill is None and not attempt.text:
+            # the local model produced nothing (or ran out of time before a word): an empty
+            # answer helps nobody, a decline says what happened
+            reasons.append("declined: the device model gave no answer and no upper tier did")
+            return True
         if (outcome is None or floor is None or attempt.skill is not None
                 or (decision is not None and not decision.confidence_known)):
             return False

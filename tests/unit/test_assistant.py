@@ -270,6 +270,31 @@ def test_a_question_too_long_for_the_device_raises_when_nothing_above_answers(tm
         assert a.ask("The capital of France is").text == "Paris"
 
 
+def test_an_empty_device_answer_is_declined_not_shown_empty(tmp_path) -> None:
+    llm = FakeLLM({"blank": ("", -0.1)})
+    with make(tmp_path, llm=llm, mode="only-on-device") as a:
+        answer = a.ask("Say something blank")
+        stream = a.ask("Say something blank", stream=True)
+        deltas = list(stream)
+    assert answer.declined and answer.text == DECLINED_TEXT and answer.device_text is None
+    assert "declined: the device model gave no answer and no upper tier did" in answer.reasons
+    assert deltas == [DECLINED_TEXT]  # nothing was streamed, so the stream says it
+    lenient = get_profile("phone").model_copy(update={"refuse_below": None})
+    with make(tmp_path, llm=llm, mode="only-on-device", profile=lenient) as a:
+        assert a.ask("Say something blank").text == ""  # declining off: as it is
+
+
+def test_a_decline_without_generating_is_streamed_as_the_decline_sentence(tmp_path) -> None:
+    router = FakeRouter(prior=0.01)
+    router.skip_below = 0.03
+    llm = FakeLLM()
+    with make(tmp_path, llm=llm, router=router, mode="only-on-device") as a:
+        stream = a.ask("Who is the king of the moon?", stream=True)
+        deltas = list(stream)
+    assert llm.prompts == [] and deltas == [DECLINED_TEXT]
+    assert stream.answer is not None and stream.answer.declined
+
+
 def test_stream_only_on_device_yields_tokens_then_answer(tmp_path) -> None:
     llm = FakeLLM({"Hamlet": ("William Shakespeare wrote it", -0.1)})
     with make(tmp_path, llm=llm, mode="only-on-device") as a:

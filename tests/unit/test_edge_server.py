@@ -20,6 +20,7 @@ from edgesdk.bridge.backend import BridgeBackend, FakeBackend
 from edgesdk.bridge.openai_server import EdgeConfig, EdgeServer
 from edgesdk.cloud.tier import build_tier
 from edgesdk.config import Settings
+from edgesdk.devices import get_profile
 from edgesdk.errors import CloudUnavailable, ConfigError
 from edgesdk.local.llm import LocalLLM
 from edgesdk.local.prompts import cloud_messages
@@ -58,7 +59,7 @@ class ThresholdRouter:
 
 
 def phone(tmp_path: Path, *, answers: dict[str, tuple[str, float]] | None = None,
-          tiers: Sequence[Any] = ()) -> Assistant:
+          tiers: Sequence[Any] = (), declines: bool = True) -> Assistant:
     llm = FakeLLM(answers if answers is not None else {
         "capital of France": ("Paris", -0.05),
         "sign": ("It says EXIT", -0.1),
@@ -66,7 +67,10 @@ def phone(tmp_path: Path, *, answers: dict[str, tuple[str, float]] | None = None
         "blank": ("", -0.1),
         "pens": ("12 dollars", -0.2),
     }, model_id="gemma3-270m")
-    return Assistant(profile="phone", settings=Settings(home=tmp_path / "phone"),
+    profile = get_profile("phone")
+    if not declines:
+        profile = profile.model_copy(update={"refuse_below": None})
+    return Assistant(profile=profile, settings=Settings(home=tmp_path / "phone"),
                      llm=cast(LocalLLM, llm),  # FakeLLM.prompt_style is a plain str
                      tiers=list(tiers), router=ThresholdRouter())
 
@@ -381,11 +385,17 @@ def test_phone_escalates_further_up_and_says_so(tmp_path: Path) -> None:
     assert body["model"] == "gemma3-270m" and body["edgesdk"]["answered_by"] == "fake-cloud"
 
 
-def test_an_empty_phone_answer_is_a_422_and_the_glasses_fall_back_at_once(
-        tmp_path: Path) -> None:
-    with phone(tmp_path) as p, serving(p) as server, glasses(tmp_path, server.url) as g:
+@pytest.mark.parametrize("declines", [True, False])
+def test_an_empty_phone_answer_never_reaches_the_glasses_as_an_answer(
+        tmp_path: Path, declines: bool) -> None:
+    with phone(tmp_path, declines=declines) as p, serving(p) as server, \
+            glasses(tmp_path, server.url) as g:
         answer = g.ask("Say something blank")
         requests = httpx.get(f"{server.url}/health").json()["requests"]
+    # either way the glasses fall back at once, to their own "dunno", declined as too unsure
     assert answer.tier == "device" and answer.declined and answer.device_text == "dunno"
-    assert any("edge failed: cloud_bad_request" in r for r in answer.reasons)
     assert requests == 2  # one chat request (not retried) + this health probe
+    if declines:  # the phone says it has nothing: a decline, a tier that did not answer
+        assert any("edge declined" in r for r in answer.reasons), answer.reasons
+    else:  # a phone that never declines would send an empty 200: refused with 422 instead
+        assert any("edge failed: cloud_bad_request" in r for r in answer.reasons)
