@@ -210,6 +210,6 @@ class Answer(Frozen):
     id: str = ""
     declined: bool = False
     """The answer was too unsure to show (calibrated confidence below the profile's
-    ``refuse_below``; or the device model produced nothing) and no upper tier answered instead — or the edgesdk edge tier that
-    answered declined for the same reason: ``text`` says so in the question's language and
-    ``device_text`` keeps what this device would have said."""
+    ``refuse_below``; or the device model produced nothing) and no upper tier answered instead
+    — or the edgesdk edge tier that answered declined for the same reason: ``text`` says so in
+    the question's language and ``device_text`` keeps what this device would have said."""

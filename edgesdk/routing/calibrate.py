@@ -118,6 +118,11 @@ class Calibration:
     """Which bank rows this model answered when fitted, whether right and (when shareable) its
     answer: the prior's ``prior_knn`` and every scorer's ``own_*`` signals
     (``routing/history.py``). Set only with ``answer_bank``."""
+    skip_below: float | None = None
+    """The prior below which the device skips local generation (``Router.skip_below``), chosen
+    when fitted: the highest on ``fit.SKIP_GRID`` that would have skipped at most
+    ``fit.SKIP_MAX_LOST`` of the answers the model got right (out of fold). ``None`` in files
+    fitted before it: the router's ``DEFAULT_SKIP_BELOW``."""
     kinds: tuple[str, ...] = ()
     """The question kinds (``signals.KINDS``) the scorers were fitted on: those with enough
     LLM-answered examples. The router gives no confidence (fails safe) for any other kind.
@@ -176,6 +181,8 @@ class Calibration:
             else None,
             history=AnswerHistory.from_dict(data["history"]) if data.get("history") else None,
             kinds=tuple(str(k) for k in data.get("kinds", ())),
+            skip_below=(float(data["skip_below"]) if data.get("skip_below") is not None
+                        else None),
         )
         if cal.history is not None:
             if cal.answer_bank is None:

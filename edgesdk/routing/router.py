@@ -78,7 +78,7 @@ class Router:
         policy: Policy,
         state: PolicyState | None = None,
         online: OnlineRecalibrator | None = None,
-        skip_below: float = DEFAULT_SKIP_BELOW,
+        skip_below: float | None = None,
         hidden: HiddenStates | None = None,
         peer_policy: Policy | None = None,
         embedder: Embedder | None = None,
@@ -94,7 +94,11 @@ class Router:
         """The policy (threshold) used when the peer scorer scored the answer."""
         self.state = state or PolicyState()
         self.online = online
-        self.skip_below = skip_below
+        self.skip_below = (skip_below if skip_below is not None
+                           else calibration.skip_below if calibration.skip_below is not None
+                           else DEFAULT_SKIP_BELOW)
+        """Prior below which local generation is skipped: given, else the calibration's
+        (chosen when fitted, ``fit.choose_skip_below``), else ``DEFAULT_SKIP_BELOW``."""
         self.model_id = calibration.model_id
         self._embedder = embedder
         self._vectors: OrderedDict[str, Any] = OrderedDict()
@@ -116,7 +120,7 @@ class Router:
         private_topics: Sequence[str] = (),
         refuse_below: float | None = None,
         online: bool | OnlineConfig = False,
-        skip_below: float = DEFAULT_SKIP_BELOW,
+        skip_below: float | None = None,
         check_model_file: bool = True,
         hidden: HiddenStates | None = None,
         embedder: Embedder | None = None,
@@ -124,7 +128,8 @@ class Router:
     ) -> Router:
         """The calibration of ``model_id`` (one fitted on the user's data under ``home`` /
         ``$EDGESDK_HOME`` first, else the shipped one; ``calibrate.load``) with ``profile``'s
-        policy (``refuse_below``: the profile's unless given).
+        policy (``refuse_below``: the profile's unless given; ``skip_below``: the prior below
+        which local generation is skipped, the calibration's unless given).
 
         ``online``: recalibrate on the device from free labels (``routing/online.py``), kept in
         ``$EDGESDK_HOME/online/<model_id>.sqlite3`` across runs unless ``OnlineConfig(persist=

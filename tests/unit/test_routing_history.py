@@ -142,6 +142,8 @@ def test_shipped_priors_read_the_history(model: str) -> None:
     assert cal.history is not None and cal.prior is not None
     assert HISTORY_FEATURE in cal.prior.features
     assert cal.history.has_answers and set(OWN_FEATURES) <= set(cal.scorer.features)
+    assert cal.skip_below is not None and cal.fit_info["prior_skip_right_lost"] <= (
+        0.01 * cal.fit_info["n_llm"])
     assert cal.fit_info["prior_cv_auroc"] > cal.fit_info["prior_cv_auroc_question_only"] + 0.03
 
 
@@ -222,3 +224,39 @@ def test_without_a_question_vector_the_own_signals_fail_safe() -> None:
     conf, why = router.confidence(question="The eye colour of person 9001 is",
                                   generation=gen("Brown", (-0.3, -0.2)), skill=None)
     assert conf is None and any("non-finite" in w for w in why), why
+
+
+def test_the_skip_threshold_is_chosen_to_lose_at_most_one_percent_of_right_answers() -> None:
+    from edgesdk.routing.fit import SKIP_GRID, SKIP_MAX_LOST, choose_skip_below
+
+    rng = np.random.default_rng(0)
+    # 1,000 right answers with priors 0.05-0.9; 300 hopeless wrong ones at 0.01-0.09
+    probs = np.concatenate([rng.uniform(0.05, 0.9, 1000), rng.uniform(0.01, 0.09, 300)])
+    labels = [True] * 1000 + [False] * 300
+    t, info = choose_skip_below(probs, labels)
+    lost = int(((probs < t) & np.array(labels)).sum())
+    assert lost <= SKIP_MAX_LOST * 1000 and t in SKIP_GRID
+    assert info == {"prior_skip_below": t, "prior_skip_share": round(float((probs < t).mean()), 4),
+                    "prior_skip_right_lost": lost}
+    higher = [g for g in SKIP_GRID if g > t]
+    assert all(((probs < g) & np.array(labels)).sum() > 10 for g in higher)
+    # every threshold would cost right answers: the lowest one
+    assert choose_skip_below([0.005] * 10, [True] * 10)[0] == SKIP_GRID[0]
+
+
+def test_the_router_skips_below_the_calibrations_threshold_unless_told_otherwise(
+        tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from edgesdk.routing.router import DEFAULT_SKIP_BELOW
+
+    cal = _fit(capitals_or_colours(200))
+    assert cal.skip_below is not None
+    assert Router(calibration=cal, policy=Policy(threshold=0.5)).skip_below == cal.skip_below
+    loaded = calibrate.load("fake-llm", path=calibrate.save(cal, tmp_path / "fake-llm.json"))
+    assert loaded.skip_below == cal.skip_below
+    mine = Router(calibration=cal, policy=Policy(threshold=0.5), skip_below=0.2)
+    assert mine.skip_below == 0.2
+    older = replace(cal, skip_below=None)  # a file fitted before the threshold was stored
+    assert Router(calibration=older, policy=Policy(threshold=0.5)).skip_below == (
+        DEFAULT_SKIP_BELOW)
