@@ -262,11 +262,6 @@ _AMBIGUOUS = {"ton": ("US short tons", "metric tons", "metric_ton"),
 answer's last number stays the US one, which is what a checker reading the last number sees)."""
 _SYMBOLS = {"long_ton": "long tn", "imperial_gal": "imp gal"}
 """pint symbols that read like identifiers, as people write them."""
-
-
-def _symbol(unit: Any) -> str:
-    text = f"{unit:~P}"
-    return _SYMBOLS.get(text, text)
 _NUM = r"(-?\d+(?:\.\d+)?)"
 _UNIT_FORMS = (
     re.compile(rf"^(?:convert\s+)?{_NUM}\s*(.+?)\s+(?:to|in|into|in\s+terms\s+of)\s+(.+)$"),
@@ -285,6 +280,11 @@ def _registry() -> Any:
     import pint
 
     return pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+
+
+def _symbol(unit: Any) -> str:
+    text = f"{unit:~P}"
+    return _SYMBOLS.get(text, text)
 
 
 def _unit(name: str) -> Any:
