@@ -47,6 +47,7 @@ from edgesdk.local.llm import LlamaCppLLM, LocalLLM
 from edgesdk.local.percept_skills import PERCEPT_SKILLS, answer_from_percepts
 from edgesdk.local.prompts import cloud_messages, qa_prompt, stop_for
 from edgesdk.local.skills import try_skills
+from edgesdk.local.skills import warm_up as warm_up_skills
 from edgesdk.protocols import (
     CuratorLike,
     PerceptionLike,
@@ -209,6 +210,10 @@ class Assistant:
         self._stats_lock = threading.Lock()
         self._device_only_reason: str | None = None
         self._answers: dict[str, Answer] = {}
+        self._warming = threading.Thread(target=warm_up_skills, name="edgesdk-warm-skills",
+                                         daemon=True)
+        """Loads the units skill's library while the first question is still to come."""
+        self._warming.start()
 
     def _check_budget(self, model_ids: Sequence[str], *, also: Sequence[str] = (),
                       probe_for: str | None = None) -> None:

@@ -14,8 +14,10 @@ injected clock.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -26,6 +28,7 @@ from edgesdk.local.numbers import words_to_digits
 from edgesdk.textnorm import CJK
 from edgesdk.types import SkillResult
 
+log = logging.getLogger(__name__)
 MAX_EXPONENT = 64
 MAX_DIGITS = 60
 
@@ -275,11 +278,30 @@ _UNIT_FORMS = (
 )
 
 
+_REGISTRY_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def _registry() -> Any:
+def _build_registry() -> Any:
     import pint
 
     return pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+
+
+def _registry() -> Any:
+    """pint's unit registry, built once: importing pint and building it takes ~0.5 s on two
+    cores (``warm_up``), and a question must not build a second one while a warm-up does."""
+    with _REGISTRY_LOCK:
+        return _build_registry()
+
+
+def warm_up() -> None:
+    """Import pint and build its registry now rather than on the first unit question (which
+    would wait ~0.5 s for it); ``Assistant`` calls this in a background thread. +7 MB RSS."""
+    try:
+        _registry()
+    except Exception as exc:  # the units skill then declines its questions; nothing else needs it
+        log.warning("units skill unavailable: %s", type(exc).__name__)
 
 
 def _symbol(unit: Any) -> str:

@@ -152,3 +152,19 @@ def test_plain_number_keeps_exponents_only_for_extremes() -> None:
     assert plain_number(-40.0, 4) == "-40"
     assert plain_number(99999.6, 4) == "100000"
     assert plain_number(1e20, 4) == "1e+20"
+
+
+def test_the_units_library_is_loaded_ahead_of_the_first_unit_question(tmp_path) -> None:
+    from edgesdk.assistant import Assistant
+    from edgesdk.config import Settings
+    from edgesdk.local import skills
+    from tests.fakes import FakeLLM, FakeRouter
+
+    skills._build_registry.cache_clear()
+    with Assistant(profile="watch", settings=Settings(home=tmp_path), llm=FakeLLM(), tiers=[],
+                   router=FakeRouter()) as a:
+        a._warming.join(timeout=30)
+        assert skills._build_registry.cache_info().currsize == 1  # built in the background
+        answer = a.ask("How many feet are in 3 meters?")
+    assert answer.text == "3 m = 9.843 ft"
+    assert skills._build_registry.cache_info().misses == 1  # and only once
