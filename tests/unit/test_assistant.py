@@ -296,12 +296,36 @@ def test_a_decline_without_generating_is_streamed_as_the_decline_sentence(tmp_pa
 
 
 def test_stream_only_on_device_yields_tokens_then_answer(tmp_path) -> None:
-    llm = FakeLLM({"Hamlet": ("William Shakespeare wrote it", -0.1)})
-    with make(tmp_path, llm=llm, mode="only-on-device") as a:
+    llm = FakeLLM({"Hamlet": ("William Shakespeare wrote it", -0.1), "moon": ("cheese", -4.0)})
+    lenient = get_profile("phone").model_copy(update={"refuse_below": None})
+    with make(tmp_path, llm=llm, mode="only-on-device", profile=lenient) as a:
         stream = a.ask("Who wrote Hamlet?", stream=True)
         deltas = list(stream)
+    # nothing can replace the device's answer: its tokens stream as they are decoded
     assert len(deltas) > 1 and "".join(deltas) == "William Shakespeare wrote it"
     assert stream.answer is not None and stream.answer.text == "William Shakespeare wrote it"
+
+
+class _RefusingRouter(FakeRouter):
+    """Like the real policy: an answer below 0.05 that cannot go up is refused."""
+
+    def decide(self, **kw):  # type: ignore[no-untyped-def]
+        d = super().decide(**kw)
+        if kw["mode"] == "only-on-device" and d.confidence < 0.05:
+            return d.model_copy(update={"action": "refuse"})
+        return d
+
+
+def test_stream_only_on_device_waits_for_the_decision_when_it_may_decline(tmp_path) -> None:
+    llm = FakeLLM({"Hamlet": ("William Shakespeare wrote it", -0.1), "moon": ("cheese", -4.0)})
+    with make(tmp_path, llm=llm, mode="only-on-device", router=_RefusingRouter()) as a:
+        kept = list(a.ask("Who wrote Hamlet?", stream=True))
+        stream = a.ask("Is the moon made of cheese?", stream=True)
+        declined = list(stream)
+    assert kept == ["William Shakespeare wrote it"]  # shown once the router kept it
+    assert declined == [DECLINED_TEXT]  # "cheese" was never shown
+    assert stream.answer is not None and stream.answer.declined
+    assert stream.answer.device_text == "cheese"
 
 
 def test_stream_with_escalation_relays_the_tier_deltas(tmp_path) -> None:
@@ -365,9 +389,11 @@ def test_async_twin_asks_and_streams(tmp_path) -> None:
     from edgesdk.assistant import AsyncAssistant
     from edgesdk.types import Answer
 
+    lenient = get_profile("phone").model_copy(update={"refuse_below": None})
+
     async def run() -> tuple[Answer, list[object]]:
         async with AsyncAssistant(
-            profile="phone", mode="only-on-device", settings=Settings(home=tmp_path),
+            profile=lenient, mode="only-on-device", settings=Settings(home=tmp_path),
             llm=FakeLLM({"Hamlet": ("William Shakespeare", -0.1)}), tiers=[],
             router=FakeRouter(),
         ) as a:

@@ -117,10 +117,10 @@ public final class BridgeClientTests {
             List<String> tokens = Collections.synchronizedList(new ArrayList<>());
             Answer a = client.askStream(AskRequest.builder("Write one short sentence about the sea.")
                     .mode(AskRequest.ONLY_ON_DEVICE).build(), tokens::add);
-            check(tokens.size() >= 2, "several tokens, got " + tokens);
-            // a declined answer's tokens were shown as decoded; the withheld text is device_text
-            String shown = a.isDeclined() ? a.getDeviceText() : a.getText();
-            equal(shown.strip(), String.join("", tokens).strip(), "tokens add up to the answer");
+            // the fake backend streams word by word; the real watch declines unsure answers, so
+            // it holds its tokens until the router has decided and sends what it decided on
+            check(tokens.size() >= (real ? 1 : 2), "tokens, got " + tokens);
+            equal(a.getText().strip(), String.join("", tokens).strip(), "tokens add up to the answer");
         });
         if (full) {
             t.test("streaming stops when the callback throws" + tag, () -> {
