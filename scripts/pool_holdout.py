@@ -1,0 +1,71 @@
+"""Write the held-out pool split the router's design decisions were checked on.
+
+Why: the test split is looked at once, after a change is chosen; choices are made on
+cross-validation over train+dev *and* on a held-out half of the pool (questions from the same
+sources as test, never in train/dev/test), scored with an answer bank that leaves that half out
+— with it in, every held-out question finds itself in the bank (facts AUROC 0.93, a leak).
+The halves are fixed by id in ``datasets/pool_holdout.json`` (3,630 of the 17.5k pool questions:
+fact 2,400, yes/no 500, plausibility 350, word problems 350, unknowable 30; ids only, the text
+stays in the pool that ``build_datasets.py`` downloads).
+
+Usage::
+
+    python scripts/pool_holdout.py [--pool POOL.jsonl] [--out DIR]
+
+writes ``DIR/pool_p1.jsonl`` and ``pool_p2.jsonl`` (the halves) and ``pool_minus_p2.jsonl`` (the
+bank pool without the second half, nor any question worded like one of it). Then, for example::
+
+    edgesdk router fit --dataset $D/train.jsonl --dataset $D/dev.jsonl \\
+        --bank-pool DIR/pool_minus_p2.jsonl --model gemma3-270m --out /tmp/cal.json
+    edgesdk eval --dataset DIR/pool_p2.jsonl --model gemma3-270m --calibration /tmp/cal.json \\
+        --out /tmp/p2-report
+
+(the eval generates the local model's answers to the half the first time: ~3 min for Gemma).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SPLIT = REPO / "datasets" / "pool_holdout.json"
+
+
+def _key(question: str) -> str:
+    """How the answer bank tells questions apart (``routing/fit.py``)."""
+    return " ".join(question.lower().split())
+
+
+def main() -> None:
+    home = Path(os.environ.get("EDGESDK_HOME", Path.home() / ".cache" / "edgesdk"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pool", type=Path, default=home / "datasets" / "pool.jsonl")
+    ap.add_argument("--out", type=Path, default=home / "datasets")
+    args = ap.parse_args()
+    if not args.pool.exists():
+        raise SystemExit(f"no pool at {args.pool}: run python scripts/build_datasets.py first")
+    split = json.loads(SPLIT.read_text(encoding="utf-8"))
+    p1, p2 = set(split["p1"]), set(split["p2"])
+    lines = [ln for ln in args.pool.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    by_id = {json.loads(ln)["id"]: ln for ln in lines}
+    missing = (p1 | p2) - set(by_id)
+    if missing:
+        raise SystemExit(f"{len(missing)} held-out ids are not in {args.pool} (e.g. "
+                         f"{sorted(missing)[0]}): rebuild it with scripts/build_datasets.py")
+    # the bank merges questions by text, so a pool copy of a held-out question would leak it
+    held_out = {_key(json.loads(by_id[i])["question"]) for i in p2}
+    args.out.mkdir(parents=True, exist_ok=True)
+    outputs = {"pool_p1.jsonl": [by_id[i] for i in split["p1"]],
+               "pool_p2.jsonl": [by_id[i] for i in split["p2"]],
+               "pool_minus_p2.jsonl": [ln for ln in lines
+                                       if _key(json.loads(ln)["question"]) not in held_out]}
+    for name, rows in outputs.items():
+        (args.out / name).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
+        print(f"{args.out / name}: {len(rows)} questions")
+
+
+if __name__ == "__main__":
+    main()
