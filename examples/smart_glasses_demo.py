@@ -235,13 +235,16 @@ def main() -> int:
                     f"{answer.question[:48]} → "
                     + (f"[italic]{answer.text[:60]}[/italic] (declined)" if answer.declined
                        else f"[bold]{answer.text[:60]}[/bold]"),
-                    f"[{tier_style}]{answer.tier}[/{tier_style}]", f"{answer.confidence:.2f}",
+                    f"[{tier_style}]{answer.tier}[/{tier_style}]",
+                    f"{answer.confidence:.2f}" if answer.confidence_known else "n/a",
                     f"{answer.latency_ms:.0f}", cost,
                     f"kept: {why}" if kept else f"[dim]dropped: {why}[/dim]",
                 )
                 rows.append({"event": event.title, "question": answer.question,
                              "answer": answer.text, "tier": answer.tier,
-                             "confidence": answer.confidence, "latency_ms": answer.latency_ms,
+                             "confidence": answer.confidence,
+                             "confidence_known": answer.confidence_known,
+                             "latency_ms": answer.latency_ms,
                              "cost": answer.cost.amount, "escalated": answer.escalated,
                              "declined": answer.declined,
                              "uploaded": kept, "upload_reason": why})

@@ -67,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
         print(answer.text)
     if not args.json:
         cost = f"{answer.cost.amount:.6f} {answer.cost.currency}" if answer.cost.amount else "free"
-        print(f"[{answer.tier} · confidence {answer.confidence:.2f} · {answer.latency_ms:.0f} ms · "
-              f"{cost}] {'; '.join(answer.reasons)}", file=sys.stderr)
+        conf = (f"confidence {answer.confidence:.2f}" if answer.confidence_known
+                else "confidence not measured")  # a placeholder number would read as a verdict
+        print(f"[{answer.tier} · {conf} · {answer.latency_ms:.0f} ms · {cost}] "
+              f"{'; '.join(answer.reasons)}", file=sys.stderr)
     return 0
 
 

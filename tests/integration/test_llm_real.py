@@ -83,6 +83,18 @@ def test_cli_ask_skill(real_catalog) -> None:
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout)
     assert answer["tier"] == "device" and "391" in answer["text"] and answer["confidence"] == 1.0
+    assert answer["confidence_known"]
+    plain = _cli("ask", "What is 17 times 23?")
+    assert "391" in plain.stdout and "[device · confidence 1.00 · " in plain.stderr
+
+
+def test_cli_says_when_a_confidence_was_not_measured(real_catalog) -> None:
+    # an open request is a kind the router was not fitted on: shown offline, with no confidence
+    proc = _cli("ask", "Write one short sentence about the sea.", "--mode", "only-on-device",
+                "--profile", "watch")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() and "[device · confidence not measured · " in proc.stderr
+    assert "kind open" in proc.stderr
 
 
 @pytest.mark.parametrize("profile", ["phone", "watch"])
