@@ -8,10 +8,9 @@ so a missing extra, an unknown model or a memory budget that cannot hold the pro
 *here*, not in the middle of a user's request.
 
 Streaming never shows an answer it will retract: in modes that may escalate, the local answer
-is decided first and then streamed (or the upper tier's deltas are); ``only-on-device`` streams
-tokens as they are decoded, so there an answer then declined as too unsure
-(``Answer.declined``, ``DeviceProfile.refuse_below``) has already been shown — an app that must
-never show one streams in another mode.
+is decided first and then streamed (or the upper tier's deltas are); ``only-on-device`` does the
+same while declining is on (``DeviceProfile.refuse_below``: an answer may still be declined as
+too unsure), and streams tokens as they are decoded only when it is off.
 """
 
 from __future__ import annotations

@@ -367,10 +367,11 @@ def _other_reading(value: float, src: Any, dst: Any, *, bare: tuple[str, str]
         if entry is None or name.rstrip("s") != str(unit):
             continue
         label, other_label, other_name = entry
-        other = _registry().parse_units(other_name)
+        ureg = _registry()
+        other = ureg.parse_units(other_name)
         pair = (other, dst) if side == 0 else (src, other)
         try:
-            converted = _registry().Quantity(value, pair[0]).to(pair[1])
+            converted = ureg.Quantity(value, pair[0]).to(pair[1])
         except Exception:
             return None
         shown = plain_number(float(converted.magnitude), 4)
