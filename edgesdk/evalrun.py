@@ -24,7 +24,7 @@ from typing import Any
 from edgesdk.config import load_settings
 from edgesdk.local.llm import LocalLLM
 from edgesdk.local.prompts import qa_prompt, stop_for
-from edgesdk.textnorm import CJK, NO, NUMBER, YES, normalise, stem_word
+from edgesdk.textnorm import CJK, NO, NUMBER, YES, first_word, normalise, stem_word
 from edgesdk.types import Generation, SkillResult
 
 EVAL_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
@@ -78,18 +78,6 @@ def _as_number(text: str) -> float | None:
         return None
 
 
-def _first_word(text: str) -> str:
-    norm = normalise(text)
-    if not norm:
-        return ""
-    if CJK.match(norm):
-        for word in sorted(YES | NO, key=len, reverse=True):
-            if norm.startswith(word):
-                return word
-        return norm[:1]
-    return norm.split()[0]
-
-
 def is_correct(prediction: str, answers: Sequence[str]) -> bool:
     """Normalised match of ``prediction`` against any gold answer."""
     pred = normalise(prediction)
@@ -100,7 +88,7 @@ def is_correct(prediction: str, answers: Sequence[str]) -> bool:
         if not g:
             continue
         if g in YES or g in NO:
-            first = _first_word(prediction)
+            first = first_word(prediction)
             if (g in YES and first in YES) or (g in NO and first in NO):
                 return True
             continue

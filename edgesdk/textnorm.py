@@ -36,3 +36,24 @@ def normalise(text: str) -> str:
 def stem_word(word: str) -> str:
     """A plural ``s`` off words longer than three letters ("lakes" → "lake", not "gas")."""
     return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def first_word(text: str) -> str:
+    """The first normalised word; for Chinese, the longest yes/no word it starts with (or its
+    first character): how a yes/no answer is read."""
+    norm = normalise(text)
+    if not norm:
+        return ""
+    if CJK.match(norm):
+        for word in sorted(YES | NO, key=len, reverse=True):
+            if norm.startswith(word):
+                return word
+        return norm[:1]
+    return norm.split()[0]
+
+
+def polarity(text: str) -> bool | None:
+    """True when ``text`` answers yes, False when it answers no (by its first word, as scoring
+    reads it), ``None`` otherwise ("It is plausible because…" says neither)."""
+    word = first_word(text)
+    return True if word in YES else False if word in NO else None

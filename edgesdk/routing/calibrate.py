@@ -34,6 +34,7 @@ from edgesdk.errors import CalibrationError
 from edgesdk.routing.history import OWN_FEATURES, AnswerHistory
 from edgesdk.routing.metrics import FloatArray, auroc
 from edgesdk.routing.neighbours import AnswerBank
+from edgesdk.routing.plausibility import PLAUSIBILITY_FEATURE, PlausibilityGraph
 
 FORMAT_VERSION = 2
 """2: answer banks carry the rare-word index (``entities.py``); a format-1 file must be refit."""
@@ -123,6 +124,9 @@ class Calibration:
     when fitted: the highest on ``fit.SKIP_GRID`` that would have skipped at most
     ``fit.SKIP_MAX_LOST`` of the answers the model got right (out of fold). ``None`` in files
     fitted before it: the router's ``DEFAULT_SKIP_BELOW``."""
+    plausibility: PlausibilityGraph | None = None
+    """Which names, actions and events belong together in the labelled plausibility sentences
+    (``routing/plausibility.py``); every scorer reads its ``plaus_agree`` when it is set."""
     kinds: tuple[str, ...] = ()
     """The question kinds (``signals.KINDS``) the scorers were fitted on: those with enough
     LLM-answered examples. The router gives no confidence (fails safe) for any other kind.
@@ -147,6 +151,8 @@ class Calibration:
         data["answer_bank"] = (None if bank is None else bank.to_dict() if bank.file is None
                                else {"file": bank.file, "sha256": bank.digest()})
         data["history"] = None if self.history is None else self.history.to_dict()
+        data["plausibility"] = (None if self.plausibility is None
+                                else self.plausibility.to_dict())
         if self.probe is not None:  # long vectors: keep the file small and diffable
             data["probe"] = {k: ([round(x, 6) for x in v] if isinstance(v, tuple) else v)
                              for k, v in data["probe"].items()}
@@ -180,6 +186,8 @@ class Calibration:
             answer_bank=_bank(data["answer_bank"], bank_dirs) if data.get("answer_bank")
             else None,
             history=AnswerHistory.from_dict(data["history"]) if data.get("history") else None,
+            plausibility=(PlausibilityGraph.from_dict(data["plausibility"])
+                          if data.get("plausibility") else None),
             kinds=tuple(str(k) for k in data.get("kinds", ())),
             skip_below=(float(data["skip_below"]) if data.get("skip_below") is not None
                         else None),
@@ -193,6 +201,11 @@ class Calibration:
         if reads_own and (cal.history is None or not cal.history.has_answers):
             raise ValueError("its scorer reads the model's own answers to similar questions "
                              "but its answer history stores none")
+        if cal.plausibility is None and any(
+                s is not None and PLAUSIBILITY_FEATURE in s.features
+                for s in (cal.scorer, cal.scorer_probe, cal.scorer_peer)):
+            raise ValueError("its scorer reads plausibility verdicts but it stores no "
+                             "plausibility graph")
         return cal
 
 

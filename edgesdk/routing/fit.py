@@ -9,6 +9,7 @@ the CLI and the tests all fit the same way.
 from __future__ import annotations
 
 import math
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -34,6 +35,7 @@ from edgesdk.routing.history import (
 from edgesdk.routing.metrics import FloatArray, auroc, ece
 from edgesdk.routing.neighbours import BANK_FEATURES, AnswerBank, fit_bank
 from edgesdk.routing.peer import PEER_FEATURES, peer_features
+from edgesdk.routing.plausibility import PLAUSIBILITY_FEATURE, PlausibilityGraph
 from edgesdk.types import Generation, SkillResult
 
 _Name = TypeVar("_Name", str, tuple[str, str])
@@ -65,6 +67,11 @@ its indicator is fitted."""
 BANK_INTERACTIONS = tuple(("kind_fact", f) for f in BANK_FEATURES)
 """How often an answer is right for similar questions means most for short facts."""
 OWN_INTERACTIONS = tuple(("kind_fact", f) for f in OWN_FEATURES)
+PLAUSIBILITY_FOLDS = 5
+"""Folds of the training questions for ``plaus_agree``: each question's value comes from a graph
+without its fold (the bank pool repeats train and dev questions, so the row alone is not enough)."""
+MIN_PLAUSIBILITY_VERDICTS = 10
+"""LLM answers with a verdict (``plaus_agree`` ≠ 0) the fit needs before it reads the signal."""
 SKIP_GRID = tuple(i / 100 for i in range(1, 11))
 """Prior thresholds the fit may choose for skipping local generation."""
 SKIP_MAX_LOST = 0.01
@@ -163,6 +170,11 @@ def fit_calibration(
                                    o.generation.text, exclude_row=p))
         features = (*features, *BANK_FEATURES, *OWN_FEATURES)
         inter = (*inter, *supported((*BANK_INTERACTIONS, *OWN_INTERACTIONS), rich))
+    plausibility, verdicts = _plausibility(outcomes, llm, bank_pool)
+    if plausibility is not None:
+        for row, value in zip(rows, verdicts, strict=True):
+            row[PLAUSIBILITY_FEATURE] = value
+        features = (*features, PLAUSIBILITY_FEATURE)
     l2 = choose_l2(rows, labels, features=features, interactions=inter, seed=seed)
     scorer, probs = fit_scorer(rows, labels, features=features, interactions=inter, l2=l2,
                                seed=seed, method=method)
@@ -197,6 +209,7 @@ def fit_calibration(
         history=history,
         kinds=kinds,
         skip_below=skip_below,
+        plausibility=plausibility,
         fit_info={
             "dataset": dataset,
             "n_llm": len(llm),
@@ -212,6 +225,10 @@ def fit_calibration(
                             {"n": len(bank.answers), "k": bank.k,
                              "dim": int(bank.basis.shape[1]), "embedder_id": embedder_id}),
             "llm_accuracy": round(float(np.mean(labels)), 4),
+            "plausibility": (None if plausibility is None else
+                             {"nodes": len(plausibility.keys),
+                              "large_groups": plausibility.large_groups,
+                              "llm_verdicts": sum(v != 0.0 for v in verdicts)}),
             "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     )
@@ -316,6 +333,35 @@ def _history(bank: AnswerBank, llm: Sequence[Outcome], positions: Sequence[int |
                                                                  strict=True)]
     base = float(np.mean([o.correct for o in llm]))
     return history, [v if math.isfinite(v) else base for v in knn]
+
+
+def _plausibility(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
+                  pool: Sequence[tuple[str, Sequence[str]]]
+                  ) -> tuple[PlausibilityGraph | None, list[float]]:
+    """The plausibility graph over every labelled question (``routing/plausibility.py``) and
+    each LLM row's ``plaus_agree`` from a graph without that row's fold of the training
+    questions; ``(None, [])`` when fewer than ``MIN_PLAUSIBILITY_VERDICTS`` rows get a verdict
+    (nothing to fit its weight on)."""
+    labelled: dict[str, tuple[str, Sequence[str]]] = {}
+    for question, answers in [*pool, *((o.question, o.answers) for o in outcomes)]:
+        if answers:
+            labelled[_question_key(question)] = (question, answers)
+
+    def fold(key: str) -> int:
+        return zlib.crc32(key.encode()) % PLAUSIBILITY_FOLDS
+
+    training = {_question_key(o.question) for o in outcomes}
+    held_out = [PlausibilityGraph.fit(v for k, v in labelled.items()
+                                      if k not in training or fold(k) != f)
+                for f in range(PLAUSIBILITY_FOLDS)]
+    values = []
+    for o in llm:
+        assert o.generation is not None
+        graph = held_out[fold(_question_key(o.question))]
+        values.append(graph.agreement(o.question, o.generation.text))
+    if sum(v != 0.0 for v in values) < MIN_PLAUSIBILITY_VERDICTS:
+        return None, []
+    return PlausibilityGraph.fit(labelled.values()), values
 
 
 def _with_peer(cal: Calibration, llm: Sequence[Outcome], rows: Sequence[dict[str, float]],

@@ -47,6 +47,8 @@ from edgesdk.routing.history import HISTORY_FEATURE, OWN_FEATURES
 from edgesdk.routing.neighbours import BANK_FEATURES, HASHED_ID, HashedWords
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
 from edgesdk.routing.peer import peer_features
+from edgesdk.routing.plausibility import PLAUSIBILITY_FEATURE
+from edgesdk.routing.plausibility import describe as describe_plausibility
 from edgesdk.routing.policy import Policy, PolicyState
 from edgesdk.types import Generation, Mode, Percept, RouteDecision, SkillResult
 
@@ -224,11 +226,22 @@ class Router:
                 why.append(f"the model gave it to {feats['own_rate']:.0%} of similar "
                            f"calibration questions, right {feats['own_precision']:.0%}")
 
+    def _plausibility(self, question: str, answer: str, feats: dict[str, float],
+                      why: list[str]) -> None:
+        graph = self.calibration.plausibility
+        if graph is None:
+            return
+        feats[PLAUSIBILITY_FEATURE] = graph.agreement(question, answer)
+        reason = describe_plausibility(feats[PLAUSIBILITY_FEATURE])
+        if reason:
+            why.append(reason)
+
     def features(self, question: str, generation: Generation) -> dict[str, float]:
         """Every signal the plain scorer reads (generation, question, answer neighbours, the
-        model's own record on similar questions)."""
+        model's own record on similar questions, the plausibility verdict)."""
         feats = signals.extract(question, generation)
         self._neighbours(question, generation.text, feats, [])
+        self._plausibility(question, generation.text, feats, [])
         return feats
 
     # ------------------------------------------------------------------ confidence
@@ -307,6 +320,7 @@ class Router:
             return None, [f"invalid signals: {', '.join(bad)}"], False
         why = [f"kind {kind}", f"min token log-prob {feats['lp_min']:.2f}"]
         self._neighbours(question, generation.text, feats, why)
+        self._plausibility(question, generation.text, feats, why)
         with_peer, used_peer = self._peer_score(question, generation, peer, feats, why)
         conf = (with_peer if with_peer is not None
                 else self._score(question, generation.text, feats, why))

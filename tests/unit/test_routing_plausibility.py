@@ -1,0 +1,204 @@
+"""The plausibility verdict from labelled sentences (``routing/plausibility.py``): which names,
+actions and events belong together, and the router's ``plaus_agree`` signal built on it."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from edgesdk.errors import CalibrationError
+from edgesdk.routing import calibrate
+from edgesdk.routing.fit import Outcome, fit_calibration
+from edgesdk.routing.plausibility import (
+    LARGE_GROUP,
+    PLAUSIBILITY_FEATURE,
+    PlausibilityGraph,
+    Statement,
+    statement,
+)
+from edgesdk.routing.policy import Policy
+from edgesdk.routing.router import Router
+from edgesdk.textnorm import polarity
+from tests.unit._routing_fakes import gen
+
+SPORTS = ("hockey", "soccer", "tennis")
+NAMES, ACTIONS, EVENTS = 10, 8, 3  # 21 members per sport: every sport is a large group
+assert NAMES + ACTIONS + EVENTS >= LARGE_GROUP
+
+
+def ask(sentence: str) -> str:
+    return f'Is the following sentence plausible? "{sentence}."'
+
+
+def name(sport: str, i: int) -> str:
+    return f"Player{sport.capitalize()} Number{i}"
+
+
+def action(sport: str, j: int) -> str:
+    return f"did {sport} move {j}"
+
+
+def sentence(sport: str, i: int, j: int, event: int | None = None, *,
+             action_sport: str | None = None) -> str:
+    text = f"{name(sport, i)} {action(action_sport or sport, j)}"
+    return ask(text if event is None else f"{text} in the {sport} cup {event}")
+
+
+def labelled_world(seed: int = 0, names: int = NAMES) -> list[tuple[str, tuple[str, ...]]]:
+    """Plausible sentences join each sport's names, actions and events; implausible ones pair
+    a name with another sport's action."""
+    rng = random.Random(seed)
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for s, sport in enumerate(SPORTS):
+        for i in range(names):
+            out.append((sentence(sport, i, i % ACTIONS, i % EVENTS), ("Yes",)))
+            out.append((sentence(sport, i, rng.randrange(ACTIONS)), ("Yes",)))
+            other = SPORTS[(s + 1) % len(SPORTS)]
+            out.append((sentence(sport, i, rng.randrange(ACTIONS), action_sport=other),
+                        ("No",)))
+    return out
+
+
+def test_statements_are_split_into_name_action_and_event() -> None:
+    assert statement(ask("Joao Moutinho caught the screen pass in the NFC championship")) == (
+        Statement(name="joao moutinho", action="caught screen pass", event="nfc championship"))
+    assert statement("Is it plausible that Kevin De Bruyne scored a hat trick?") == Statement(
+        name="kevin de bruyne", action="scored hat trick", event=None)
+    assert statement("Is Paris the capital of France?") is None
+    assert statement(ask("the ball went in")) is None  # no name
+    assert statement(ask("Mookie Betts")) is None  # no action
+
+
+def test_polarity_reads_the_first_word_as_scoring_does() -> None:
+    assert polarity("Yes, it is.") is True
+    assert polarity("No, the sentence is not plausible.") is False
+    assert polarity("It is plausible because it is true") is None
+    assert polarity("") is None
+
+
+def test_verdicts_from_groups_and_from_implausible_sentences() -> None:
+    graph = PlausibilityGraph.fit(labelled_world())
+    assert graph.large_groups == len(SPORTS)
+    assert graph.verdict(sentence("hockey", 3, 5)) is True  # never seen together, same sport
+    assert graph.verdict(sentence("hockey", 3, 5, action_sport="tennis")) is False
+    assert graph.verdict(sentence("hockey", 3, 5, 1)) is True
+    # a name and action that belong together, at another sport's event
+    assert graph.verdict(ask(f"{name('hockey', 3)} {action('hockey', 5)} in the tennis cup 1")
+                         ) is False
+    assert graph.verdict(ask(f"Unknown Person {action('hockey', 5)}")) is None
+    assert graph.verdict(ask(f"{name('hockey', 3)} did something never seen")) is None
+    assert graph.verdict("Is Paris the capital of France?") is None
+    # a name only ever labelled implausible with a hockey action: not hockey, nothing more
+    only_wrong = ask(f"Newcomer Smith {action('hockey', 1)}")
+    graph2 = PlausibilityGraph.fit([*labelled_world(), (only_wrong, ("No",))])
+    assert graph2.verdict(ask(f"Newcomer Smith {action('hockey', 6)}")) is False
+    assert graph2.verdict(ask(f"Newcomer Smith {action('soccer', 6)}")) is None
+
+
+def test_agreement_needs_a_verdict_and_a_yes_or_no() -> None:
+    graph = PlausibilityGraph.fit(labelled_world())
+    same, other = sentence("soccer", 2, 4), sentence("soccer", 2, 4, action_sport="hockey")
+    assert graph.agreement(same, "Yes") == 1.0
+    assert graph.agreement(same, "No, the sentence is not plausible.") == -1.0
+    assert graph.agreement(other, "No") == 1.0
+    assert graph.agreement(same, "It is plausible because it is true") == 0.0
+    assert graph.agreement("Is Paris the capital of France?", "Yes") == 0.0
+
+
+def test_the_graph_round_trips_without_any_name_in_it() -> None:
+    graph = PlausibilityGraph.fit([*labelled_world(),
+                                   (ask(f"Newcomer Smith {action('hockey', 1)}"), ("No",))])
+    assert graph.excluded
+    text = json.dumps(graph.to_dict())
+    assert "player" not in text.lower() and "hockey" not in text.lower()
+    back = PlausibilityGraph.from_dict(json.loads(text))
+    assert back == graph
+    assert back.verdict(sentence("tennis", 1, 2)) is True
+    with pytest.raises(ValueError, match="keys"):
+        PlausibilityGraph(keys=(1, 2), groups=(0,))
+
+
+def device_says_no(world: list[tuple[str, tuple[str, ...]]]) -> list[Outcome]:
+    """A model that answers "No" to every plausibility question, equally sure each time (as
+    SmolLM2 does): right exactly when the sentence is implausible."""
+    return [Outcome(question=q, generation=gen("No", (-0.4, -0.3)), skill=None,
+                    correct=gold[0] == "No", answers=gold) for q, gold in world]
+
+
+def test_the_fit_reads_the_verdicts_and_the_router_ranks_with_them(tmp_path: Path) -> None:
+    world = labelled_world(names=14)
+    rng = random.Random(1)
+    rng.shuffle(world)
+    # and sentences about names no other sentence mentions: no verdict, right half the time
+    unseen = [(sentence(sport, 500 + i, i % ACTIONS), ("Yes" if i % 2 else "No",))
+              for sport in SPORTS for i in range(14)]
+    train, pool = [*world[:80], *unseen], world[80:]
+    cal = fit_calibration(device_says_no(train), model_id="fake-llm", model_sha256="a" * 64,
+                          bank_pool=pool)
+    assert cal.plausibility is not None and PLAUSIBILITY_FEATURE in cal.scorer.features
+    assert cal.fit_info["plausibility"]["llm_verdicts"] >= 40
+    assert cal.fit_info["cv_auroc"] > 0.8  # 0.5 from the tokens alone: every answer is "No"
+
+    loaded = calibrate.load("fake-llm", path=calibrate.save(cal, tmp_path / "fake-llm.json"))
+    assert loaded.plausibility == cal.plausibility
+    router = Router(calibration=loaded, policy=Policy(threshold=0.5))
+
+    def conf(question: str) -> tuple[float, list[str]]:
+        value, why = router.confidence(question=question, skill=None,
+                                       generation=gen("No", (-0.4, -0.3)))
+        assert value is not None
+        return value, why
+
+    plausible = next(q for q, gold in pool if gold == ("Yes",))
+    implausible = next(q for q, gold in pool if gold == ("No",))
+    contradicted, why = conf(plausible)  # "No" to a sentence the labels call plausible
+    confirmed, why_right = conf(implausible)
+    unknown, why_unknown = conf(sentence("tennis", 99, 3))  # a name never seen: no verdict
+    assert contradicted < 0.1 < unknown < 0.9 < confirmed, (contradicted, unknown, confirmed)
+    assert any("disagrees with the labelled sentences" in w for w in why), why
+    assert any("agrees with the labelled sentences" in w for w in why_right), why_right
+    assert not any("labelled sentences" in w for w in why_unknown), why_unknown
+
+
+def test_a_training_question_never_gets_its_verdict_from_its_own_label() -> None:
+    # each name appears in exactly one sentence: without its own label, no verdict is possible
+    rng = random.Random(2)
+    world = []
+    for s, sport in enumerate(SPORTS):
+        for j in range(ACTIONS):  # the actions and events join through shared names
+            world.append((sentence(sport, 100 + j, j, j % EVENTS), ("Yes",)))
+            world.append((sentence(sport, 200 + j, (j + 1) % ACTIONS), ("Yes",)))
+        for i in range(30):
+            plausible = rng.random() < 0.5
+            other = None if plausible else SPORTS[(s + 1) % len(SPORTS)]
+            world.append((sentence(sport, 300 + i, rng.randrange(ACTIONS), action_sport=other),
+                          ("Yes" if plausible else "No",)))
+    lone = [w for w in world if "Number3" in w[0]]
+    assert len(lone) >= 60
+    cal = fit_calibration(device_says_no(lone), model_id="fake-llm", model_sha256="a" * 64,
+                          bank_pool=[w for w in world if w not in lone])
+    # the lone names are known only from their own sentences (the pool knows the actions)
+    assert cal.plausibility is None  # no verdict at fit time: nothing to fit the weight on
+
+
+def test_a_file_whose_scorer_reads_verdicts_needs_the_graph(tmp_path: Path) -> None:
+    world = labelled_world(names=14)
+    cal = fit_calibration(device_says_no(world[:80]), model_id="fake-llm",
+                          model_sha256="a" * 64, bank_pool=world[80:])
+    path = calibrate.save(cal, tmp_path / "fake-llm.json")
+    data = json.loads(path.read_text())
+    data["plausibility"] = None
+    path.write_text(json.dumps(data))
+    with pytest.raises(CalibrationError, match="plausibility graph"):
+        calibrate.load("fake-llm", path=path)
+
+
+@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
+def test_shipped_calibrations_read_the_verdicts(model: str) -> None:
+    cal = calibrate.load(model)
+    assert cal.plausibility is not None and cal.plausibility.large_groups == 5
+    assert PLAUSIBILITY_FEATURE in cal.scorer.features
+    assert cal.fit_info["plausibility"]["llm_verdicts"] >= 10
