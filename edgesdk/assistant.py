@@ -363,14 +363,18 @@ class Assistant:
             raise EmptyQuestion("no question was heard in the audio. Ask again, or type it")
 
     def _device_steps(self, attempt: DeviceAttempt, mode: Mode, deadline: float,
-                      stream_tokens: bool) -> Iterator[str]:
+                      stream_tokens: bool, *, skills: bool = True) -> Iterator[str]:
+        """Skills, prior, local LLM and the router's decision (``attempt.decision``), yielding
+        the LLM's tokens when ``stream_tokens``. ``skills=False`` when they already declined
+        this question (a fall-back after a failed escalation)."""
         # 2a. skills: percept questions ("what does the sign say?"), then arithmetic/units/dates
-        t = time.perf_counter()
-        attempt.skill = answer_from_percepts(attempt.question, attempt.percepts,
-                                             saw_image=attempt.saw_image)
-        if attempt.skill is None:
-            attempt.skill = try_skills(attempt.question, now=self._now())
-        attempt.trace.append(_step("skills", t, answered=attempt.skill is not None))
+        if skills:
+            t = time.perf_counter()
+            attempt.skill = answer_from_percepts(attempt.question, attempt.percepts,
+                                                 saw_image=attempt.saw_image)
+            if attempt.skill is None:
+                attempt.skill = try_skills(attempt.question, now=self._now())
+            attempt.trace.append(_step("skills", t, answered=attempt.skill is not None))
         if attempt.skill is not None:
             attempt.decision = RouteDecision(action="stay", confidence=attempt.skill.confidence,
                                              threshold=0.0,
@@ -492,9 +496,7 @@ class Assistant:
                 if mode == "only-cloud":
                     assert outcome.error is not None
                     raise outcome.error
-                yield from self._device_steps(attempt, "only-on-device", deadline,
-                                              stream_tokens=False)
-                reasons.append("fell back to the device answer")
+                yield from self._fall_back(attempt, deadline, reasons, skills=True)
         else:
             # only-on-device streams tokens as they are decoded only when nothing can replace
             # them: with declining on, 11% (Gemma) to 30% (SmolLM2) of test answers would be
@@ -514,19 +516,26 @@ class Assistant:
                     if outcome.answer is None:
                         if attempt.generation is None:
                             # it went up without a local answer (the prior skipped generation,
-                            # or the question overflowed the model's context) and nothing above
-                            # answered: the device answers after all, or declines, or raises
-                            # ContextOverflow — as it would offline
-                            yield from self._device_steps(attempt, "only-on-device", deadline,
-                                                          stream_tokens=False)
-                            assert attempt.decision is not None
-                            reasons.extend(attempt.decision.reasons)
-                        reasons.append("fell back to the device answer")
+                            # or the question overflowed the model's context): the skills had
+                            # declined it, so the device generates now
+                            yield from self._fall_back(attempt, deadline, reasons, skills=False)
+                        else:
+                            reasons.append("fell back to the device answer")
         declined = self._declines(attempt, outcome, reasons)
         if stream and (outcome is None or outcome.answer is None) and not live:
             yield DeclinedText(declined_text(attempt.question)) if declined else attempt.text
         answer = self._finish(attempt, outcome, reasons, started, declined=declined)
         yield answer
+
+    def _fall_back(self, attempt: DeviceAttempt, deadline: float, reasons: list[str], *,
+                   skills: bool) -> Iterator[str]:
+        """Nothing above answered: the device answers as it would offline (or declines, or
+        raises ``ContextOverflow``), and its decision's reasons join the answer's."""
+        yield from self._device_steps(attempt, "only-on-device", deadline, stream_tokens=False,
+                                      skills=skills)
+        assert attempt.decision is not None
+        reasons.extend(attempt.decision.reasons)
+        reasons.append("fell back to the device answer")
 
     def _declines(self, attempt: DeviceAttempt, outcome: TierOutcome | None,
                   reasons: list[str]) -> bool:

@@ -194,6 +194,10 @@ def test_prefer_cloud_uses_cloud_first_then_device(tmp_path) -> None:
     with make(tmp_path, tiers=[FakeTier(error=CloudUnavailable("x"))], mode="prefer-cloud") as a:
         answer = a.ask("The capital of France is")
     assert answer.tier == "device" and answer.text == "Paris"
+    # the device's answer carries the router's reasons for it, as when it falls back after a
+    # skipped generation
+    assert answer.reasons[0].startswith("cloud failed: ")
+    assert answer.reasons[1:] == ["conf 0.95", "fell back to the device answer"]
 
 
 def test_only_on_device_never_calls_a_tier(tmp_path) -> None:
@@ -249,6 +253,8 @@ def test_a_skipped_generation_runs_after_all_when_nothing_above_answers(tmp_path
     assert answer.reasons[:2] == ["prior 0.04 below 0.20: skipped local generation",
                                   "cloud failed: cloud_unavailable: down"]
     assert "fell back to the device answer" in answer.reasons and len(llm.prompts) == 2
+    # the skills had declined it before it went up: they are not asked again
+    assert [step.step for step in answer.trace].count("skills") == 1
     assert deltas == ["5pm"] and stream.answer is not None and stream.answer.text == "5pm"
     # below the refusal floor too: declined, still without generating
     router = FakeRouter(prior=0.01)
