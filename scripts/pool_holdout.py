@@ -13,7 +13,8 @@ Usage::
     python scripts/pool_holdout.py [--pool POOL.jsonl] [--out DIR]
 
 writes ``DIR/pool_p1.jsonl`` and ``pool_p2.jsonl`` (the halves) and ``pool_minus_p2.jsonl`` (the
-bank pool without the second half, nor any question worded like one of it). Then, for example::
+bank pool without the second half, nor any question worded like one of it; ``pool_minus_p1.jsonl``
+likewise, for checking a choice on the other half). Then, for example::
 
     edgesdk router fit --dataset $D/train.jsonl --dataset $D/dev.jsonl \\
         --bank-pool DIR/pool_minus_p2.jsonl --model gemma3-270m --out /tmp/cal.json
@@ -56,12 +57,14 @@ def main() -> None:
         raise SystemExit(f"{len(missing)} held-out ids are not in {args.pool} (e.g. "
                          f"{sorted(missing)[0]}): rebuild it with scripts/build_datasets.py")
     # the bank merges questions by text, so a pool copy of a held-out question would leak it
-    held_out = {_key(json.loads(by_id[i])["question"]) for i in p2}
+    held_out = {half: {_key(json.loads(by_id[i])["question"]) for i in ids}
+                for half, ids in (("p1", p1), ("p2", p2))}
     args.out.mkdir(parents=True, exist_ok=True)
     outputs = {"pool_p1.jsonl": [by_id[i] for i in split["p1"]],
                "pool_p2.jsonl": [by_id[i] for i in split["p2"]],
-               "pool_minus_p2.jsonl": [ln for ln in lines
-                                       if _key(json.loads(ln)["question"]) not in held_out]}
+               **{f"pool_minus_{half}.jsonl": [ln for ln in lines
+                                               if _key(json.loads(ln)["question"]) not in keys]
+                  for half, keys in held_out.items()}}
     for name, rows in outputs.items():
         (args.out / name).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
         print(f"{args.out / name}: {len(rows)} questions")
