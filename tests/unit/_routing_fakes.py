@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from edgesdk.errors import CalibrationError
+from edgesdk.routing import calibrate
 from edgesdk.routing.fit import Outcome, fit_calibration
 from edgesdk.types import Generation, GenerationEvidence
 
@@ -42,3 +49,11 @@ def synthetic_outcomes(n: int = 400, seed: int = 0) -> list[Outcome]:
 
 def fake_calibration(model_id: str = "fake-llm"):  # type: ignore[no-untyped-def]
     return fit_calibration(synthetic_outcomes(), model_id=model_id, model_sha256="a" * 64)
+
+
+def assert_refused(path: Path, data: dict[str, Any], match: str) -> None:
+    """Write ``data`` as the calibration file at ``path``: loading it must raise
+    ``CalibrationError`` matching ``match``."""
+    path.write_text(json.dumps(data))
+    with pytest.raises(CalibrationError, match=match):
+        calibrate.load(str(data["model_id"]), path=path)
