@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from edgesdk.textnorm import CJK, NO, NUMBER, YES, normalise, stem_word
+from edgesdk.textnorm import CJK, NUMBER, normalise, polarity, stem_word
 from edgesdk.types import Generation
 
 PEER_FEATURES = ("peer_agree", "peer_same", "peer_num_same", "peer_num_diff", "peer_yn_same",
@@ -50,14 +50,9 @@ def _content(norm: str) -> tuple[str, ...]:
 
 
 def _yes_no(norm: str) -> str | None:
-    if not norm:
-        return None
-    if CJK.match(norm):
-        if norm.startswith(("不", "否")):
-            return "no"
-        return "yes" if norm[:1] in YES else None
-    first = norm.split()[0]
-    return "yes" if first in YES else "no" if first in NO else None
+    """"yes" / "no" as scoring reads an answer (``textnorm.polarity``), else ``None``."""
+    said = polarity(norm)
+    return None if said is None else "yes" if said else "no"
 
 
 def _last_number(norm: str) -> float | None:
