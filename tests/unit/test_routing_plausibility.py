@@ -199,3 +199,7 @@ def test_shipped_calibrations_read_the_verdicts(model: str) -> None:
     assert cal.plausibility is not None and cal.plausibility.large_groups == 5
     assert PLAUSIBILITY_FEATURE in cal.scorer.features
     assert cal.fit_info["plausibility"]["llm_verdicts"] >= 10
+    # sentences of our own about well-known players the labelled data names
+    assert cal.plausibility.verdict(ask("Tom Brady scored a touchdown")) is True
+    assert cal.plausibility.verdict(ask("Kevin Durant scored a touchdown")) is False
+    assert cal.plausibility.verdict(ask("Someone Unheardof scored a touchdown")) is None
