@@ -55,6 +55,7 @@ from edgesdk.protocols import (
     TextRedactor,
     TierClient,
 )
+from edgesdk.routing.calibrate import question_embedder
 from edgesdk.routing.peer import AnswerMatcher
 from edgesdk.routing.policy import PolicyState
 from edgesdk.routing.signals import question_kind
@@ -79,6 +80,7 @@ from edgesdk.wiring import (
     build_default_tiers,
     default_redactor,
     default_router,
+    embedder_mb,
     estimate_memory_mb,
     image_bytes,
     percept_context,
@@ -92,6 +94,7 @@ REASONER_KINDS = frozenset({"math_word"})
 AudioInput = bytes | str | Path | Any
 
 log = logging.getLogger("edgesdk.assistant")
+WARM_UP_QUESTION = "Is the sun a star?"
 
 
 class DeviceAttempt:
@@ -176,7 +179,9 @@ class Assistant:
         peer_id = peer if isinstance(peer, str) else None
         to_load = [m for m in (None if llm else model_id, peer_id) if m is not None]
         self._check_budget(to_load, also=[model_id] if llm is not None else [],
-                           probe_for=model_id if use_probe and router is None else None)
+                           probe_for=model_id if use_probe and router is None else None,
+                           question_embedder=None if router is not None else
+                           question_embedder(model_id, home=self.settings.home))
         self.llm: LocalLLM = llm or self._load_llm(model_id)
         self.peer: LocalLLM | None = self._load_llm(peer) if isinstance(peer, str) else peer
         """A second local model whose agreement the router weighs, if its calibration has a
@@ -209,14 +214,31 @@ class Assistant:
         self._stats_lock = threading.Lock()
         self._device_only_reason: str | None = None
         self._answers: dict[str, Answer] = {}
-        self._warming = threading.Thread(target=warm_up_skills, name="edgesdk-warm-skills",
+        self._warming = threading.Thread(target=self._warm_up, name="edgesdk-warm-up",
                                          daemon=True)
-        """Loads the units skill's library while the first question is still to come."""
+        """Loads the units skill's library and the router's question embedder while the first
+        question is still to come."""
         self._warming.start()
 
+    def wait_warm(self, timeout: float | None = None) -> None:
+        """Wait for the start-up warm-up (the units skill's library, the router's question
+        embedder) to finish; servers call it before they open their port."""
+        self._warming.join(timeout)
+
+    def _warm_up(self) -> None:
+        warm_up_skills()
+        if isinstance(self.router, QuestionPreparer):
+            # a MiniLM answer bank (the phone's) loads its model at the first question: 0.25 s
+            try:
+                self.router.question_vector(WARM_UP_QUESTION)
+            except Exception as exc:  # decisions fail safe and say why; the Assistant works
+                log.warning("router question embedder unavailable: %s", type(exc).__name__)
+
     def _check_budget(self, model_ids: Sequence[str], *, also: Sequence[str] = (),
-                      probe_for: str | None = None) -> None:
-        """Refuse, before loading anything, models the profile may not or cannot hold."""
+                      probe_for: str | None = None,
+                      question_embedder: str | None = None) -> None:
+        """Refuse, before loading anything, models the profile may not or cannot hold (with
+        the default router's question embedder, when its answer bank needs a model)."""
         for model_id in model_ids:
             if model_id not in self.profile.allowed_llms:
                 self.catalog.manifest(model_id)  # unknown id -> UnknownModel first
@@ -225,12 +247,14 @@ class Assistant:
                     f"(allowed: {', '.join(self.profile.allowed_llms)}). Pick an allowed model "
                     "or a bigger profile (phone, edge)"
                 )
-        if not model_ids and probe_for is None:
+        if not model_ids and probe_for is None and not embedder_mb(question_embedder):
             return
         needed = estimate_memory_mb(self.profile, self.catalog, [*model_ids, *also],
-                                    probe_for=probe_for)
+                                    probe_for=probe_for, question_embedder=question_embedder)
         if needed > self.profile.memory_budget_mb:
-            extras = " and the hidden-state probe" if probe_for is not None else ""
+            extras = (" and the hidden-state probe" if probe_for is not None else "") + (
+                f" and the router's question embedder ({question_embedder})"
+                if embedder_mb(question_embedder) else "")
             raise MemoryBudgetExceeded(
                 f"profile '{self.profile.name}' has a {self.profile.memory_budget_mb} MB budget "
                 f"but {' + '.join(dict.fromkeys([*model_ids, *also]))}{extras} with its "

@@ -17,6 +17,8 @@ from edgesdk.catalog import Catalog
 from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile
 from edgesdk.errors import CloudError
+from edgesdk.local.embed import MODEL_ID as EMBEDDER_ID
+from edgesdk.local.embed import RESIDENT_MB as EMBEDDER_RESIDENT_MB
 from edgesdk.local.llm import LocalLLM
 from edgesdk.protocols import ChatResultLike, RouterLike, TextRedactor, TierClient
 from edgesdk.streams import FinalStream
@@ -38,11 +40,14 @@ PROBE_N_CTX = 256
 
 
 def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog,
-                       model_ids: str | Sequence[str], *, probe_for: str | None = None) -> int:
-    """Peak resident memory a profile needs for its LLM(s), its perceivers and, with
-    ``probe_for``, the hidden-state probe over that model (MB)."""
+                       model_ids: str | Sequence[str], *, probe_for: str | None = None,
+                       question_embedder: str | None = None) -> int:
+    """Peak resident memory a profile needs for its LLM(s), its perceivers, with ``probe_for``
+    the hidden-state probe over that model, and the router's ``question_embedder`` (the id its
+    answer bank was fitted with: ``calibrate.question_embedder``; hashed words cost nothing)
+    (MB)."""
     ids = [model_ids] if isinstance(model_ids, str) else list(model_ids)
-    total = float(profile.runtime_overhead_mb)
+    total = float(profile.runtime_overhead_mb) + embedder_mb(question_embedder)
     for model_id in ids:
         total += catalog.manifest(model_id).size / 1e6 + profile.n_ctx * KV_MB_PER_CTX_TOKEN
     if probe_for is not None:
@@ -50,6 +55,12 @@ def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog,
     for perceiver_model in perceiver_models(profile, catalog):
         total += 2 * catalog.manifest(perceiver_model).size / 1e6
     return math.ceil(total)
+
+
+def embedder_mb(embedder_id: str | None) -> int:
+    """Resident memory of the router's question embedder: MiniLM's measured footprint, 0 for
+    hashed words (no model) or no answer bank."""
+    return EMBEDDER_RESIDENT_MB if embedder_id == EMBEDDER_ID else 0
 
 
 def perceiver_models(profile: DeviceProfile, catalog: Catalog) -> list[str]:

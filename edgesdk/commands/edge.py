@@ -76,9 +76,13 @@ def serve(args: argparse.Namespace) -> int:
 def warm_up(assistant: Assistant) -> None:
     """One tiny generation before the port opens: llama.cpp's first evaluation (page faults,
     buffer allocation, the few-shot prefix that later requests reuse from its cache) costs
-    seconds, and the first glasses request should not pay for it against its deadline."""
+    seconds, and the first glasses request should not pay for it against its deadline. Then
+    waits for the Assistant's own warm-up (the units library, the router's question
+    embedder)."""
+    from edgesdk.assistant import WARM_UP_QUESTION
     from edgesdk.local.prompts import qa_prompt, stop_for
 
     llm = assistant.llm
-    llm.generate(qa_prompt(llm.prompt_style, "Is the sun a star?"), max_tokens=1,
+    llm.generate(qa_prompt(llm.prompt_style, WARM_UP_QUESTION), max_tokens=1,
                  stop=stop_for(llm.prompt_style), evidence=False)
+    assistant.wait_warm()  # the units library and the router's question embedder, if any

@@ -33,10 +33,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fit.add_argument("--peer", default=None, metavar="MODEL",
                      help="also fit the scorer that reads this second local model's answer "
                           "(peer agreement; its generations are cached like the main model's)")
-    fit.add_argument("--bank-embedder", choices=("hashed", "minilm", "none"), default="hashed",
+    fit.add_argument("--bank-embedder", choices=("auto", "hashed", "minilm", "none"),
+                     default="auto",
                      help="question representation of the answer-neighbour bank: hashed words "
-                          "(built in, default), MiniLM (~160 MB more memory at run time), or "
-                          "none (no bank); see docs/router.md")
+                          "(built in), MiniLM (~160 MB more memory at run time), or none (no "
+                          "bank); auto (default): what the model's shipped calibration uses "
+                          "(MiniLM for gemma3-270m, hashed words otherwise); see docs/router.md")
     fit.add_argument("--bank-pool", type=Path, action="append", default=[],
                      help="JSONL of more labelled {question, answers} for the answer bank only "
                           "(no generation needed; scripts/build_datasets.py writes pool.jsonl "
@@ -72,9 +74,15 @@ def _fit(args: argparse.Namespace) -> int:
     from edgesdk.routing.neighbours import HashedWords
 
     embedder: Any = None
-    if args.bank_embedder == "hashed":
+    choice = args.bank_embedder
+    if choice == "auto":
+        from edgesdk.local.embed import MODEL_ID as MINILM_ID
+        from edgesdk.routing.calibrate import shipped_question_embedder
+
+        choice = "minilm" if shipped_question_embedder(args.model) == MINILM_ID else "hashed"
+    if choice == "hashed":
         embedder = HashedWords()
-    elif args.bank_embedder == "minilm":
+    elif choice == "minilm":
         from edgesdk.local.embed import MiniLMEmbedder
 
         embedder = MiniLMEmbedder.load(threads=2)

@@ -29,6 +29,10 @@ from edgesdk.errors import InputError, MissingExtra, ModelLoadError
 MODEL_ID = "minilm-l6-int8"
 TOKENIZER_ID = "minilm-l6-tokenizer"
 DIM = 384
+RESIDENT_MB = 160
+"""Measured: resident memory after loading the embedder and embedding one question (VmRSS
++159 MB, onnxruntime on x86-64; the int8 weights are folded back to float32 at load, and no
+session option changed that). Loading takes 0.25 s, a question ~6 ms on one thread."""
 
 
 def _import(module: str) -> ModuleType:

@@ -269,6 +269,29 @@ def resolve(model_id: str, *, home: Path | None = None) -> Path:
     return mine if mine.exists() else CALIBRATION_DIR / f"{model_id}.json"
 
 
+def question_embedder(model_id: str, *, home: Path | None = None) -> str | None:
+    """The question embedder the answer bank of ``model_id``'s calibration (as ``load`` would
+    pick it) was fitted with, read from the file's ``fit_info`` without loading the bank, so a
+    profile can budget its memory before anything loads; ``None`` without a calibration or a
+    bank."""
+    return _bank_embedder_of(resolve(model_id, home=home))
+
+
+def shipped_question_embedder(model_id: str) -> str | None:
+    """Like ``question_embedder``, for the calibration shipped with the package (what
+    ``edgesdk router fit --bank-embedder auto`` follows)."""
+    return _bank_embedder_of(CALIBRATION_DIR / f"{model_id}.json")
+
+
+def _bank_embedder_of(path: Path) -> str | None:
+    try:
+        bank = json.loads(path.read_text(encoding="utf-8"))["fit_info"]["answer_bank"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    value = bank.get("embedder_id") if isinstance(bank, dict) else None
+    return str(value) if value else None
+
+
 def load(model_id: str, *, model_sha256: str | None = None, path: Path | None = None,
          home: Path | None = None) -> Calibration:
     """The calibration of ``model_id``: ``path`` if given, else the one fitted on the user's

@@ -574,10 +574,12 @@ def test_question_embedding_is_computed_before_generation_and_traced(tmp_path) -
     router = Router(calibration=cal, policy=Policy(threshold=0.5), embedder=emb)
     llm = FakeLLM({"instrument": ("piano", -0.2)})
     with make(tmp_path, router=router, llm=llm) as a:
+        a.wait_warm(timeout=30)  # the start-up warm-up embeds a question of its own
+        warm = emb.calls
         answer = a.ask("The instrument played by musician 12 is")
     steps = [s.step for s in answer.trace]
     assert steps == ["skills", "embed_question", "local_llm", "route"]
-    assert emb.calls == 1
+    assert warm == 1 and emb.calls == warm + 1  # once for the question, reused by decide
     assert any("similar labelled questions" in r for r in answer.reasons)
 
 
@@ -640,6 +642,39 @@ def test_the_probe_counts_against_the_memory_budget_before_anything_loads(tmp_pa
                   tiers=[])
 
 
+def test_the_routers_question_embedder_counts_against_the_memory_budget(tmp_path) -> None:
+    from edgesdk.catalog import Catalog
+    from edgesdk.devices import get_profile
+    from edgesdk.errors import MemoryBudgetExceeded
+    from edgesdk.local.embed import MODEL_ID, RESIDENT_MB
+    from edgesdk.routing.calibrate import question_embedder
+    from edgesdk.routing.neighbours import HASHED_ID
+    from edgesdk.wiring import estimate_memory_mb
+
+    # the shipped calibrations: Gemma's bank reads MiniLM vectors, SmolLM2's hashed words
+    assert question_embedder("gemma3-270m", home=tmp_path) == MODEL_ID
+    assert question_embedder("smollm2-135m-instruct", home=tmp_path) == HASHED_ID
+    assert question_embedder("no-such-model", home=tmp_path) is None
+    from edgesdk.routing.calibrate import shipped_question_embedder
+
+    assert shipped_question_embedder("gemma3-270m") == MODEL_ID  # what router fit follows
+    phone = get_profile("phone")
+    catalog = Catalog(settings=Settings(home=tmp_path))
+    plain = estimate_memory_mb(phone, catalog, ["gemma3-270m"])
+    assert estimate_memory_mb(phone, catalog, ["gemma3-270m"],
+                              question_embedder=MODEL_ID) == plain + RESIDENT_MB
+    assert estimate_memory_mb(phone, catalog, ["gemma3-270m"], question_embedder=HASHED_ID) == plain
+    assert plain + RESIDENT_MB <= phone.memory_budget_mb
+    # a given LLM loads nothing more, but the default router's MiniLM does
+    with pytest.raises(MemoryBudgetExceeded, match="question embedder"):
+        Assistant(profile=phone.model_copy(update={"memory_budget_mb": plain}),
+                  settings=Settings(home=tmp_path), llm=FakeLLM(model_id="gemma3-270m"),
+                  tiers=[])
+    Assistant(profile=phone.model_copy(update={"memory_budget_mb": plain + RESIDENT_MB}),
+              settings=Settings(home=tmp_path), llm=FakeLLM(model_id="gemma3-270m"),
+              tiers=[]).close()
+
+
 def test_probe_with_your_own_router_is_a_config_error(tmp_path) -> None:
     from edgesdk.errors import ConfigError
 
@@ -698,3 +733,33 @@ def test_a_request_to_act_is_never_generated_and_declined_when_it_cannot_go_up(t
     with make(tmp_path, router=router, llm=llm, tiers=[tier]) as a:
         answer = a.ask("Remind me to call mom")
     assert llm.prompts == [] and answer.tier == "cloud" and not answer.declined
+
+
+def test_the_routers_question_embedder_is_warmed_before_the_first_question(tmp_path,
+                                                                            caplog) -> None:
+    from edgesdk.assistant import WARM_UP_QUESTION
+
+    class Preparing(FakeRouter):
+        def __init__(self, error: Exception | None = None) -> None:
+            super().__init__(threshold=0.5)
+            self.vectors: list[str] = []
+            self.error = error
+
+        def question_vector(self, question: str) -> list[float]:
+            self.vectors.append(question)
+            if self.error is not None:
+                raise self.error
+            return [1.0]
+
+    router = Preparing()
+    with make(tmp_path, router=router) as a:
+        a.wait_warm(timeout=30)
+        assert router.vectors == [WARM_UP_QUESTION]  # loaded at start, not at the first ask
+        a.ask("The capital of France is")
+    assert router.vectors == [WARM_UP_QUESTION, "The capital of France is"]
+    # an embedder that cannot load is logged; the Assistant still answers (failing safe)
+    broken = Preparing(error=RuntimeError("no onnxruntime"))
+    with make(tmp_path, router=broken) as a:
+        a.wait_warm(timeout=30)
+        assert a.ask("The capital of France is").text == "Paris"
+    assert "router question embedder unavailable: RuntimeError" in caplog.text

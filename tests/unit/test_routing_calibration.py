@@ -66,15 +66,22 @@ def test_logistic_recovers_slope() -> None:
 def test_shipped_calibrations_load() -> None:
     from edgesdk.catalog import Catalog
 
+    # the watch and glasses model reads hashed words (no memory); the phone's, MiniLM vectors
+    embedders = {"smollm2-135m-instruct": "hashed-words-v1", "gemma3-270m": "minilm-l6-int8"}
+    banks = set()
     for path in calibrate.CALIBRATION_DIR.glob("*.json"):
         model_id = path.stem
         cal = calibrate.load(model_id, model_sha256=Catalog().manifest(model_id).sha256)
         assert cal.prior is not None
         assert 0.5 < cal.skill_accuracy <= 1.0
         bank = cal.answer_bank
-        assert bank is not None and bank.embedder_id == "hashed-words-v1"
+        assert bank is not None and bank.embedder_id == embedders.pop(model_id)
         assert len(bank.answers) > 10000 and bank.vectors.shape == (len(bank.answers), 64)
         assert {"nb_rate", "nb_wrate", "nb_sim"} <= set(cal.scorer.features)
+        banks.add(bank.file)
+    assert not embedders  # every default model ships one
+    # and no bank file ships that no calibration reads
+    assert banks == {p.name for p in calibrate.CALIBRATION_DIR.glob("answer-bank-*.npz")}
 
 
 def test_a_calibration_fitted_on_the_users_data_is_found_before_the_shipped_one(
