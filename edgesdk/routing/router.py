@@ -31,6 +31,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +59,25 @@ VECTOR_CACHE = 64
 
 
 def _bank_embedder(embedder_id: str) -> Embedder:
-    """The question representation an answer bank was fitted with."""
+    """The question representation an answer bank was fitted with. A model-backed one is loaded
+    once per process and shared by every router (MiniLM holds ~160 MB; onnxruntime sessions
+    and the tokenizer may be called from several threads)."""
     if embedder_id == HASHED_ID:
         return HashedWords()
-    from edgesdk.local.embed import MODEL_ID, MiniLMEmbedder
+    from edgesdk.local.embed import MODEL_ID
 
     if embedder_id == MODEL_ID:
-        return MiniLMEmbedder.load(threads=1)
+        return _shared_minilm()
     raise CalibrationError(f"the calibration's answer bank was fitted with the question "
                            f"embedder '{embedder_id}', which this edgesdk does not know; refit "
                            "with: edgesdk router fit ... --bank-embedder hashed")
+
+
+@lru_cache(maxsize=1)
+def _shared_minilm() -> Embedder:
+    from edgesdk.local.embed import MiniLMEmbedder
+
+    return MiniLMEmbedder.load(threads=1)
 
 
 class Router:

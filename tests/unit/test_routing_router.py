@@ -185,3 +185,13 @@ def test_refusal_needs_a_known_low_confidence() -> None:
     assert sure.action == "stay" and sure.confidence_known
     assert Policy(threshold=0.5).decide(question="q", confidence=0.01, mode="prefer-on-device",
                                         state=offline).action == "stay"  # no floor: show it
+
+
+def test_routers_share_one_loaded_minilm() -> None:
+    from edgesdk.local.embed import MODEL_ID
+    from edgesdk.routing.neighbours import HASHED_ID
+    from edgesdk.routing.router import _bank_embedder
+
+    # ~160 MB each: a process with several routers (an app, an edge server) loads it once
+    assert _bank_embedder(MODEL_ID) is _bank_embedder(MODEL_ID)
+    assert _bank_embedder(HASHED_ID) is not _bank_embedder(HASHED_ID)  # no state to share
