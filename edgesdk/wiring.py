@@ -17,7 +17,6 @@ from edgesdk.catalog import Catalog
 from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile
 from edgesdk.errors import CloudError
-from edgesdk.local.embed import MODEL_ID as EMBEDDER_ID
 from edgesdk.local.embed import RESIDENT_MB as EMBEDDER_RESIDENT_MB
 from edgesdk.local.llm import LocalLLM
 from edgesdk.protocols import ChatResultLike, RouterLike, TextRedactor, TierClient
@@ -58,9 +57,9 @@ def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog,
 
 
 def embedder_mb(embedder_id: str | None) -> int:
-    """Resident memory of the router's question embedder: MiniLM's measured footprint, 0 for
+    """Resident memory of the router's question embedder: a MiniLM's measured footprint, 0 for
     hashed words (no model) or no answer bank."""
-    return EMBEDDER_RESIDENT_MB if embedder_id == EMBEDDER_ID else 0
+    return EMBEDDER_RESIDENT_MB.get(embedder_id or "", 0)
 
 
 def perceiver_models(profile: DeviceProfile, catalog: Catalog) -> list[str]:

@@ -33,12 +33,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fit.add_argument("--peer", default=None, metavar="MODEL",
                      help="also fit the scorer that reads this second local model's answer "
                           "(peer agreement; its generations are cached like the main model's)")
-    fit.add_argument("--bank-embedder", choices=("auto", "hashed", "minilm", "none"),
-                     default="auto",
+    fit.add_argument("--bank-embedder",
+                     choices=("auto", "hashed", "minilm", "minilm-l3", "none"), default="auto",
                      help="question representation of the answer-neighbour bank: hashed words "
-                          "(built in), MiniLM (~160 MB more memory at run time), or none (no "
-                          "bank); auto (default): what the model's shipped calibration uses "
-                          "(MiniLM for gemma3-270m, hashed words otherwise); see docs/router.md")
+                          "(built in), MiniLM-L6 (~160 MB more memory at run time), "
+                          "paraphrase-MiniLM-L3 (~100 MB), or none (no bank); auto (default): "
+                          "what the model's shipped calibration uses (L6 for gemma3-270m, L3 for "
+                          "smollm2-135m-instruct, hashed words otherwise); see docs/router.md")
     fit.add_argument("--bank-pool", type=Path, action="append", default=[],
                      help="JSONL of more labelled {question, answers} for the answer bank only "
                           "(no generation needed; scripts/build_datasets.py writes pool.jsonl "
@@ -74,18 +75,19 @@ def _fit(args: argparse.Namespace) -> int:
     from edgesdk.routing.neighbours import HashedWords
 
     embedder: Any = None
+    from edgesdk.local.embed import L3_MODEL_ID, MODEL_ID, MiniLMEmbedder
+
+    models = {"minilm": MODEL_ID, "minilm-l3": L3_MODEL_ID}
     choice = args.bank_embedder
     if choice == "auto":
-        from edgesdk.local.embed import MODEL_ID as MINILM_ID
         from edgesdk.routing.calibrate import shipped_question_embedder
 
-        choice = "minilm" if shipped_question_embedder(args.model) == MINILM_ID else "hashed"
+        shipped = shipped_question_embedder(args.model)
+        choice = next((name for name, mid in models.items() if mid == shipped), "hashed")
     if choice == "hashed":
         embedder = HashedWords()
-    elif choice == "minilm":
-        from edgesdk.local.embed import MiniLMEmbedder
-
-        embedder = MiniLMEmbedder.load(threads=2)
+    elif choice in models:
+        embedder = MiniLMEmbedder.load(threads=2, model_id=models[choice])
     hidden = None
     if args.probe:
         from edgesdk.evalrun import hidden_cache

@@ -27,13 +27,19 @@ from edgesdk.catalog import Catalog
 from edgesdk.errors import InputError, MissingExtra, ModelLoadError
 
 MODEL_ID = "minilm-l6-int8"
+L3_MODEL_ID = "minilm-l3-paraphrase"
+"""paraphrase-MiniLM-L3-v2 (3 layers, float32): the watch's and glasses' router question
+vectors, where MiniLM-L6's memory does not fit; same tokenizer, same pooling."""
 TOKENIZER_ID = "minilm-l6-tokenizer"
 DIM = 384
-RESIDENT_MB = 160
-"""Measured: resident memory after loading the embedder and embedding one question (VmRSS
-+159 MB, onnxruntime on x86-64: graph optimisation folds the int8 weights back to float32 at
-load; with it off they stay int8, +64 MB, but a question takes 62 ms instead of ~6 and the
-first runs peak at +153 MB). Loading takes 0.25 s."""
+HIDDEN_OUTPUT = {MODEL_ID: "last_hidden_state", L3_MODEL_ID: "onnx::Shape_422"}
+"""Each model's per-token output (mean-pooled here)."""
+RESIDENT_MB = {MODEL_ID: 160, L3_MODEL_ID: 100}
+"""Measured: resident memory after loading the embedder and embedding one question. MiniLM-L6
+int8: VmRSS +159 MB on onnxruntime x86-64 (graph optimisation folds the int8 weights back to
+float32 at load; with it off they stay int8, +64 MB, but a question takes 62 ms instead of ~6
+and the first runs peak at +153 MB), 0.25 s to load. L3: +97 MB (+120 at peak), ~2 ms a
+question."""
 
 
 def _import(module: str) -> ModuleType:
@@ -50,7 +56,12 @@ class MiniLMEmbedder:
     dim = DIM
 
     def __init__(self, *, session: Any, tokenizer: Any, max_length: int = 256,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, model_id: str = MODEL_ID) -> None:
+        if model_id not in HIDDEN_OUTPUT:
+            raise InputError(f"unknown embedding model '{model_id}' (known: "
+                             f"{', '.join(HIDDEN_OUTPUT)})")
+        self.model_id = model_id
+        self._output = HIDDEN_OUTPUT[model_id]
         self._session = session
         self._tokenizer = tokenizer
         self._tokenizer.enable_truncation(max_length=max_length)
@@ -60,15 +71,15 @@ class MiniLMEmbedder:
 
     @classmethod
     def load(cls, *, catalog: Catalog | None = None, threads: int = 1,
-             max_length: int = 256) -> MiniLMEmbedder:
+             max_length: int = 256, model_id: str = MODEL_ID) -> MiniLMEmbedder:
         catalog = catalog or Catalog()
-        return cls.from_files(model=catalog.locate(MODEL_ID),
+        return cls.from_files(model=catalog.locate(model_id),
                               tokenizer=catalog.locate(TOKENIZER_ID), threads=threads,
-                              max_length=max_length)
+                              max_length=max_length, model_id=model_id)
 
     @classmethod
     def from_files(cls, *, model: Path, tokenizer: Path, threads: int = 1,
-                   max_length: int = 256) -> MiniLMEmbedder:
+                   max_length: int = 256, model_id: str = MODEL_ID) -> MiniLMEmbedder:
         ort = _import("onnxruntime")
         tokenizers = _import("tokenizers")
         options = ort.SessionOptions()
@@ -81,9 +92,9 @@ class MiniLMEmbedder:
         except Exception as exc:  # engine errors are not ours to leak
             raise ModelLoadError(
                 f"could not load the embedding model {model} / {tokenizer}: {exc}. "
-                f"Re-fetch with: edgesdk models fetch {MODEL_ID} {TOKENIZER_ID} --force"
+                f"Re-fetch with: edgesdk models fetch {model_id} {TOKENIZER_ID} --force"
             ) from exc
-        return cls(session=session, tokenizer=tok, max_length=max_length)
+        return cls(session=session, tokenizer=tok, max_length=max_length, model_id=model_id)
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if isinstance(texts, str):
@@ -100,7 +111,8 @@ class MiniLMEmbedder:
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask,
                  "token_type_ids": np.zeros_like(ids)}
-        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
+        hidden = self._session.run([self._output],
+                                   {k: v for k, v in feeds.items() if k in self._inputs})[0]
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

@@ -31,7 +31,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -64,20 +64,20 @@ def _bank_embedder(embedder_id: str) -> Embedder:
     and the tokenizer may be called from several threads)."""
     if embedder_id == HASHED_ID:
         return HashedWords()
-    from edgesdk.local.embed import MODEL_ID
+    from edgesdk.local.embed import HIDDEN_OUTPUT
 
-    if embedder_id == MODEL_ID:
-        return _shared_minilm()
+    if embedder_id in HIDDEN_OUTPUT:
+        return _shared_minilm(embedder_id)
     raise CalibrationError(f"the calibration's answer bank was fitted with the question "
                            f"embedder '{embedder_id}', which this edgesdk does not know; refit "
                            "with: edgesdk router fit ... --bank-embedder hashed")
 
 
-@lru_cache(maxsize=1)
-def _shared_minilm() -> Embedder:
+@cache
+def _shared_minilm(model_id: str) -> Embedder:
     from edgesdk.local.embed import MiniLMEmbedder
 
-    return MiniLMEmbedder.load(threads=1)
+    return MiniLMEmbedder.load(threads=1, model_id=model_id)
 
 
 class Router:

@@ -646,14 +646,14 @@ def test_the_routers_question_embedder_counts_against_the_memory_budget(tmp_path
     from edgesdk.catalog import Catalog
     from edgesdk.devices import get_profile
     from edgesdk.errors import MemoryBudgetExceeded
-    from edgesdk.local.embed import MODEL_ID, RESIDENT_MB
+    from edgesdk.local.embed import L3_MODEL_ID, MODEL_ID, RESIDENT_MB
     from edgesdk.routing.calibrate import question_embedder
     from edgesdk.routing.neighbours import HASHED_ID
     from edgesdk.wiring import estimate_memory_mb
 
-    # the shipped calibrations: Gemma's bank reads MiniLM vectors, SmolLM2's hashed words
+    # the shipped calibrations: Gemma's bank reads MiniLM-L6 vectors, SmolLM2's the smaller L3
     assert question_embedder("gemma3-270m", home=tmp_path) == MODEL_ID
-    assert question_embedder("smollm2-135m-instruct", home=tmp_path) == HASHED_ID
+    assert question_embedder("smollm2-135m-instruct", home=tmp_path) == L3_MODEL_ID
     assert question_embedder("no-such-model", home=tmp_path) is None
     from edgesdk.routing.calibrate import shipped_question_embedder
 
@@ -662,15 +662,19 @@ def test_the_routers_question_embedder_counts_against_the_memory_budget(tmp_path
     catalog = Catalog(settings=Settings(home=tmp_path))
     plain = estimate_memory_mb(phone, catalog, ["gemma3-270m"])
     assert estimate_memory_mb(phone, catalog, ["gemma3-270m"],
-                              question_embedder=MODEL_ID) == plain + RESIDENT_MB
+                              question_embedder=MODEL_ID) == plain + RESIDENT_MB[MODEL_ID]
     assert estimate_memory_mb(phone, catalog, ["gemma3-270m"], question_embedder=HASHED_ID) == plain
-    assert plain + RESIDENT_MB <= phone.memory_budget_mb
+    assert plain + RESIDENT_MB[MODEL_ID] <= phone.memory_budget_mb
+    # the watch holds SmolLM2 with the L3 embedder inside its 400 MB
+    watch = get_profile("watch")
+    assert estimate_memory_mb(watch, catalog, ["smollm2-135m-instruct"],
+                              question_embedder=L3_MODEL_ID) <= watch.memory_budget_mb
     # a given LLM loads nothing more, but the default router's MiniLM does
     with pytest.raises(MemoryBudgetExceeded, match="question embedder"):
         Assistant(profile=phone.model_copy(update={"memory_budget_mb": plain}),
                   settings=Settings(home=tmp_path), llm=FakeLLM(model_id="gemma3-270m"),
                   tiers=[])
-    Assistant(profile=phone.model_copy(update={"memory_budget_mb": plain + RESIDENT_MB}),
+    Assistant(profile=phone.model_copy(update={"memory_budget_mb": plain + RESIDENT_MB[MODEL_ID]}),
               settings=Settings(home=tmp_path), llm=FakeLLM(model_id="gemma3-270m"),
               tiers=[]).close()
 

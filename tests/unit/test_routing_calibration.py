@@ -66,8 +66,8 @@ def test_logistic_recovers_slope() -> None:
 def test_shipped_calibrations_load() -> None:
     from edgesdk.catalog import Catalog
 
-    # the watch and glasses model reads hashed words (no memory); the phone's, MiniLM vectors
-    embedders = {"smollm2-135m-instruct": "hashed-words-v1", "gemma3-270m": "minilm-l6-int8"}
+    # the watch and glasses model reads the small MiniLM-L3's vectors, the phone's MiniLM-L6's
+    embedders = {"smollm2-135m-instruct": "minilm-l3-paraphrase", "gemma3-270m": "minilm-l6-int8"}
     banks = set()
     for path in calibrate.CALIBRATION_DIR.glob("*.json"):
         model_id = path.stem

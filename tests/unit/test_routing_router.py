@@ -188,10 +188,13 @@ def test_refusal_needs_a_known_low_confidence() -> None:
 
 
 def test_routers_share_one_loaded_minilm() -> None:
-    from edgesdk.local.embed import MODEL_ID
+    from edgesdk.local.embed import L3_MODEL_ID, MODEL_ID
     from edgesdk.routing.neighbours import HASHED_ID
     from edgesdk.routing.router import _bank_embedder
 
-    # ~160 MB each: a process with several routers (an app, an edge server) loads it once
+    # ~100-160 MB each: a process with several routers (an app, an edge server) loads it once
     assert _bank_embedder(MODEL_ID) is _bank_embedder(MODEL_ID)
+    assert _bank_embedder(L3_MODEL_ID) is _bank_embedder(L3_MODEL_ID)
+    assert _bank_embedder(L3_MODEL_ID) is not _bank_embedder(MODEL_ID)
+    assert _bank_embedder(L3_MODEL_ID).model_id == L3_MODEL_ID
     assert _bank_embedder(HASHED_ID) is not _bank_embedder(HASHED_ID)  # no state to share
