@@ -1,15 +1,17 @@
 """Sentence embeddings on the device: all-MiniLM-L6-v2, int8 ONNX, via onnxruntime + tokenizers.
 
 Several capabilities need to know whether two texts mean the same thing: curation (novelty and
-near-duplicates), the router (questions like ones it got wrong before), device/cloud
-disagreement. MiniLM-L6 int8 is 23 MB and embeds a short sentence in a few milliseconds on one
-core, so it fits every profile. The recipe is the sentence-transformers one: WordPiece tokens
-(truncated to 256), the last hidden state mean-pooled over the attention mask, L2-normalised, so
+near-duplicates), the router (the question vectors of its answer bank), device/cloud
+disagreement. Two models: all-MiniLM-L6-v2 int8 (a 23 MB file, but ~160 MB resident once
+onnxruntime has folded its weights to float32; ~6 ms a sentence on one core) and the smaller
+paraphrase-MiniLM-L3-v2 (3 layers, ~100 MB resident, 2-4 ms), which is what fits beside
+SmolLM2 on the watch. The recipe is the sentence-transformers one for both: WordPiece tokens
+(truncated to 256), the per-token output mean-pooled over the attention mask, L2-normalised, so
 a dot product is the cosine similarity.
 
-Both the model and its tokenizer come from registry packages through the catalog
-(``minilm-l6-int8``, ``minilm-l6-tokenizer``); ``onnxruntime`` and ``tokenizers`` are the
-``embed`` extra, imported only when an embedder is loaded.
+The models and their shared tokenizer come from registry packages through the catalog
+(``minilm-l6-int8``, ``minilm-l3-paraphrase``, ``minilm-l6-tokenizer``); ``onnxruntime`` and
+``tokenizers`` are the ``embed`` extra, imported only when an embedder is loaded.
 """
 
 from __future__ import annotations
