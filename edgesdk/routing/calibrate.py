@@ -196,14 +196,15 @@ class Calibration:
             if cal.answer_bank is None:
                 raise ValueError("it has an answer history but no answer bank")
             cal.history.check(cal.answer_bank)
-        reads_own = [s for s in (cal.scorer, cal.scorer_probe, cal.scorer_peer)
-                     if s is not None and set(OWN_FEATURES) & set(s.features)]
-        if reads_own and (cal.history is None or not cal.history.has_answers):
+        scorers = [s for s in (cal.scorer, cal.scorer_probe, cal.scorer_peer) if s is not None]
+
+        def read(names: Sequence[str]) -> bool:
+            return any(set(names) & set(s.features) for s in scorers)
+
+        if read(OWN_FEATURES) and (cal.history is None or not cal.history.has_answers):
             raise ValueError("its scorer reads the model's own answers to similar questions "
                              "but its answer history stores none")
-        if cal.plausibility is None and any(
-                s is not None and PLAUSIBILITY_FEATURE in s.features
-                for s in (cal.scorer, cal.scorer_probe, cal.scorer_peer)):
+        if read((PLAUSIBILITY_FEATURE,)) and cal.plausibility is None:
             raise ValueError("its scorer reads plausibility verdicts but it stores no "
                              "plausibility graph")
         return cal

@@ -215,6 +215,14 @@ class Router:
                 self._vectors.popitem(last=False)
             return vector
 
+    def _labelled_signals(self, question: str, answer: str, feats: dict[str, float],
+                          why: list[str]) -> None:
+        """The signals read from the calibration's labelled data (answer neighbours, the
+        model's own record, the plausibility verdict): one place for ``decide`` and
+        ``features`` (online learning) alike."""
+        self._neighbours(question, answer, feats, why)
+        self._plausibility(question, answer, feats, why)
+
     def _neighbours(self, question: str, answer: str, feats: dict[str, float],
                     why: list[str]) -> None:
         bank = self.calibration.answer_bank
@@ -250,8 +258,7 @@ class Router:
         """Every signal the plain scorer reads (generation, question, answer neighbours, the
         model's own record on similar questions, the plausibility verdict)."""
         feats = signals.extract(question, generation)
-        self._neighbours(question, generation.text, feats, [])
-        self._plausibility(question, generation.text, feats, [])
+        self._labelled_signals(question, generation.text, feats, [])
         return feats
 
     # ------------------------------------------------------------------ confidence
@@ -329,8 +336,7 @@ class Router:
         if bad:
             return None, [f"invalid signals: {', '.join(bad)}"], False
         why = [f"kind {kind}", f"min token log-prob {feats['lp_min']:.2f}"]
-        self._neighbours(question, generation.text, feats, why)
-        self._plausibility(question, generation.text, feats, why)
+        self._labelled_signals(question, generation.text, feats, why)
         with_peer, used_peer = self._peer_score(question, generation, peer, feats, why)
         conf = (with_peer if with_peer is not None
                 else self._score(question, generation.text, feats, why))
