@@ -34,7 +34,7 @@ from edgesdk.errors import CalibrationError
 from edgesdk.routing.history import OWN_FEATURES, AnswerHistory
 from edgesdk.routing.metrics import FloatArray, auroc
 from edgesdk.routing.neighbours import AnswerBank
-from edgesdk.routing.plausibility import PLAUSIBILITY_FEATURE, PlausibilityGraph
+from edgesdk.routing.plausibility import PLAUSIBILITY_FEATURE, SOFT_FEATURE, PlausibilityGraph
 
 FORMAT_VERSION = 2
 """2: answer banks carry the rare-word index (``entities.py``); a format-1 file must be refit."""
@@ -45,7 +45,15 @@ INLINE_BANK_MAX = 2000
 
 @dataclass(frozen=True, kw_only=True)
 class LinearScorer:
-    """Standardise → logistic regression → Platt (``a·z + b``) or isotonic (breakpoints)."""
+    """Clip to the training range → standardise → logistic regression → Platt (``a·z + b``)
+    or isotonic (breakpoints).
+
+    The clip (``low``/``high``: each design column's minimum and maximum over the rows it was
+    fitted on) keeps a linear model from extrapolating: Gemma's calibration scored the
+    one-token answer "cheese" at log-prob −4 to *Is the moon made of cheese?* — lower than
+    any yes/no answer it was fitted on — 0.79 without it (its weight on yes/no questions' mean
+    log-prob is negative, so unseen lows read as confidence) and 0.10 with it. ``nan`` still
+    passes through (fail safe)."""
 
     features: tuple[str, ...]
     interactions: tuple[tuple[str, str], ...]
@@ -56,6 +64,15 @@ class LinearScorer:
     platt: tuple[float, float] = (1.0, 0.0)
     isotonic_x: tuple[float, ...] = ()
     isotonic_y: tuple[float, ...] = ()
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+    """Per design column, the training range (empty: no clip, as in files fitted before it)."""
+
+    def __post_init__(self) -> None:
+        columns = len(self.features) + len(self.interactions)
+        if (self.low or self.high) and not len(self.low) == len(self.high) == columns:
+            raise ValueError(f"scorer: {len(self.low)} lows and {len(self.high)} highs for "
+                             f"{columns} columns")
 
     def design(self, feats: Mapping[str, float]) -> list[float]:
         row = [feats.get(n, math.nan) for n in self.features]
@@ -63,9 +80,12 @@ class LinearScorer:
         return row
 
     def logit(self, feats: Mapping[str, float]) -> float:
+        row = self.design(feats)
+        if self.low:
+            row = [lo if x < lo else hi if x > hi else x  # nan fails both: kept
+                   for x, lo, hi in zip(row, self.low, self.high, strict=True)]
         z = self.bias
-        for x, m, s, w in zip(self.design(feats), self.mean, self.scale, self.weights,
-                              strict=True):
+        for x, m, s, w in zip(row, self.mean, self.scale, self.weights, strict=True):
             z += w * (x - m) / s
         return z
 
@@ -170,6 +190,7 @@ class Calibration:
                 bias=float(d["bias"]), platt=(float(d["platt"][0]), float(d["platt"][1])),
                 isotonic_x=tuple(d.get("isotonic_x", ())),
                 isotonic_y=tuple(d.get("isotonic_y", ())),
+                low=tuple(d.get("low", ())), high=tuple(d.get("high", ())),
             )
 
         cal = cls(
@@ -207,6 +228,14 @@ class Calibration:
         if read((PLAUSIBILITY_FEATURE,)) and cal.plausibility is None:
             raise ValueError("its scorer reads plausibility verdicts but it stores no "
                              "plausibility graph")
+        centroids = None if cal.plausibility is None else cal.plausibility.centroids
+        if read((SOFT_FEATURE,)) and centroids is None:
+            raise ValueError("its scorer reads soft plausibility verdicts but its plausibility "
+                             "graph stores no group centroids")
+        if centroids is not None and (cal.answer_bank is None
+                                      or cal.answer_bank.embedder_id != centroids.embedder_id):
+            raise ValueError(f"its plausibility centroids were embedded with "
+                             f"'{centroids.embedder_id}', not with its answer bank's embedder")
         return cal
 
 
@@ -403,7 +432,8 @@ def fit_scorer(
     mean, scale, w, b, oof = _standardised_logistic(x, y, l2=l2, folds=folds, seed=seed)
     scorer = LinearScorer(features=tuple(features), interactions=tuple(interactions),
                           mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
-                          weights=tuple(w.tolist()), bias=b)
+                          weights=tuple(w.tolist()), bias=b,
+                          low=tuple(x.min(axis=0).tolist()), high=tuple(x.max(axis=0).tolist()))
     if method == "isotonic":
         ix, iy = fit_isotonic(oof, y)
         scorer = LinearScorer(**{**asdict(scorer), "isotonic_x": ix, "isotonic_y": iy})

@@ -33,9 +33,14 @@ from edgesdk.routing.history import (
     shareable_answers,
 )
 from edgesdk.routing.metrics import FloatArray, auroc, ece
-from edgesdk.routing.neighbours import BANK_FEATURES, AnswerBank, fit_bank
+from edgesdk.routing.neighbours import BANK_FEATURES, HASHED_ID, AnswerBank, fit_bank
 from edgesdk.routing.peer import PEER_FEATURES, peer_features
-from edgesdk.routing.plausibility import PLAUSIBILITY_FEATURE, PlausibilityGraph
+from edgesdk.routing.plausibility import (
+    PLAUSIBILITY_FEATURE,
+    SOFT_FEATURE,
+    PlausibilityGraph,
+    soft_agreement,
+)
 from edgesdk.types import Generation, SkillResult
 
 _Name = TypeVar("_Name", str, tuple[str, str])
@@ -170,11 +175,20 @@ def fit_calibration(
                                    o.generation.text, exclude_row=p))
         features = (*features, *BANK_FEATURES, *OWN_FEATURES)
         inter = (*inter, *supported((*BANK_INTERACTIONS, *OWN_INTERACTIONS), rich))
-    plausibility, verdicts = _plausibility(outcomes, llm, bank_pool)
+    # the soft verdict reads a sentence model's embeddings; hashed words carry no sport
+    sentence_embed = embed if embed is not None and embedder_id != HASHED_ID else None
+    plausibility, verdicts, soft = _plausibility(outcomes, llm, bank_pool, embed=sentence_embed,
+                                                 embedder_id=embedder_id)
     if plausibility is not None:
         for row, value in zip(rows, verdicts, strict=True):
             row[PLAUSIBILITY_FEATURE] = value
         features = (*features, PLAUSIBILITY_FEATURE)
+        if sum(v != 0.0 for v in soft) < MIN_PLAUSIBILITY_VERDICTS:
+            plausibility = replace(plausibility, centroids=None)
+        if plausibility.centroids is not None:
+            for row, value in zip(rows, soft, strict=True):
+                row[SOFT_FEATURE] = value
+            features = (*features, SOFT_FEATURE)
     l2 = choose_l2(rows, labels, features=features, interactions=inter, seed=seed)
     scorer, probs = fit_scorer(rows, labels, features=features, interactions=inter, l2=l2,
                                seed=seed, method=method)
@@ -228,7 +242,8 @@ def fit_calibration(
             "plausibility": (None if plausibility is None else
                              {"nodes": len(plausibility.keys),
                               "large_groups": plausibility.large_groups,
-                              "llm_verdicts": sum(v != 0.0 for v in verdicts)}),
+                              "llm_verdicts": sum(v != 0.0 for v in verdicts),
+                              "llm_soft_verdicts": sum(v != 0.0 for v in soft)}),
             "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     )
@@ -336,12 +351,15 @@ def _history(bank: AnswerBank, llm: Sequence[Outcome], positions: Sequence[int |
 
 
 def _plausibility(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
-                  pool: Sequence[tuple[str, Sequence[str]]]
-                  ) -> tuple[PlausibilityGraph | None, list[float]]:
+                  pool: Sequence[tuple[str, Sequence[str]]], *,
+                  embed: Callable[[Sequence[str]], Any] | None = None,
+                  embedder_id: str | None = None,
+                  ) -> tuple[PlausibilityGraph | None, list[float], list[float]]:
     """The plausibility graph over every labelled question (``routing/plausibility.py``) and
-    each LLM row's ``plaus_agree`` from a graph without that row's fold of the training
-    questions; ``(None, [])`` when fewer than ``MIN_PLAUSIBILITY_VERDICTS`` rows get a verdict
-    (nothing to fit its weight on)."""
+    each LLM row's ``plaus_agree`` and ``plaus_soft`` from a graph without that row's fold of
+    the training questions; ``(None, [], [])`` when fewer than ``MIN_PLAUSIBILITY_VERDICTS``
+    rows get a hard verdict (nothing to fit its weight on). With ``embed``, the graphs keep
+    group centroids and the soft values are read from them; else the soft values are 0."""
     labelled: dict[str, tuple[str, Sequence[str]]] = {}
     for question, answers in [*pool, *((o.question, o.answers) for o in outcomes)]:
         if answers:
@@ -350,18 +368,36 @@ def _plausibility(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
     def fold(key: str) -> int:
         return zlib.crc32(key.encode()) % PLAUSIBILITY_FOLDS
 
+    cached = _memo(embed) if embed is not None else None
     training = {_question_key(o.question) for o in outcomes}
-    held_out = [PlausibilityGraph.fit(v for k, v in labelled.items()
-                                      if k not in training or fold(k) != f)
+    held_out = [PlausibilityGraph.fit((v for k, v in labelled.items()
+                                       if k not in training or fold(k) != f),
+                                      embed=cached, embedder_id=embedder_id)
                 for f in range(PLAUSIBILITY_FOLDS)]
-    values = []
+    values, soft = [], []
     for o in llm:
         assert o.generation is not None
         graph = held_out[fold(_question_key(o.question))]
         values.append(graph.agreement(o.question, o.generation.text))
+        p = None if cached is None else graph.soft_verdict(o.question, cached)
+        soft.append(soft_agreement(p, o.generation.text))
     if sum(v != 0.0 for v in values) < MIN_PLAUSIBILITY_VERDICTS:
-        return None, []
-    return PlausibilityGraph.fit(labelled.values()), values
+        return None, [], []
+    graph = PlausibilityGraph.fit(labelled.values(), embed=cached, embedder_id=embedder_id)
+    return graph, values, soft
+
+
+def _memo(embed: Callable[[Sequence[str]], Any]) -> Callable[[Sequence[str]], Any]:
+    """``embed`` that computes each distinct text once (the fold graphs share most texts)."""
+    seen: dict[str, Any] = {}
+
+    def cached(texts: Sequence[str]) -> Any:
+        missing = [t for t in dict.fromkeys(texts) if t not in seen]
+        if missing:
+            seen.update(zip(missing, np.asarray(embed(missing)), strict=True))
+        return np.stack([seen[t] for t in texts])
+
+    return cached
 
 
 def _with_peer(cal: Calibration, llm: Sequence[Outcome], rows: Sequence[dict[str, float]],

@@ -48,7 +48,12 @@ from edgesdk.routing.history import HISTORY_FEATURE, OWN_FEATURES
 from edgesdk.routing.neighbours import BANK_FEATURES, HASHED_ID, HashedWords
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
 from edgesdk.routing.peer import peer_features
-from edgesdk.routing.plausibility import PLAUSIBILITY_FEATURE
+from edgesdk.routing.plausibility import (
+    PLAUSIBILITY_FEATURE,
+    SOFT_FEATURE,
+    describe_soft,
+    soft_agreement,
+)
 from edgesdk.routing.plausibility import describe as describe_plausibility
 from edgesdk.routing.policy import Policy, PolicyState
 from edgesdk.types import Generation, Mode, Percept, RouteDecision, SkillResult
@@ -113,7 +118,7 @@ class Router:
         (chosen when fitted, ``fit.choose_skip_below``), else ``DEFAULT_SKIP_BELOW``."""
         self.model_id = calibration.model_id
         self._embedder = embedder
-        self._vectors: OrderedDict[str, Any] = OrderedDict()
+        self._vectors: OrderedDict[str, tuple[Any, float | None]] = OrderedDict()
         self._vector_lock = threading.Lock()
         self._embedder_error: Exception | None = None
 
@@ -197,6 +202,15 @@ class Router:
         ``None`` when the calibration has no bank. Raises if the embedder cannot run."""
         if self.calibration.answer_bank is None:
             return None
+        return self._prepare(question)[0]
+
+    def _prepare(self, question: str) -> tuple[Any, float | None]:
+        """What the question alone needs from the embedder, computed once and kept: its vector
+        and, for a plausibility sentence the labelled ones give no verdict on, the soft
+        P(plausible) (``PlausibilityGraph.soft_verdict``; ``None`` otherwise). Only called with
+        an answer bank; raises if the embedder cannot run."""
+        bank = self.calibration.answer_bank
+        assert bank is not None
         with self._vector_lock:
             if question in self._vectors:
                 self._vectors.move_to_end(question)
@@ -205,15 +219,18 @@ class Router:
                 if self._embedder_error is not None:  # failed to load once: do not retry
                     raise self._embedder_error
                 try:
-                    self._embedder = _bank_embedder(self.calibration.answer_bank.embedder_id)
+                    self._embedder = _bank_embedder(bank.embedder_id)
                 except Exception as exc:
                     self._embedder_error = exc
                     raise
             vector = np.asarray(self._embedder.embed([question]), dtype=np.float64)[0]
-            self._vectors[question] = vector
+            graph = self.calibration.plausibility
+            soft = (graph.soft_verdict(question, self._embedder.embed)
+                    if graph is not None and graph.centroids is not None else None)
+            self._vectors[question] = (vector, soft)
             if len(self._vectors) > VECTOR_CACHE:
                 self._vectors.popitem(last=False)
-            return vector
+            return vector, soft
 
     def _labelled_signals(self, question: str, answer: str, feats: dict[str, float],
                           why: list[str]) -> None:
@@ -251,6 +268,17 @@ class Router:
             return
         feats[PLAUSIBILITY_FEATURE] = graph.agreement(question, answer)
         reason = describe_plausibility(feats[PLAUSIBILITY_FEATURE])
+        if reason:
+            why.append(reason)
+        if graph.centroids is None:
+            return
+        try:
+            soft = self._prepare(question)[1]
+        except Exception:  # _neighbours has reported why; the signal is missing: fail safe
+            feats[SOFT_FEATURE] = math.nan
+            return
+        feats[SOFT_FEATURE] = soft_agreement(soft, answer)
+        reason = describe_soft(feats[SOFT_FEATURE])
         if reason:
             why.append(reason)
 

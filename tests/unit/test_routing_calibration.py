@@ -110,3 +110,25 @@ def test_a_calibration_fitted_on_the_users_data_is_found_before_the_shipped_one(
     router = Router.for_model(model, profile=get_profile("watch"), home=tmp_path)
     assert router.calibration.fit_info["dataset"] == "my-app.jsonl"
     assert router.calibration.model_sha256 == sha
+
+
+def test_scores_are_clipped_to_the_range_the_scorer_was_fitted_on(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1.0, 0.0, 400)  # log-probs between -1 and 0; right more often when low
+    rows = [{"lp": float(v)} for v in x]
+    labels = [bool(rng.random() < 0.2 - 0.6 * v) for v in x]
+    scorer, _ = calibrate.fit_scorer(rows, labels, features=("lp",))
+    assert scorer.low[0] == pytest.approx(x.min()) and scorer.high[0] == pytest.approx(x.max())
+    edge = scorer.prob({"lp": float(x.min())})
+    # far below anything seen: the edge of the data, not an extrapolated certainty
+    assert scorer.prob({"lp": -4.0}) == pytest.approx(edge)
+    assert scorer.prob({"lp": -0.5}) < edge
+    assert np.isnan(scorer.prob({"lp": float("nan")}))  # missing still fails safe
+
+    cal = fake_calibration()
+    assert cal.scorer.low and len(cal.scorer.low) == len(cal.scorer.mean)
+    back = calibrate.load("fake-llm", path=calibrate.save(cal, tmp_path / "fake-llm.json"))
+    assert back.scorer == cal.scorer
+    with pytest.raises(ValueError, match="lows"):
+        calibrate.LinearScorer(features=("lp",), interactions=(), mean=(0.0,), scale=(1.0,),
+                               weights=(1.0,), bias=0.0, low=(0.0,), high=())

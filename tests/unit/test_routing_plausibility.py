@@ -1,21 +1,29 @@
 """The plausibility verdict from labelled sentences (``routing/plausibility.py``): which names,
-actions and events belong together, and the router's ``plaus_agree`` signal built on it."""
+actions and events belong together, the router's ``plaus_agree`` signal built on it, and the
+soft verdict (``plaus_soft``) that places unseen names and actions by their embeddings."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edgesdk.routing import calibrate
 from edgesdk.routing.fit import Outcome, fit_calibration
+from edgesdk.routing.neighbours import HashedWords
 from edgesdk.routing.plausibility import (
     LARGE_GROUP,
     PLAUSIBILITY_FEATURE,
+    SOFT_FEATURE,
     PlausibilityGraph,
     Statement,
+    soft_agreement,
     statement,
 )
 from edgesdk.routing.policy import Policy
@@ -203,3 +211,192 @@ def test_shipped_calibrations_read_the_verdicts(model: str) -> None:
     assert cal.plausibility.verdict(ask("Tom Brady scored a touchdown")) is True
     assert cal.plausibility.verdict(ask("Kevin Durant scored a touchdown")) is False
     assert cal.plausibility.verdict(ask("Someone Unheardof scored a touchdown")) is None
+    # the soft verdict's centroids, in the answer bank's own sentence model
+    assert SOFT_FEATURE in cal.scorer.features and cal.plausibility.centroids is not None
+    assert cal.answer_bank is not None
+    assert cal.plausibility.centroids.embedder_id == cal.answer_bank.embedder_id
+    assert cal.fit_info["plausibility"]["llm_soft_verdicts"] >= 10
+
+
+@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
+def test_shipped_soft_verdicts_place_new_players_by_their_sentence_model(model: str) -> None:
+    cal = calibrate.load(model)
+    assert cal.plausibility is not None and cal.answer_bank is not None
+    from edgesdk.routing.router import _bank_embedder
+
+    embed = _bank_embedder(cal.answer_bank.embedder_id).embed
+    # made-up players (no hard verdict), one action each the labelled sentences know
+    for question in (ask("Someone Unheardof scored a touchdown"),
+                     ask("Someone Unheardof hit a home run")):
+        assert cal.plausibility.verdict(question) is None
+        p = cal.plausibility.soft_verdict(question, embed)
+        assert p is not None and 0.0 < p < 1.0
+
+
+# ----------------------------------------------------------------------- the soft verdict
+
+
+class SportEmbedder:
+    """A stand-in sentence model whose vectors carry the sport a text's words hint at (the
+    test names and actions spell it out), plus a little per-text noise; counts its calls."""
+
+    model_id = "fake-sport-embedder"
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
+            v = np.random.default_rng(seed).normal(0.0, 0.15, 8)
+            for i, sport in enumerate(SPORTS):
+                v[i] += sport in text.lower()
+            rows.append(v / np.linalg.norm(v))
+        return np.asarray(rows, dtype=np.float32)
+
+
+def test_the_soft_verdict_places_unseen_names_and_actions_by_their_embedding() -> None:
+    embedder = SportEmbedder()
+    graph = PlausibilityGraph.fit(labelled_world(), embed=embedder.embed,
+                                  embedder_id=embedder.model_id)
+    assert graph.centroids is not None and len(graph.centroids.groups) == len(SPORTS)
+    newcomer = "PlayerHockey Newcomer"  # a hockey-sounding name no sentence mentions
+    embedder.calls.clear()
+    p_same = graph.soft_verdict(ask(f"{newcomer} {action('hockey', 5)}"), embedder.embed)
+    assert embedder.calls == [["playerhockey newcomer"]]  # only the unseen part is embedded
+    p_other = graph.soft_verdict(ask(f"{newcomer} {action('tennis', 5)}"), embedder.embed)
+    assert p_same is not None and p_other is not None
+    assert p_same > 0.9 and p_other < 0.1, (p_same, p_other)
+    # a seen name with an unseen action that sounds like its sport, and like another
+    seen = name("soccer", 2)
+    p_action = graph.soft_verdict(ask(f"{seen} did a soccer trick"), embedder.embed)
+    p_wrong = graph.soft_verdict(ask(f"{seen} did a tennis trick"), embedder.embed)
+    assert p_action is not None and p_wrong is not None and p_action > 0.9 > 0.1 > p_wrong
+    # an event of the name's sport makes it likelier, one of the action's sport less so
+    with_event = graph.soft_verdict(ask(f"{newcomer} {action('tennis', 5)} in the hockey cup 1"),
+                                    embedder.embed)
+    assert with_event is not None and with_event < 0.1
+    # a hard verdict, another question, no centroids: no soft verdict (and no embedding)
+    embedder.calls.clear()
+    assert graph.soft_verdict(sentence("hockey", 3, 5), embedder.embed) is None
+    assert graph.soft_verdict("Is Paris the capital of France?", embedder.embed) is None
+    assert PlausibilityGraph.fit(labelled_world()).soft_verdict(
+        ask(f"{newcomer} {action('hockey', 5)}"), embedder.embed) is None
+    assert embedder.calls == []
+
+
+def test_soft_agreement_signs_the_verdict_by_the_answer() -> None:
+    assert soft_agreement(0.8, "Yes, it is.") == pytest.approx(0.6)
+    assert soft_agreement(0.8, "No, the sentence is not plausible.") == pytest.approx(-0.6)
+    assert soft_agreement(0.1, "No") == pytest.approx(0.8)
+    assert soft_agreement(0.8, "It is plausible") == 0.0
+    assert soft_agreement(None, "Yes") == 0.0
+    assert soft_agreement(math.nan, "Yes") == 0.0
+
+
+def test_centroids_round_trip_and_carry_no_text() -> None:
+    embedder = SportEmbedder()
+    graph = PlausibilityGraph.fit(labelled_world(), embed=embedder.embed,
+                                  embedder_id=embedder.model_id)
+    text = json.dumps(graph.to_dict())
+    assert "player" not in text.lower() and "hockey" not in text.lower()
+    back = PlausibilityGraph.from_dict(json.loads(text))
+    assert back.centroids is not None and graph.centroids is not None
+    assert back.centroids.embedder_id == embedder.model_id
+    for role, vectors in graph.centroids.vectors.items():
+        assert np.allclose(back.centroids.vectors[role], vectors, atol=1e-3)  # float16
+    question = ask(f"PlayerTennis Newcomer {action('tennis', 1)}")
+    assert back.soft_verdict(question, embedder.embed) == pytest.approx(
+        graph.soft_verdict(question, embedder.embed), abs=1e-3)
+
+
+def unseen_world(embedder_hint: bool) -> list[tuple[str, tuple[str, ...]]]:
+    """Sentences about names no other sentence mentions (no hard verdict): half plausible, half
+    pairing the name with another sport's action. With ``embedder_hint`` the names sound like
+    their sport (``SportEmbedder`` hears it); without, they say nothing."""
+    out = []
+    for s, sport in enumerate(SPORTS):
+        for i in range(16):
+            who = f"{'Player' + sport.capitalize() if embedder_hint else 'Someone'} Lone{s}x{i}"
+            plausible = i % 2 == 0
+            act = action(sport if plausible else SPORTS[(s + 1) % len(SPORTS)], i % ACTIONS)
+            out.append((ask(f"{who} {act}"), ("Yes" if plausible else "No",)))
+    return out
+
+
+def test_the_fit_reads_soft_verdicts_and_the_router_ranks_unseen_names(tmp_path: Path) -> None:
+    world = labelled_world(names=14)
+    rng = random.Random(3)
+    rng.shuffle(world)
+    train, pool = [*world[:60], *unseen_world(True)], world[60:]
+    embedder = SportEmbedder()
+    cal = fit_calibration(device_says_no(train), model_id="fake-llm", model_sha256="a" * 64,
+                          bank_pool=pool, embed=embedder.embed, embedder_id=embedder.model_id)
+    assert cal.plausibility is not None and cal.plausibility.centroids is not None
+    assert SOFT_FEATURE in cal.scorer.features
+    assert cal.fit_info["plausibility"]["llm_soft_verdicts"] >= 40
+    loaded = calibrate.load("fake-llm", path=calibrate.save(cal, tmp_path / "fake-llm.json"))
+    router = Router(calibration=loaded, policy=Policy(threshold=0.5), embedder=embedder)
+
+    def conf(question: str) -> tuple[float, list[str]]:
+        value, why = router.confidence(question=question, skill=None,
+                                       generation=gen("No", (-0.4, -0.3)))
+        assert value is not None
+        return value, why
+
+    # "No" to unseen hockey-sounding names: right with a soccer action, wrong with a hockey one
+    right, why = conf(ask(f"PlayerHockey Stranger {action('soccer', 2)}"))
+    wrong, _ = conf(ask(f"PlayerHockey Stranger {action('hockey', 2)}"))
+    assert wrong < 0.3 < 0.7 < right, (wrong, right)
+    assert any("unseen parts" in w for w in why), why
+
+    # the same sentences with names that say nothing: the unseen ones are guesses again
+    quiet = fit_calibration(device_says_no([*world[:60], *unseen_world(False)]),
+                            model_id="fake-llm", model_sha256="a" * 64, bank_pool=pool,
+                            embed=embedder.embed, embedder_id=embedder.model_id)
+    assert quiet.fit_info["cv_auroc"] < cal.fit_info["cv_auroc"] - 0.05
+
+
+def test_hashed_words_keep_no_centroids_and_files_must_match(tmp_path: Path) -> None:
+    world = labelled_world(names=14)
+    train, pool = [*world[:60], *unseen_world(True)], world[60:]
+    hashed = HashedWords()
+    plain = fit_calibration(device_says_no(train), model_id="fake-llm", model_sha256="a" * 64,
+                            bank_pool=pool, embed=hashed.embed, embedder_id=hashed.model_id)
+    assert plain.plausibility is not None and plain.plausibility.centroids is None
+    assert SOFT_FEATURE not in plain.scorer.features
+
+    embedder = SportEmbedder()
+    cal = fit_calibration(device_says_no(train), model_id="fake-llm", model_sha256="a" * 64,
+                          bank_pool=pool, embed=embedder.embed, embedder_id=embedder.model_id)
+    path = calibrate.save(cal, tmp_path / "fake-llm.json")
+    data = json.loads(path.read_text())
+    data["plausibility"].pop("centroids")
+    assert_refused(path, data, "soft plausibility verdicts")
+    data = json.loads(calibrate.save(cal, tmp_path / "fake-llm.json").read_text())
+    data["plausibility"]["centroids"]["embedder_id"] = "another-model"
+    assert_refused(path, data, "embedded with 'another-model'")
+
+
+def test_without_its_embedder_the_soft_signal_is_missing_and_routing_fails_safe() -> None:
+    world = labelled_world(names=14)
+    embedder = SportEmbedder()
+    cal = fit_calibration(device_says_no([*world[:60], *unseen_world(True)]),
+                          model_id="fake-llm", model_sha256="a" * 64, bank_pool=world[60:],
+                          embed=embedder.embed, embedder_id=embedder.model_id)
+
+    class Broken:
+        model_id = embedder.model_id
+
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            raise RuntimeError("no model file")
+
+    router = Router(calibration=cal, policy=Policy(threshold=0.5), embedder=Broken())
+    question = ask(f"PlayerHockey Stranger {action('soccer', 2)}")
+    feats = router.features(question, gen("No", (-0.4, -0.3)))
+    assert math.isnan(feats[SOFT_FEATURE])
+    value, why = router.confidence(question=question, skill=None,
+                                   generation=gen("No", (-0.4, -0.3)))
+    assert value is None and any("embedding unavailable" in w for w in why), (value, why)
