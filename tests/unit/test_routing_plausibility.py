@@ -278,6 +278,16 @@ def test_the_soft_verdict_places_unseen_names_and_actions_by_their_embedding() -
     with_event = graph.soft_verdict(ask(f"{newcomer} {action('tennis', 5)} in the hockey cup 1"),
                                     embedder.embed)
     assert with_event is not None and with_event < 0.1
+    # a name that sounds like hockey and soccer, which a sentence labelled implausible
+    # kept out of hockey: soccer is left
+    both = "Hockeysoccer Newcomer3"  # leans hockey: P(soccer) 0.08 before
+    ruled = PlausibilityGraph.fit([*labelled_world(), (ask(f"{both} {action('hockey', 1)}"),
+                                                       ("No",))],
+                                  embed=embedder.embed, embedder_id=embedder.model_id)
+    before = graph.soft_verdict(ask(f"{both} {action('soccer', 2)}"), embedder.embed)
+    after = ruled.soft_verdict(ask(f"{both} {action('soccer', 2)}"), embedder.embed)
+    assert before is not None and after is not None and before < 0.2 < 0.9 < after
+    assert ruled.verdict(ask(f"{both} {action('hockey', 2)}")) is False  # the hard rule
     # a hard verdict, another question, no centroids: no soft verdict (and no embedding)
     embedder.calls.clear()
     assert graph.soft_verdict(sentence("hockey", 3, 5), embedder.embed) is None
