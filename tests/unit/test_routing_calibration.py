@@ -11,6 +11,9 @@ from edgesdk.routing import calibrate, signals
 from edgesdk.routing.metrics import auroc
 from tests.unit._routing_fakes import assert_refused, fake_calibration, synthetic_outcomes
 
+SHIPPED_DATASETS = "train.jsonl,dev.jsonl,pool_p1.jsonl,pool_p2.jsonl"
+"""What the shipped calibrations were fitted on (docs/router.md, "Training rows")."""
+
 
 def test_fit_learns_the_synthetic_rule() -> None:
     cal = fake_calibration()
@@ -95,7 +98,7 @@ def test_a_calibration_fitted_on_the_users_data_is_found_before_the_shipped_one(
 
     model = "smollm2-135m-instruct"
     shipped = calibrate.load(model, home=tmp_path)  # nothing under this home yet
-    assert shipped.fit_info["dataset"] == "train.jsonl,dev.jsonl"
+    assert shipped.fit_info["dataset"] == SHIPPED_DATASETS
     mine = replace(shipped, fit_info={**shipped.fit_info, "dataset": "my-app.jsonl"})
     saved = calibrate.save(mine, calibrate.user_path(model, tmp_path))
     assert saved == tmp_path / "calibrations" / f"{model}.json"
@@ -104,7 +107,7 @@ def test_a_calibration_fitted_on_the_users_data_is_found_before_the_shipped_one(
     assert not list(saved.parent.glob("answer-bank-*.npz"))
     # an explicit path still wins; other homes still get the shipped one
     assert calibrate.load(model, path=calibrate.CALIBRATION_DIR / f"{model}.json",
-                          home=tmp_path).fit_info["dataset"] == "train.jsonl,dev.jsonl"
+                          home=tmp_path).fit_info["dataset"] == SHIPPED_DATASETS
     assert calibrate.load(model, home=tmp_path / "other").fit_info["dataset"] != "my-app.jsonl"
     sha = Catalog(settings=Settings(home=tmp_path)).manifest(model).sha256
     router = Router.for_model(model, profile=get_profile("watch"), home=tmp_path)
