@@ -278,8 +278,9 @@ class PlausibilityGraph:
     def verdict(self, question: str) -> bool | None:
         """True (plausible), False (implausible) or ``None`` (no verdict: see the module)."""
         s = statement(question)
-        if s is None:
-            return None
+        return None if s is None else self._verdict(s)
+
+    def _verdict(self, s: Statement) -> bool | None:
         name, action, event = _nodes(s)
         group = self._group
         g_name, g_action = group.get(name), group.get(action)
@@ -311,7 +312,7 @@ class PlausibilityGraph:
         if centroids is None:
             return None
         s = statement(question)
-        if s is None or self.verdict(question) is not None:
+        if s is None or self._verdict(s) is not None:
             return None
         column = {g: i for i, g in enumerate(centroids.groups)}
         known: dict[str, NDArray[np.float64]] = {}
@@ -326,14 +327,8 @@ class PlausibilityGraph:
             rows = np.asarray(embed([text for _, text in unknown]))
             for (role, _), row in zip(unknown, rows, strict=True):
                 known[role] = centroids.distribution(role, row)
-            # a sentence labelled implausible said this name is not of its action's group
-            name = _key("name", s.name)
-            ruled_out = [i for g, i in column.items() if (name, g) in self._excluded]
-            if ruled_out and any(role == "name" for role, _ in unknown):
-                p_name = known["name"].copy()
-                p_name[ruled_out] = 0.0
-                if p_name.sum() > 0.0:
-                    known["name"] = p_name / p_name.sum()
+            if unknown[0][0] == "name":  # roles keep ROLES' order: the name comes first
+                known["name"] = self._ruling_out(_key("name", s.name), known["name"], column)
         same = known["name"] * known["action"]
         if "event" not in known:
             return float(same.sum())
@@ -341,6 +336,17 @@ class PlausibilityGraph:
         # make implausible sentences by swapping the name)
         both = float((known["action"] * known["event"]).sum())
         return float((same * known["event"]).sum() / both) if both > 1e-12 else float(same.sum())
+
+    def _ruling_out(self, name: int, p_name: NDArray[np.float64], column: Mapping[int, int]
+                    ) -> NDArray[np.float64]:
+        """``p_name`` without the groups a sentence labelled implausible ruled out for this
+        (otherwise unseen) name, renormalised; unchanged if that would leave nothing."""
+        ruled_out = [i for g, i in column.items() if (name, g) in self._excluded]
+        if not ruled_out:
+            return p_name
+        kept = p_name.copy()
+        kept[ruled_out] = 0.0
+        return kept / kept.sum() if kept.sum() > 0.0 else p_name
 
     def to_dict(self) -> dict[str, Any]:
         names, groups = zip(*self.excluded, strict=True) if self.excluded else ((), ())
