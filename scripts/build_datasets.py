@@ -15,7 +15,9 @@ Usage::
     python scripts/build_datasets.py [--out DIR]   # default $EDGESDK_HOME/datasets
 
 Writes ``train``, ``dev``, ``test``, ``all`` and ``pool`` (every source item outside the test
-buckets, for the router's answer bank: questions and gold answers, no generation needed).
+buckets, for the router's answer bank: questions and gold answers, no generation needed), and
+``test_natural`` — the test split's qa_wikidata facts asked the way people ask (*What is the
+capital of Japan?* for *The capital of Japan is*; ``natural_wording``), for evaluation only.
 """
 
 from __future__ import annotations
@@ -78,6 +80,81 @@ def _download(spec: str, cache: Path) -> Path:
 
 def _take(items: Iterable[Item], n: int) -> list[Item]:
     return sorted(items, key=lambda it: _hash(it["id"]))[:n]
+
+
+# --------------------------------------------------------------------------- natural wording
+
+NATURAL_BY_RELATION = {
+    "country of citizenship": "Which country is {x} a citizen of?",
+    "country of origin": "What country does {x} come from?",
+    "country": "Which country is {x} in?",
+    "native language": "What is the native language of {x}?",
+    "official language": "What is the official language of {x}?",
+    "language": "What language is {x} in?",
+    "religion": "What religion does {x} follow?",
+    "instrument": "What instrument does {x} play?",
+    "eye color": "What color are {x}'s eyes?",
+    "original country": "What country is {x} originally from?",
+    "capital": "What is the capital of {x}?",
+    "continent": "Which continent is {x} on?",
+    "genre": "What genre is {x}?",
+    "team position": "What position does {x} play?",
+    "color": "What color is {x}?",
+    "emergency phone number": "What is the emergency phone number in {x}?",
+    "headquarters location": "Where is {x} headquartered?",
+    "military rank": "What military rank did {x} hold?",
+    "noble title": "What noble title did {x} hold?",
+    "voice type": "What voice type does {x} have?",
+    "blood type": "What is {x}'s blood type?",
+    "residence": "Where does {x} live?",
+    "currency": "What is the currency of {x}?",
+}
+"""How a person asks for the commonest qa_wikidata relations (97 % of the statements are "The
+<relation> of <subject> is"); any other relation becomes "What is the <relation> of <x>?"."""
+NATURAL_BY_SUFFIX = {
+    "is located in": "Where is {x} located?",
+    "shares a border with": "Which country shares a border with {x}?",
+    "is capital of": "{x} is the capital of what?",
+    "is followed by": "What comes after {x}?",
+    "follows": "What comes before {x}?",
+    "is indigenous to": "Where is {x} indigenous to?",
+    "is facet of": "{x} is a facet of what?",
+}
+NATURAL_SUFFIX = "~natural"
+
+
+def natural_wording(statement: str) -> str | None:
+    """*The capital of Japan is* → *What is the capital of Japan?*; None for other shapes.
+
+    BIG-bench qa_wikidata asks in one unfinished-statement template, users ask questions: the
+    natural-wording copy of the test facts (``test_natural.jsonl``) checks that the router's
+    confidence does not depend on the template it was fitted on.
+    """
+    statement = " ".join(statement.split())
+    if statement.startswith("The ") and statement.endswith(" is"):
+        body = statement[4:-3]
+        for relation in sorted(NATURAL_BY_RELATION, key=len, reverse=True):
+            if body.startswith(relation + " of "):
+                return NATURAL_BY_RELATION[relation].format(x=body[len(relation) + 4:])
+        relation, sep, subject = body.partition(" of ")
+        return f"What is the {relation} of {subject}?" if sep and subject else None
+    for suffix, template in NATURAL_BY_SUFFIX.items():
+        if statement.endswith(" " + suffix):
+            return template.format(x=statement[: -len(suffix) - 1])
+    return None
+
+
+def natural_facts(items: Iterable[Item]) -> list[Item]:
+    """The qa_wikidata facts among ``items`` asked as questions (same answers, id + "~natural")."""
+    out = []
+    for item in items:
+        if item.get("source") != "bigbench/qa_wikidata":
+            continue
+        question = natural_wording(item["question"])
+        if question is not None:
+            out.append({**item, "id": item["id"] + NATURAL_SUFFIX, "question": question,
+                        "wording": "natural"})
+    return out
 
 
 # --------------------------------------------------------------------------- third party
@@ -283,6 +360,10 @@ def build(out: Path) -> dict[str, int]:
         part = [it for it in items if split_of(it["id"]) == name]
         write_jsonl(out / f"{name}.jsonl", part)
         counts[name] = len(part)
+        if name == "test":
+            natural = natural_facts(part)
+            write_jsonl(out / "test_natural.jsonl", natural)
+            counts["test_natural"] = len(natural)
     write_jsonl(out / "all.jsonl", items)
     pool = bank_pool(sdist, wheel, test=[it for it in items
                                                  if split_of(it["id"]) == "test"])
