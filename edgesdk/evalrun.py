@@ -40,6 +40,10 @@ class Item:
     question: str
     answers: tuple[str, ...]
     category: str = "unknown"
+    same_as: str | None = None
+    """The question this one rewords (``"same_as"`` in the dataset line), e.g. *What is the
+    capital of Japan?* for *The capital of Japan is*: fitting treats the two as one labelled
+    question, so neither is the other's neighbour in the answer bank."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +67,8 @@ def load_dataset(path: Path, *, limit: int | None = None) -> list[Item]:
         answers = row["answers"]
         items.append(Item(id=str(row["id"]), question=str(row["question"]),
                           answers=tuple(str(a) for a in answers),
-                          category=str(row.get("category") or "unknown")))
+                          category=str(row.get("category") or "unknown"),
+                          same_as=str(row["same_as"]) if row.get("same_as") else None))
         if limit is not None and len(items) >= limit:
             break
     return items

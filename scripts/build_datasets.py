@@ -145,7 +145,8 @@ def natural_wording(statement: str) -> str | None:
 
 
 def natural_facts(items: Iterable[Item]) -> list[Item]:
-    """The qa_wikidata facts among ``items`` asked as questions (same answers, id + "~natural")."""
+    """The qa_wikidata facts among ``items`` asked as questions: same answers, id + "~natural",
+    and ``same_as`` naming the statement (a fit treats the two as one labelled question)."""
     out = []
     for item in items:
         if item.get("source") != "bigbench/qa_wikidata":
@@ -153,7 +154,7 @@ def natural_facts(items: Iterable[Item]) -> list[Item]:
         question = natural_wording(item["question"])
         if question is not None:
             out.append({**item, "id": item["id"] + NATURAL_SUFFIX, "question": question,
-                        "wording": "natural"})
+                        "same_as": item["question"]})
     return out
 
 

@@ -14,7 +14,10 @@ Usage::
 
 writes ``DIR/pool_p1.jsonl`` and ``pool_p2.jsonl`` (the halves) and ``pool_minus_p2.jsonl`` (the
 bank pool without the second half, nor any question worded like one of it; ``pool_minus_p1.jsonl``
-likewise, for checking a choice on the other half). Then, for example::
+likewise, for checking a choice on the other half), and ``pool_natural_p1.jsonl`` /
+``pool_natural_p2.jsonl``: each half's facts asked as questions (``build_datasets.natural_facts``,
+``same_as`` the statement), so the router also learns how the model does when asked the way
+people ask. Then, for example::
 
     edgesdk router fit --dataset $D/train.jsonl --dataset $D/dev.jsonl \\
         --bank-pool DIR/pool_minus_p2.jsonl --model gemma3-270m --out /tmp/cal.json
@@ -29,10 +32,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SPLIT = REPO / "datasets" / "pool_holdout.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_datasets import natural_facts  # noqa: E402  (a sibling script, not a package)
 
 
 def _key(question: str) -> str:
@@ -65,6 +71,10 @@ def main() -> None:
                **{f"pool_minus_{half}.jsonl": [ln for ln in lines
                                                if _key(json.loads(ln)["question"]) not in keys]
                   for half, keys in held_out.items()}}
+    for half in ("p1", "p2"):  # the halves' facts asked as questions, for fitting only
+        natural = natural_facts(json.loads(by_id[i]) for i in split[half])
+        outputs[f"pool_natural_{half}.jsonl"] = [json.dumps(r, ensure_ascii=False)
+                                                 for r in natural]
     for name, rows in outputs.items():
         (args.out / name).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
         print(f"{args.out / name}: {len(rows)} questions")

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rsub = p.add_subparsers(dest="router_command", metavar="ACTION", required=True)
     fit = rsub.add_parser("fit", help="fit a calibration from a labelled JSONL (train split)")
     fit.add_argument("--dataset", type=Path, required=True, action="append",
-                     help="JSONL of {id, question, answers, category}; repeatable")
+                     help="JSONL of {id, question, answers, category, same_as?} (same_as: the "
+                          "question this one rewords); repeatable")
     fit.add_argument("--model", required=True, help="local LLM id")
     fit.add_argument("--out", type=Path, default=None,
                      help="calibration path (default: $EDGESDK_HOME/calibrations/MODEL.json, "
@@ -70,7 +71,8 @@ def _fit(args: argparse.Namespace) -> int:
             peers.update({r.item.id: r.generation for r in collect(
                 path, args.peer, limit=args.limit, threads=2, cached_only=args.cached_only)})
     outcomes = [Outcome(question=r.item.question, generation=r.generation, skill=r.skill,
-                        correct=r.correct, peer=peers.get(r.item.id), answers=r.item.answers)
+                        correct=r.correct, peer=peers.get(r.item.id), answers=r.item.answers,
+                        same_as=r.item.same_as)
                 for r in records]
     from edgesdk.routing.neighbours import HashedWords
 

@@ -96,6 +96,10 @@ class Outcome:
     """The peer model's answer to the same question, when fitting with a peer."""
     answers: tuple[str, ...] = ()
     """The gold answers (for the answer-neighbour bank; see ``routing/neighbours.py``)."""
+    same_as: str | None = None
+    """The labelled question this one rewords (``evalrun.Item.same_as``): they share one bank
+    row, so the leave-one-out features leave both out — a rewording's twin would otherwise be
+    its nearest neighbour with the same gold answer, an answer key the run time never has."""
 
 
 def supported(names: Sequence[_Name], kinds: Sequence[str]) -> tuple[_Name, ...]:
@@ -296,17 +300,23 @@ def _question_key(question: str) -> str:
     return " ".join(question.lower().split())
 
 
+def _bank_question(outcome: Outcome) -> str:
+    """The question whose bank row ``outcome`` is: its own, or the one it rewords."""
+    return outcome.same_as or outcome.question
+
+
 def _neighbour_rows(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
                     rows: Sequence[dict[str, float]], *,
                     embed: Callable[[Sequence[str]], Any], embedder_id: str,
                     pool: Sequence[tuple[str, Sequence[str]]]
                     ) -> tuple[AnswerBank, list[int | None], list[FloatArray]]:
     """Fit the bank on every labelled question (one row per distinct question text, gold
-    answers merged) and add each LLM row's ``nb_*`` features leave-one-out: the row of the
-    same question text is never its own neighbour. Also returns each LLM question's bank row
-    (``None`` without gold answers) and its vector in the bank's space."""
+    answers merged; a rewording shares its ``same_as`` question's row) and add each LLM row's
+    ``nb_*`` features leave-one-out: the row of the same question is never its own neighbour.
+    Also returns each LLM question's bank row (``None`` without gold answers) and its vector in
+    the bank's space (a rewording's own, as at run time)."""
     golds: dict[str, tuple[str, set[str]]] = {}
-    for question, answers in [*((o.question, o.answers) for o in outcomes), *pool]:
+    for question, answers in [*((_bank_question(o), o.answers) for o in outcomes), *pool]:
         if answers:
             key = _question_key(question)
             golds.setdefault(key, (question, set()))[1].update(a for a in answers if a.strip())
@@ -320,15 +330,16 @@ def _neighbour_rows(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
     bank = fit_bank([golds[k][0] for k in keys], vectors, [sorted(golds[k][1]) for k in keys],
                     embedder_id=embedder_id)
     position = {k: i for i, k in enumerate(keys)}
-    missing = [o.question for o in llm if _question_key(o.question) not in position]
+    missing = [o.question for o in llm
+               if o.same_as or _question_key(o.question) not in position]
     extra = dict(zip(missing, np.asarray(embed(missing), dtype=np.float64), strict=True)
                  ) if missing else {}
     positions: list[int | None] = []
     projected: list[FloatArray] = []
     for o, row in zip(llm, rows, strict=True):
         assert o.generation is not None
-        i = position.get(_question_key(o.question))
-        vec = vectors[i] if i is not None else extra[o.question]
+        i = position.get(_question_key(_bank_question(o)))
+        vec = extra[o.question] if o.same_as or i is None else vectors[i]
         row.update(bank.features(vec, o.question, o.generation.text, exclude=i))
         positions.append(i)
         projected.append(bank.project(vec))

@@ -61,5 +61,6 @@ def test_natural_facts_keep_the_answers_and_mark_the_id(build: ModuleType) -> No
     natural = build.natural_facts(items)
     assert natural == [{"id": "qa_wikidata-1~natural", "question": "What is the capital of Japan?",
                         "answers": ["Tokyo"], "category": "fact",
-                        "source": "bigbench/qa_wikidata", "wording": "natural"}]
+                        "source": "bigbench/qa_wikidata",
+                        "same_as": "The capital of Japan is"}]
     assert items[0]["question"] == "The capital of Japan is"

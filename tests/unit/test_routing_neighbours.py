@@ -260,3 +260,24 @@ def test_every_shipped_bank_file_is_used_by_a_shipped_calibration() -> None:
     used = {json.loads(p.read_text())["answer_bank"]["file"]
             for p in calibrate.CALIBRATION_DIR.glob("*.json")}
     assert shipped == used
+
+
+def test_a_rewording_shares_its_questions_bank_row_and_never_sees_it() -> None:
+    data = piano_or_kazoo(120)
+
+    def reworded(o: Outcome, *, same_as: bool) -> Outcome:
+        number = o.question.split()[-2]
+        return Outcome(question=f"Which instrument does musician {number} play?",
+                       generation=o.generation, skill=None, correct=o.correct,
+                       answers=o.answers, same_as=o.question if same_as else None)
+
+    kept = fit_calibration([*data, *(reworded(o, same_as=True) for o in data)],
+                           model_id="fake-llm", model_sha256="a" * 64,
+                           embed=HashEmbedder().embed, embedder_id="hash")
+    assert kept.answer_bank is not None and len(kept.answer_bank.answers) == len(data)
+    # without same_as each rewording is its own bank row and finds its twin, gold and all
+    leaky = fit_calibration([*data, *(reworded(o, same_as=False) for o in data)],
+                            model_id="fake-llm", model_sha256="a" * 64,
+                            embed=HashEmbedder().embed, embedder_id="hash")
+    assert leaky.answer_bank is not None and len(leaky.answer_bank.answers) == 2 * len(data)
+    assert kept.fit_info["cv_auroc"] < leaky.fit_info["cv_auroc"] - 0.05

@@ -1,11 +1,14 @@
-"""How the evaluation decides that a device answer is right (``evalrun.is_correct``), and that the
-router's answer matching normalises text the same way (``edgesdk.textnorm``)."""
+"""How the evaluation decides that a device answer is right (``evalrun.is_correct``), that the
+router's answer matching normalises text the same way (``edgesdk.textnorm``), and what a
+dataset line may carry (``evalrun.load_dataset``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from edgesdk.evalrun import is_correct
+from edgesdk.evalrun import Item, is_correct, load_dataset
 from edgesdk.routing.peer import AnswerMatcher
 from edgesdk.textnorm import normalise
 
@@ -54,3 +57,14 @@ def test_the_router_matches_answers_like_the_evaluation_scores_them() -> None:
     assert AnswerMatcher("The blood type of X is", "A").agrees("A")
     assert not AnswerMatcher("The blood type of X is", "A").agrees("B")
     assert AnswerMatcher("The capital of Peru is", "The capital of Peru is Lima").agrees("Lima")
+
+
+def test_dataset_lines_carry_same_as_and_ignore_other_keys(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(
+        '{"id": "a~natural", "question": "What is the capital of Japan?", "answers": ["Tokyo"], '
+        '"category": "fact", "source": "x", "same_as": "The capital of Japan is"}\n\n'
+        '{"id": 7, "question": "2+2", "answers": [4]}\n', encoding="utf-8")
+    natural, plain = load_dataset(path)
+    assert natural.same_as == "The capital of Japan is" and natural.category == "fact"
+    assert plain == Item(id="7", question="2+2", answers=("4",))
