@@ -241,20 +241,19 @@ class PlausibilityGraph:
         roots = {x: find(x) for x in parent}
         number = {r: i for i, r in enumerate(sorted(set(roots.values())))}
         groups = {x: number[r] for x, r in roots.items()}
-        size = Counter(groups.values())
-        large = sorted(g for g, n in size.items() if n >= LARGE_GROUP)
+        large = {g for g, n in Counter(groups.values()).items() if n >= LARGE_GROUP}
         excluded = {(name, groups[action]) for name, action in implausible
-                    if name not in groups and action in groups
-                    and size[groups[action]] >= LARGE_GROUP}
+                    if name not in groups and groups.get(action) in large}
         centroids = None
         if embed is not None and large:
             if not embedder_id:
                 raise ValueError("PlausibilityGraph.fit(embed=...) needs embedder_id")
             members: dict[str, dict[str, int]] = {role: {} for role in ROLES}
             for key, (role, text) in texts.items():
-                if size[groups[key]] >= LARGE_GROUP:
+                if groups[key] in large:
                     members[role][text] = groups[key]
-            centroids = GroupCentroids.fit(members, large, embed=embed, embedder_id=embedder_id)
+            centroids = GroupCentroids.fit(members, sorted(large), embed=embed,
+                                           embedder_id=embedder_id)
         keys = sorted(groups)
         return cls(keys=tuple(keys), groups=tuple(groups[k] for k in keys),
                    excluded=tuple(sorted(excluded)), centroids=centroids)
