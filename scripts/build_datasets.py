@@ -109,8 +109,9 @@ NATURAL_BY_RELATION = {
     "residence": "Where does {x} live?",
     "currency": "What is the currency of {x}?",
 }
-"""How a person asks for the commonest qa_wikidata relations (97 % of the statements are "The
-<relation> of <subject> is"); any other relation becomes "What is the <relation> of <x>?"."""
+"""How a person asks for the commonest qa_wikidata relations (82 % of the statements are "The
+<relation> of <subject> is"); any other relation becomes "What is the <relation> of <x>?".
+With the suffix shapes below, 90 % of the statements get a natural wording."""
 NATURAL_BY_SUFFIX = {
     "is located in": "Where is {x} located?",
     "shares a border with": "Which country shares a border with {x}?",

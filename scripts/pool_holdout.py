@@ -16,8 +16,8 @@ writes ``DIR/pool_p1.jsonl`` and ``pool_p2.jsonl`` (the halves) and ``pool_minus
 bank pool without the second half, nor any question worded like one of it; ``pool_minus_p1.jsonl``
 likewise, for checking a choice on the other half), and ``pool_natural_p1.jsonl`` /
 ``pool_natural_p2.jsonl``: each half's facts asked as questions (``build_datasets.natural_facts``,
-``same_as`` the statement), so the router also learns how the model does when asked the way
-people ask. Then, for example::
+``same_as`` the statement), to measure fitting on natural wording too (measured and not shipped:
+``docs/router.md``, "Asked the way people ask"). Then, for example::
 
     edgesdk router fit --dataset $D/train.jsonl --dataset $D/dev.jsonl \\
         --bank-pool DIR/pool_minus_p2.jsonl --model gemma3-270m --out /tmp/cal.json
