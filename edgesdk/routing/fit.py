@@ -41,6 +41,7 @@ from edgesdk.routing.plausibility import (
     PlausibilityGraph,
     soft_agreement,
 )
+from edgesdk.textnorm import question_key
 from edgesdk.types import Generation, SkillResult
 
 _Name = TypeVar("_Name", str, tuple[str, str])
@@ -183,11 +184,12 @@ def fit_calibration(
     sentence_embed = embed if embed is not None and embedder_id != HASHED_ID else None
     plausibility, verdicts, soft = _plausibility(outcomes, llm, bank_pool, embed=sentence_embed,
                                                  embedder_id=embedder_id)
+    soft_verdicts = sum(v != 0.0 for v in soft)
     if plausibility is not None:
         for row, value in zip(rows, verdicts, strict=True):
             row[PLAUSIBILITY_FEATURE] = value
         features = (*features, PLAUSIBILITY_FEATURE)
-        if sum(v != 0.0 for v in soft) < MIN_PLAUSIBILITY_VERDICTS:
+        if soft_verdicts < MIN_PLAUSIBILITY_VERDICTS:
             plausibility = replace(plausibility, centroids=None)
         if plausibility.centroids is not None:
             for row, value in zip(rows, soft, strict=True):
@@ -247,7 +249,7 @@ def fit_calibration(
                              {"nodes": len(plausibility.keys),
                               "large_groups": plausibility.large_groups,
                               "llm_verdicts": sum(v != 0.0 for v in verdicts),
-                              "llm_soft_verdicts": sum(v != 0.0 for v in soft)}),
+                              "llm_soft_verdicts": soft_verdicts}),
             "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     )
@@ -296,10 +298,6 @@ def choose_skip_below(prior_probs: Sequence[float] | FloatArray, labels: Sequenc
                     "prior_skip_right_lost": int((skipped & right).sum())}
 
 
-def _question_key(question: str) -> str:
-    return " ".join(question.lower().split())
-
-
 def _bank_question(outcome: Outcome) -> str:
     """The question whose bank row ``outcome`` is: its own, or the one it rewords."""
     return outcome.same_as or outcome.question
@@ -318,7 +316,7 @@ def _neighbour_rows(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
     golds: dict[str, tuple[str, set[str]]] = {}
     for question, answers in [*((_bank_question(o), o.answers) for o in outcomes), *pool]:
         if answers:
-            key = _question_key(question)
+            key = question_key(question)
             golds.setdefault(key, (question, set()))[1].update(a for a in answers if a.strip())
     if len(golds) < 50:
         from edgesdk.errors import CalibrationError
@@ -331,14 +329,14 @@ def _neighbour_rows(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
                     embedder_id=embedder_id)
     position = {k: i for i, k in enumerate(keys)}
     missing = [o.question for o in llm
-               if o.same_as or _question_key(o.question) not in position]
+               if o.same_as or question_key(o.question) not in position]
     extra = dict(zip(missing, np.asarray(embed(missing), dtype=np.float64), strict=True)
                  ) if missing else {}
     positions: list[int | None] = []
     projected: list[FloatArray] = []
     for o, row in zip(llm, rows, strict=True):
         assert o.generation is not None
-        i = position.get(_question_key(_bank_question(o)))
+        i = position.get(question_key(_bank_question(o)))
         vec = extra[o.question] if o.same_as or i is None else vectors[i]
         row.update(bank.features(vec, o.question, o.generation.text, exclude=i))
         positions.append(i)
@@ -374,13 +372,13 @@ def _plausibility(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
     labelled: dict[str, tuple[str, Sequence[str]]] = {}
     for question, answers in [*pool, *((o.question, o.answers) for o in outcomes)]:
         if answers:
-            labelled[_question_key(question)] = (question, answers)
+            labelled[question_key(question)] = (question, answers)
 
     def fold(key: str) -> int:
         return zlib.crc32(key.encode()) % PLAUSIBILITY_FOLDS
 
     cached = _memo(embed) if embed is not None else None
-    training = {_question_key(o.question) for o in outcomes}
+    training = {question_key(o.question) for o in outcomes}
     held_out = [PlausibilityGraph.fit((v for k, v in labelled.items()
                                        if k not in training or fold(k) != f),
                                       embed=cached, embedder_id=embedder_id)
@@ -388,7 +386,7 @@ def _plausibility(outcomes: Sequence[Outcome], llm: Sequence[Outcome],
     values, soft = [], []
     for o in llm:
         assert o.generation is not None
-        graph = held_out[fold(_question_key(o.question))]
+        graph = held_out[fold(question_key(o.question))]
         values.append(graph.agreement(o.question, o.generation.text))
         p = None if cached is None else graph.soft_verdict(o.question, cached)
         soft.append(soft_agreement(p, o.generation.text))

@@ -165,6 +165,11 @@ class GroupCentroids:
         return cls(embedder_id=embedder_id, groups=tuple(groups),
                    vectors={role: _unit(v) for role, v in sums.items()})
 
+    @cached_property
+    def column(self) -> dict[int, int]:
+        """Group → its row in ``vectors`` (built once: ``soft_verdict`` reads it per question)."""
+        return {g: i for i, g in enumerate(self.groups)}
+
     def distribution(self, role: str, vector: Any) -> NDArray[np.float64]:
         """P(the text embedded as ``vector`` belongs to each group): softmax of its cosine
         similarity to the groups' centroids of that role."""
@@ -313,7 +318,7 @@ class PlausibilityGraph:
         s = statement(question)
         if s is None or self._verdict(s) is not None:
             return None
-        column = {g: i for i, g in enumerate(centroids.groups)}
+        column = centroids.column
         known: dict[str, NDArray[np.float64]] = {}
         unknown: list[tuple[str, str]] = []
         for role, text in _roles(s):

@@ -10,7 +10,7 @@ import pytest
 
 from edgesdk.evalrun import Item, is_correct, load_dataset
 from edgesdk.routing.peer import AnswerMatcher
-from edgesdk.textnorm import normalise
+from edgesdk.textnorm import normalise, question_key
 
 
 @pytest.mark.parametrize(("text", "norm"), [
@@ -25,6 +25,15 @@ from edgesdk.textnorm import normalise
 ])
 def test_normalise(text: str, norm: str) -> None:
     assert normalise(text) == norm
+
+
+def test_question_key_ignores_case_and_spacing_only() -> None:
+    # the answer bank, the distillation export and the dataset scripts all tell questions
+    # apart by this key: a copy differing in case or spaces is the same question, a copy
+    # differing in punctuation or wording is not
+    assert question_key("  The capital of\tJapan  is ") == question_key("the CAPITAL of japan is")
+    assert question_key("The capital of Japan is") != question_key("The capital of Japan is?")
+    assert question_key("What is the capital of Japan?") == "what is the capital of japan?"
 
 
 @pytest.mark.parametrize(("prediction", "answers", "right"), [
