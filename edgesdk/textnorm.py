@@ -37,7 +37,8 @@ def question_key(question: str) -> str:
     """How two questions are told apart: case and spacing ignored, nothing else. The answer
     bank keys its rows by it (``routing/fit.py``), the distillation export de-duplicates by it,
     and ``scripts/build_datasets.py`` / ``scripts/pool_holdout.py`` keep test and held-out
-    questions out of the bank by it: one rule, or a reworded copy leaks past one of them."""
+    questions out of the bank by it. One rule, so that a copy of a question (another case or
+    spacing) that one of them merges is not kept apart, and leaked, by another."""
     return " ".join(question.lower().split())
 
 

@@ -35,12 +35,12 @@ import os
 import sys
 from pathlib import Path
 
+from edgesdk.textnorm import question_key
+
 REPO = Path(__file__).resolve().parent.parent
 SPLIT = REPO / "datasets" / "pool_holdout.json"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_datasets import natural_facts  # noqa: E402  (a sibling script, not a package)
-
-from edgesdk.textnorm import question_key  # noqa: E402  (how the answer bank tells questions apart)
 
 
 def main() -> None:
