@@ -54,22 +54,24 @@ def main() -> None:
     split = json.loads(SPLIT.read_text(encoding="utf-8"))
     p1, p2 = set(split["p1"]), set(split["p2"])
     lines = [ln for ln in args.pool.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    by_id = {json.loads(ln)["id"]: ln for ln in lines}
+    items = [json.loads(ln) for ln in lines]
+    by_id = {item["id"]: (item, ln) for item, ln in zip(items, lines, strict=True)}
     missing = (p1 | p2) - set(by_id)
     if missing:
         raise SystemExit(f"{len(missing)} held-out ids are not in {args.pool} (e.g. "
                          f"{sorted(missing)[0]}): rebuild it with scripts/build_datasets.py")
     # the bank merges questions by text, so a pool copy of a held-out question would leak it
-    held_out = {half: {question_key(json.loads(by_id[i])["question"]) for i in ids}
+    keys = [question_key(item["question"]) for item in items]
+    held_out = {half: {question_key(by_id[i][0]["question"]) for i in ids}
                 for half, ids in (("p1", p1), ("p2", p2))}
-    keyed = [(question_key(json.loads(ln)["question"]), ln) for ln in lines]
     args.out.mkdir(parents=True, exist_ok=True)
-    outputs = {"pool_p1.jsonl": [by_id[i] for i in split["p1"]],
-               "pool_p2.jsonl": [by_id[i] for i in split["p2"]],
-               **{f"pool_minus_{half}.jsonl": [ln for key, ln in keyed if key not in keys]
-                  for half, keys in held_out.items()}}
+    outputs = {"pool_p1.jsonl": [by_id[i][1] for i in split["p1"]],
+               "pool_p2.jsonl": [by_id[i][1] for i in split["p2"]],
+               **{f"pool_minus_{half}.jsonl": [ln for key, ln in zip(keys, lines, strict=True)
+                                               if key not in out]
+                  for half, out in held_out.items()}}
     for half in ("p1", "p2"):  # the halves' facts asked as questions, for fitting only
-        natural = natural_facts(json.loads(by_id[i]) for i in split[half])
+        natural = natural_facts(by_id[i][0] for i in split[half])
         outputs[f"pool_natural_{half}.jsonl"] = [json.dumps(r, ensure_ascii=False)
                                                  for r in natural]
     for name, rows in outputs.items():

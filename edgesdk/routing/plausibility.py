@@ -125,6 +125,11 @@ def _roles(s: Statement) -> list[tuple[str, str]]:
             if text is not None]
 
 
+def _large_groups(groups: Iterable[int]) -> frozenset[int]:
+    """The group numbers with at least ``LARGE_GROUP`` members (``groups``: one per member)."""
+    return frozenset(g for g, n in Counter(groups).items() if n >= LARGE_GROUP)
+
+
 def _unit(rows: Any) -> NDArray[np.float32]:
     x = np.asarray(rows, dtype=np.float32)
     norm = np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
@@ -246,7 +251,7 @@ class PlausibilityGraph:
         roots = {x: find(x) for x in parent}
         number = {r: i for i, r in enumerate(sorted(set(roots.values())))}
         groups = {x: number[r] for x, r in roots.items()}
-        large = {g for g, n in Counter(groups.values()).items() if n >= LARGE_GROUP}
+        large = _large_groups(groups.values())
         excluded = {(name, groups[action]) for name, action in implausible
                     if name not in groups and groups.get(action) in large}
         centroids = None
@@ -269,7 +274,7 @@ class PlausibilityGraph:
 
     @cached_property
     def _large(self) -> frozenset[int]:
-        return frozenset(g for g, n in Counter(self.groups).items() if n >= LARGE_GROUP)
+        return _large_groups(self.groups)
 
     @cached_property
     def _excluded(self) -> frozenset[tuple[int, int]]:
