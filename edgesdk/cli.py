@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edgesdk.commands.data",
     "edgesdk.commands.bridge",
     "edgesdk.commands.edge",
+    "edgesdk.commands.doctor",
 )
 
 EXIT_ERROR = 1

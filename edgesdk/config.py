@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home)
     """Root of the model store (``home/models``), the outbox and the wheel cache."""
 
+    native_check: bool = True
+    """Before a GGUF model is loaded in this process, prove once (in a child process, then
+    remembered in ``home/native``) that the installed llama.cpp build does not crash on this
+    CPU; ``EDGESDK_NATIVE_CHECK=0`` skips it where child processes are not allowed."""
+
     profile: str = "phone"
     mode: str = "prefer-on-device"
     deadline_s: float = Field(default=30.0, gt=0)

@@ -23,7 +23,8 @@ never on message strings. Every message ends with what to do about it.
     │   ├── ModelNotFetched         the file is not in the model store
     │   ├── ModelCorrupted          sha256 differs from the manifest
     │   ├── ModelFetchError         the registry package could not be obtained
-    │   └── ModelLoadError          the runtime refused the file
+    │   ├── ModelLoadError          the runtime refused the file
+    │   └── NativeRuntimeCrashed    the native runtime dies on this CPU (checked in a child)
     ├── DeadlineExceeded            the request deadline passed (also a TimeoutError)
     ├── CloudError                  an upper tier failed
     │   ├── CloudAuthError          401
@@ -135,6 +136,26 @@ class ModelFetchError(ModelError):
 
 class ModelLoadError(ModelError):
     code = "model_load_error"
+
+
+class NativeRuntimeCrashed(ModelError):
+    """A native runtime (llama.cpp) was killed by a signal when a child process tried it, so
+    it was not loaded in this one: its build uses instructions this machine does not allow."""
+
+    code = "native_runtime_crashed"
+
+    def __init__(self, *, runtime: str, how: str, features: list[str], arch: str) -> None:
+        self.runtime = runtime
+        self.how = how
+        simd = [f for f in features if f.startswith(("avx", "amx", "sse4", "fma", "f16c",
+                                                     "asimd", "sve"))]
+        super().__init__(
+            f"the {runtime} runtime was {how} when a child process decoded a test prompt, so "
+            f"it was not loaded here: its build uses instructions this {arch} machine does not "
+            f"allow (the CPU advertises {', '.join(simd) or 'no SIMD extensions'}). Run "
+            "'edgesdk doctor' to see which, then rebuild it with scripts/setup.sh (it picks "
+            "portable flags and proves them)"
+        )
 
 
 class DeadlineExceeded(EdgeSDKError, TimeoutError):

@@ -30,8 +30,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from edgesdk.catalog import Catalog
+from edgesdk.config import load_settings
 from edgesdk.errors import ContextOverflow, MissingExtra, ModelLoadError
 from edgesdk.local.evidence import EvidenceMeter
+from edgesdk.local.smoke import ensure_llama_works
 from edgesdk.streams import FinalStream
 from edgesdk.types import FinishReason, Generation, GenerationEvidence, Timings
 
@@ -109,6 +111,9 @@ class LlamaCppLLM:
         threads: int = 2,
         seed: int = 0,
     ) -> None:
+        settings = load_settings()
+        if settings.native_check:
+            ensure_llama_works(model_path, home=settings.home)
         try:
             import llama_cpp
         except ImportError as exc:
