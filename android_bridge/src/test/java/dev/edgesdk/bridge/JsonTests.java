@@ -31,6 +31,11 @@ final class JsonTests {
             Answer older = Answer.fromJson(Json.parseObject("{\"text\":\"Paris\",\"tier\":\"device\",\"confidence\":0.9}"));
             check(older.isConfidenceKnown(), "a bridge without the field: measured, as before");
         });
+        t.test("a server killed by a signal is named, with where to look", () -> {
+            equal("exited with 1", ServerProcess.describeExit(1), "a normal failure");
+            check(ServerProcess.describeExit(139).startsWith("was killed by SIGSEGV"), "128 + 11");
+            check(ServerProcess.describeExit(132).contains("edgesdk doctor"), "points to doctor");
+        });
         t.test("json rejects malformed input", () -> {
             for (String bad : List.of("{", "[1,]", "{\"a\" 1}", "01", "\"\\x\"", "tru", "{} x", "\"a\nb\"", "1.", "-")) {
                 expect(IllegalArgumentException.class, () -> Json.parse(bad));

@@ -50,7 +50,7 @@ final class ServerProcess implements AutoCloseable {
         long until = System.nanoTime() + ready.toNanos();
         while (System.nanoTime() < until) {
             if (!process.isAlive()) {
-                throw new IllegalStateException("serve-bridge exited with " + process.exitValue() + "; log:\n"
+                throw new IllegalStateException("serve-bridge " + describeExit(process.exitValue()) + "; log:\n"
                         + Files.readString(log));
             }
             try {
@@ -62,6 +62,26 @@ final class ServerProcess implements AutoCloseable {
             }
         }
         throw new IllegalStateException("serve-bridge not healthy after " + ready + "; log:\n" + Files.readString(log));
+    }
+
+    /** "exited with 1", or for a death by signal (exit status 128 + n on Unix) its name and
+     *  where to look: a native runtime that crashes is what kills a bridge server. */
+    static String describeExit(int status) {
+        if (status <= 128 || status >= 128 + 32) {
+            return "exited with " + status;
+        }
+        int signal = status - 128;
+        String name = switch (signal) {
+            case 4 -> "SIGILL";
+            case 6 -> "SIGABRT";
+            case 7 -> "SIGBUS";
+            case 8 -> "SIGFPE";
+            case 9 -> "SIGKILL";
+            case 11 -> "SIGSEGV";
+            case 15 -> "SIGTERM";
+            default -> "signal " + signal;
+        };
+        return "was killed by " + name + " (a native runtime crashed?): run 'edgesdk doctor'";
     }
 
     void stop() throws InterruptedException {

