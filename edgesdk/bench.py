@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from edgesdk.catalog import Catalog
-from edgesdk.config import load_settings
 from edgesdk.devices import PROFILES, get_profile
 from edgesdk.local.llm import LlamaCppLLM
 from edgesdk.types import Generation
@@ -330,13 +329,14 @@ def bench_cost(model_id: str, profile_name: str, *, dataset: Path | None, limit:
                progress: Progress) -> dict[str, Any]:
     """Money per 1,000 requests with the router vs always-cloud, and quality vs always-cloud,
     from the evaluation harness on a labelled request mix (the LLM runs through its cache):
-    ``dataset``, else the held-out test split if it was built, else our synthetic items."""
+    ``dataset`` if given, else the committed everyday mix (:data:`REQUEST_MIX`). The mix is a
+    fixed file in the repository, so the figure means the same on every machine; the report
+    names it next to the number."""
     from edgesdk.evalrun import default_cache, default_skills, load_dataset, run_items
     from edgesdk.evaluate import evaluate
     from edgesdk.routing.router import Router
 
-    held_out = load_settings().home / "datasets" / "test.jsonl"  # scripts/build_datasets.py
-    source = next(p for p in (dataset, held_out, MIX_FALLBACK) if p is not None and p.exists())
+    source = dataset or REQUEST_MIX
     every = load_dataset(source)
     step = max(1, len(every) // limit)
     items = every[::step][:limit]  # evenly across the file, so every category is in the mix
@@ -354,7 +354,8 @@ def bench_cost(model_id: str, profile_name: str, *, dataset: Path | None, limit:
     per_1000_router = cost["policy"] / n * 1000
     per_1000_cloud = cost["cloud_only"] / n * 1000
     return {
-        "dataset": str(source), "n": n,
+        "dataset": str(source), "mix": REQUEST_MIX_NAME if source == REQUEST_MIX else source.name,
+        "n": n,
         "usd_per_1000_router": per_1000_router,
         "usd_per_1000_cloud": per_1000_cloud,
         "cost_ratio_vs_cloud": per_1000_router / per_1000_cloud if per_1000_cloud else 0.0,
@@ -369,7 +370,11 @@ def bench_cost(model_id: str, profile_name: str, *, dataset: Path | None, limit:
     }
 
 
-MIX_FALLBACK = Path(__file__).resolve().parent.parent / "datasets" / "synthetic.jsonl"
+REQUEST_MIX = Path(__file__).resolve().parent.parent / "datasets" / "mix_everyday.jsonl"
+"""120 hand-labelled requests as people say them to glasses, a watch or a phone: everyday facts
+(53), yes/no (12), arithmetic, tips and bill splits (15), units (12), dates (8), Chinese (20).
+About a third are answered by skills, the rest by the LLM or the cloud."""
+REQUEST_MIX_NAME = "everyday mix (datasets/mix_everyday.jsonl, 120 requests)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -126,7 +126,8 @@ def write_outputs(report: dict[str, Any], out: Path) -> None:
         lines.append(f"| `{key}` | {_f(t['value'], 3)} | {t['op']} {t['target']} | "
                      f"{'yes' if t['met'] else ('n/a' if t['met'] is None else 'NO')} |")
     lines += [f"| `bandwidth_efficiency` | {_f(report['bandwidth_efficiency'], 3)} | reported | |",
-              f"| `cost_ratio_vs_cloud` | {_f(report['cost_ratio_vs_cloud'], 3)} | reported | |",
+              f"| `cost_ratio_vs_cloud` | {_f(report['cost_ratio_vs_cloud'], 3)} | reported on the "
+              f"{report['cost'].get('mix', '?')} | |",
               f"| `quality_ratio_vs_cloud` | {_f(report['quality_ratio_vs_cloud'], 3)} | "
               "reported | |", "",
               "## Local LLMs (median of interleaved runs)", "",
@@ -170,7 +171,8 @@ def write_outputs(report: dict[str, Any], out: Path) -> None:
               f"stand-in cloud on 127.0.0.1) p50 {_f(e2e['escalated_p50_ms'], 0)} ms (p95 "
               f"{_f(e2e['escalated_p95_ms'], 0)}).",
               "", "## Cost", "",
-              f"On {cost['n']} labelled requests ({Path(cost['dataset']).name}): "
+              f"On {cost['n']} labelled requests of the "
+              f"{cost.get('mix', Path(cost['dataset']).name)}: "
               f"${_f(cost['usd_per_1000_router'], 4)} per 1,000 requests with the router vs "
               f"${_f(cost['usd_per_1000_cloud'], 4)} always-cloud (ratio "
               f"{_f(cost['cost_ratio_vs_cloud'], 3)}); quality {_f(cost['quality_router'], 3)} "

@@ -26,8 +26,8 @@ from edgesdk.config import Settings, load_settings
 from edgesdk.errors import ModelError
 from edgesdk.local.smoke import RUNTIMES, SMOKE_MODELS, SmokeResult, run_smoke
 from edgesdk.native import (
-    amx_permitted,
     cpu_features,
+    kernel_offers_amx,
     machine,
     not_runnable,
     plan,
@@ -47,7 +47,7 @@ class CPUReport(BaseModel):
     simd: list[str]
     """The CPU's advertised vector and matrix extensions (the part of ``/proc/cpuinfo`` that
     decides what a build may use)."""
-    amx_permitted: bool | None
+    kernel_offers_amx: bool | None
 
 
 class LlamaBuildReport(BaseModel):
@@ -155,7 +155,7 @@ def diagnose(*, settings: Settings | None = None, catalog: Catalog | None = None
     settings = settings or load_settings()
     catalog = catalog or Catalog(settings=settings)
     features = cpu_features()
-    amx = amx_permitted()
+    amx = kernel_offers_amx()
     runtimes = _smoke(catalog, timeout_s=timeout_s)
     llama = next(r for r in runtimes if r.runtime == "llama.cpp")
     build = _llama_build(settings.home, llama, features, amx)
@@ -170,7 +170,7 @@ def diagnose(*, settings: Settings | None = None, catalog: Catalog | None = None
         python=f"{platform.python_implementation()} {platform.python_version()} "
                f"({sys.executable})",
         os=platform.platform(),
-        cpu=CPUReport(arch=machine(), amx_permitted=amx,
+        cpu=CPUReport(arch=machine(), kernel_offers_amx=amx,
                       simd=sorted(f for f in features if f.startswith(SIMD_PREFIXES))),
         llama_build=build, runtimes=runtimes, models=models,
         settings=_settings_in_force(settings))
@@ -181,7 +181,9 @@ def render(report: DoctorReport) -> str:
     b = report.llama_build
     lines = [f"python    {report.python}", f"os        {report.os}",
              f"cpu       {report.cpu.arch}: {' '.join(report.cpu.simd) or '(features unknown)'}",
-             f"amx       {'granted by the kernel' if report.cpu.amx_permitted else 'not granted'}"
+             "amx       " + ("the kernel offers it" if report.cpu.kernel_offers_amx
+                                else "not offered")
+             + " (a promise, not a proof: the smoke tests below are)"
              if report.cpu.arch == "x86_64" else "",
              f"llama.cpp {b.version or 'not installed'}; build uses: "
              f"{' '.join(b.uses) or '(unknown: the smoke test did not report)'}"]
@@ -226,7 +228,7 @@ def prove(plan_file: Path, *, settings: Settings | None = None) -> int:
         simd = " ".join(sorted(f for f in features if f.startswith(SIMD_PREFIXES)))
         print(f"[setup] llama.cpp ({build_plan['tier']} flags) was {result.detail} while "
               f"decoding a test prompt. CPU ({machine()}): {simd or 'features unknown'}; "
-              f"AMX granted by the kernel: {amx_permitted()}", flush=True)
+              f"AMX offered by the kernel: {kernel_offers_amx()}", flush=True)
         return EXIT_CRASHED
     if not result.ok:
         print(f"[setup] llama.cpp could not decode a test prompt: {result.detail}", flush=True)

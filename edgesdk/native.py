@@ -84,7 +84,7 @@ def machine() -> str:
 def cpu_features(cpuinfo: str | None = None) -> frozenset[str]:
     """The CPU's advertised feature flags, lower case (``flags`` on x86, ``Features`` on Arm).
 
-    Advertised is not granted: see :func:`amx_permitted` for the one that bites in practice."""
+    Advertised is not usable: see :func:`kernel_offers_amx` for the one that bites in practice."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
@@ -102,9 +102,15 @@ _XFEATURE_XTILEDATA = 18
 _SYS_ARCH_PRCTL = 158  # x86-64 Linux syscall number
 
 
-def amx_permitted() -> bool | None:
-    """Whether the kernel supports AMX tile data for processes (Linux x86-64), read without
-    changing any state; ``None`` where the question does not apply or cannot be asked."""
+def kernel_offers_amx() -> bool | None:
+    """Whether the Linux kernel lists AMX tile data among the state it supports for processes
+    (``arch_prctl(ARCH_GET_XCOMP_SUPP)``, read without changing anything); ``None`` where the
+    question does not apply or cannot be asked.
+
+    A promise, not a proof: on the Firecracker VM this project's CI runs on, CPUID advertises
+    AMX, XCR0 enables it, the kernel supports it and grants the permission, and ``ldtilecfg``
+    in llama.cpp's AMX kernel still dies with a general protection fault. Only running the code
+    tells (``edgesdk.local.smoke``); a ``False`` here is still a sure "no"."""
     if sys.platform != "linux" or machine() != "x86_64":
         return None
     try:
@@ -191,7 +197,7 @@ CPUINFO_FLAG = {
 def not_runnable(used: frozenset[str], features: frozenset[str],
                  amx: bool | None) -> frozenset[str]:
     """The instruction sets a build uses that this machine does not offer: not advertised by
-    the CPU, or AMX while the kernel does not grant it. Unknown names, and every name on a
+    the CPU, or AMX where the kernel does not offer it. Unknown names, and every name on a
     machine whose features could not be read, are not judged."""
     if not features:
         return frozenset()
@@ -244,7 +250,7 @@ def _main(argv: list[str] | None = None) -> int:
                "cache_key": build.cache_key(args.version)}
     else:
         out = {"arch": machine(), "features": sorted(cpu_features()),
-               "amx_permitted": amx_permitted()}
+               "kernel_offers_amx": kernel_offers_amx()}
     print(json.dumps(out))
     return 0
 

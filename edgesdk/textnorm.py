@@ -36,9 +36,9 @@ def normalise(text: str) -> str:
 def question_key(question: str) -> str:
     """How two questions are told apart: case and spacing ignored, nothing else. The answer
     bank keys its rows by it (``routing/fit.py``), the distillation export de-duplicates by it,
-    and ``scripts/build_datasets.py`` / ``scripts/pool_holdout.py`` keep test and held-out
-    questions out of the bank by it. One rule, so that a copy of a question (another case or
-    spacing) that one of them merges is not kept apart, and leaked, by another."""
+    and ``scripts/build_datasets.py`` keeps test questions out of the bank's pool by it. One
+    rule, so that a copy of a question (another case or spacing) that one of them merges is not
+    kept apart, and leaked, by another."""
     return " ".join(question.lower().split())
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 MODELS = {"smollm2-135m-instruct": "SmolLM2-135M-Instruct.Q4_1.gguf",
-          "gemma3-270m": "gemma-3-270m-Q4_K_M.gguf"}
+          "gemma3-270m": "gemma-3-270m-q4_k_m.gguf"}
 PROMPT = ("Here is a short guide to keeping houseplants alive. First, choose a pot with a "
           "drainage hole, because standing water rots the roots. Second,")
 

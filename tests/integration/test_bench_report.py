@@ -32,6 +32,10 @@ def test_smoke_bench_writes_json_markdown_and_plots(tmp_path: Path, real_catalog
     assert saved["rss"][0]["profile"] == "watch" and saved["rss"][0]["peak_rss_mb"] > 50
     md = (tmp_path / "bench.md").read_text()
     assert "decode_ratio_vs_raw" in md and "## Cost" in md
+    # the cost figure is measured on the committed request mix, named next to the number
+    assert saved["cost"]["mix"].startswith("everyday mix (datasets/mix_everyday.jsonl")
+    cost_row = next(line for line in md.splitlines() if line.startswith("| `cost_ratio"))
+    assert "everyday mix" in cost_row
     for png in ("tokens_per_s.png", "latency.png", "cost_quality.png"):
         assert (tmp_path / png).stat().st_size > 1000, png
     assert report["profile"] == "watch"

@@ -9,7 +9,8 @@ import pytest
 
 from edgesdk import native
 
-XEON_AMX = frozenset(["sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512_vnni", "amx_tile", "amx_int8"])
+XEON_AMX = frozenset(["sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512_vnni",
+                      "amx_tile", "amx_int8"])
 OLD_ATOM = frozenset(["sse2", "ssse3", "sse4_1", "sse4_2"])
 
 
@@ -92,7 +93,7 @@ def test_cpu_features_read_x86_flags_and_arm_features() -> None:
 
 
 def test_amx_permission_is_a_yes_no_answer_on_x86_linux_and_none_elsewhere() -> None:
-    answer = native.amx_permitted()
+    answer = native.kernel_offers_amx()
     if native.machine() == "x86_64":
         assert answer in (True, False)
     else:
