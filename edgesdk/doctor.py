@@ -221,6 +221,8 @@ def prove(plan_file: Path, *, settings: Settings | None = None) -> int:
     ``plan_file`` (setup's ``build.json``) describes; on success record it under home."""
     settings = settings or load_settings()
     build_plan = json.loads(plan_file.read_text())
+    record_path = settings.home / BUILD_RECORD
+    record_path.unlink(missing_ok=True)  # only a build that passes below is on record
     catalog = Catalog(settings=settings)
     result = run_smoke("llama.cpp", catalog.locate(SMOKE_MODELS["llama.cpp"]))
     features = cpu_features()
@@ -245,9 +247,8 @@ def prove(plan_file: Path, *, settings: Settings | None = None) -> int:
                                       "decode_s": result.output.get("decode_s"),
                                       "text": result.output.get("text"),
                                       "system_info": info.strip()}}
-    path = settings.home / BUILD_RECORD
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"[setup] llama.cpp proven on this CPU ({build_plan['tier']}: "
           f"{' '.join(sorted(used)) or 'no SIMD extensions'}): decoded "
           f"{result.output.get('tokens')} tokens in a child process, {result.seconds:.1f} s",

@@ -140,8 +140,9 @@ def start_edge(profile: str = "phone") -> tuple[subprocess.Popen[bytes], str]:
             err = (proc.stderr.read().decode() if proc.stderr else "").strip()
             how = describe_exit(proc.returncode)
             hint = f"; {CRASH_HINT}" if proc.returncode < 0 else ""
+            last = err.splitlines()[-1] if err else ""  # serve-edge's one-line error, if any
             raise SystemExit(f"the edge tier did not start: serve-edge {how}{hint}"
-                             + (f"\n{err[-500:]}" if err else ""))
+                             + (f"\n{last}" if last else ""))
         try:
             if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
                 return proc, url
