@@ -84,7 +84,7 @@ def test_shipped_router_reads_its_answer_bank(real_catalog: object) -> None:
     from edgesdk.types import Generation, GenerationEvidence
 
     router = Router.for_model("gemma3-270m", profile=get_profile("phone"))
-    q = "The instrument of Philip Glass is"
+    q = "Which planet is known as the Red Planet?"
 
     def decide(text: str) -> tuple[float, tuple[str, ...]]:
         gen = Generation(text=text, model_id="gemma3-270m", prompt_tokens=60,
@@ -94,7 +94,9 @@ def test_shipped_router_reads_its_answer_bank(real_catalog: object) -> None:
         d = router.decide(question=q, generation=gen, skill=None)
         return d.confidence, d.reasons
 
-    piano, why = decide(" piano")
-    kazoo, _ = decide(" kazoo")
+    mars, why = decide(" Mars")
+    jupiter, _ = decide(" Jupiter")
     assert any("similar labelled questions" in r for r in why)
-    assert piano > kazoo  # a common answer for instrument questions is more often right
+    # TriviaQA's bank holds Mars as the gold answer of several similar questions, Jupiter of
+    # fewer: the same evidence scores the answer the labelled neighbours agree with higher
+    assert 0.0 < jupiter < mars < 1.0

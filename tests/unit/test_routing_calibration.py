@@ -11,7 +11,7 @@ from edgesdk.routing import calibrate, signals
 from edgesdk.routing.metrics import auroc
 from tests.unit._routing_fakes import assert_refused, fake_calibration, synthetic_outcomes
 
-SHIPPED_DATASETS = "train.jsonl,dev.jsonl,pool_p1.jsonl,pool_p2.jsonl"
+SHIPPED_DATASETS = "train.jsonl,dev.jsonl"
 """What the shipped calibrations were fitted on (docs/router.md, "Training rows")."""
 
 

@@ -201,36 +201,16 @@ def test_a_file_whose_scorer_reads_verdicts_needs_the_graph(tmp_path: Path) -> N
     assert_refused(path, data, "plausibility graph")
 
 
-@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
-def test_shipped_calibrations_read_the_verdicts(model: str) -> None:
-    cal = calibrate.load(model)
-    assert cal.plausibility is not None and cal.plausibility.large_groups == 5
-    assert PLAUSIBILITY_FEATURE in cal.scorer.features
-    assert cal.fit_info["plausibility"]["llm_verdicts"] >= 10
-    # sentences of our own about well-known players the labelled data names
-    assert cal.plausibility.verdict(ask("Tom Brady scored a touchdown")) is True
-    assert cal.plausibility.verdict(ask("Kevin Durant scored a touchdown")) is False
-    assert cal.plausibility.verdict(ask("Someone Unheardof scored a touchdown")) is None
-    # the soft verdict's centroids, in the answer bank's own sentence model
-    assert SOFT_FEATURE in cal.scorer.features and cal.plausibility.centroids is not None
-    assert cal.answer_bank is not None
-    assert cal.plausibility.centroids.embedder_id == cal.answer_bank.embedder_id
-    assert cal.fit_info["plausibility"]["llm_soft_verdicts"] >= 10
-
-
-@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
-def test_shipped_soft_verdicts_place_new_players_by_their_sentence_model(model: str) -> None:
-    cal = calibrate.load(model)
-    assert cal.plausibility is not None and cal.answer_bank is not None
-    from edgesdk.routing.router import _bank_embedder
-
-    embed = _bank_embedder(cal.answer_bank.embedder_id).embed
-    # made-up players (no hard verdict), one action each the labelled sentences know
-    for question in (ask("Someone Unheardof scored a touchdown"),
-                     ask("Someone Unheardof hit a home run")):
-        assert cal.plausibility.verdict(question) is None
-        p = cal.plausibility.soft_verdict(question, embed)
-        assert p is not None and 0.0 < p < 1.0
+def test_shipped_calibrations_carry_no_plausibility_graph() -> None:
+    """The graph is fitted from labelled sports sentences (BIG-bench sports_understanding),
+    which no registry serves any more (docs/router.md, "Why the sources changed"): the shipped
+    calibrations have none, and the router works without one."""
+    for model in ("smollm2-135m-instruct", "gemma3-270m"):
+        cal = calibrate.load(model)
+        assert cal.plausibility is None
+        assert PLAUSIBILITY_FEATURE not in cal.scorer.features
+        assert SOFT_FEATURE not in cal.scorer.features
+        assert cal.fit_info["plausibility"] is None
 
 
 # ----------------------------------------------------------------------- the soft verdict
