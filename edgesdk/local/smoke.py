@@ -114,35 +114,35 @@ def _proof_key(model_path: Path, python: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-_PROVEN: set[str] = set()
+_PROVEN: dict[str, str] = {}
+"""Proof key → the passing child's report, for this process (homes may differ per call)."""
 
 
 def ensure_llama_works(model_path: Path, *, home: Path, python: str | None = None) -> None:
     """Raise :class:`NativeRuntimeCrashed` instead of letting llama.cpp kill this process.
 
-    Runs :func:`run_smoke` once per (library build, model file) and remembers a pass in
-    ``home/native/``; a failure is not remembered, so a rebuilt library is checked again.
-    ``python`` is the interpreter the child runs (default: this one)."""
+    Runs :func:`run_smoke` once per (library build, model file, interpreter) and remembers a
+    pass in ``home/native/``; a failure is not remembered, so a rebuilt library is checked
+    again. ``python`` is the interpreter the child runs (default: this one)."""
     if not llama_library_files():
         return  # not installed: LlamaCppLLM raises MissingExtra with the pip extra to install
     key = _proof_key(model_path, python or sys.executable)
     stamp = home / "native" / f"llama-proven-{key}.json"
-    if key in _PROVEN or stamp.exists():
-        _PROVEN.add(key)
+    if stamp.exists():
         return
-    result = run_smoke("llama.cpp", model_path, python=python)
-    if result.signal is not None:
-        raise NativeRuntimeCrashed(runtime="llama.cpp", how=result.detail,
-                                   features=sorted(cpu_features()), arch=machine())
-    if result.ok:
-        _PROVEN.add(key)
-        try:
-            stamp.parent.mkdir(parents=True, exist_ok=True)
-            stamp.write_text(result.model_dump_json())
-        except OSError:
-            pass  # a read-only home only costs the check again next time
-    # any other failure (a corrupt file, a wrong format) is left to the real load, whose
-    # ModelLoadError names the model and the command that re-fetches it
+    if key not in _PROVEN:
+        result = run_smoke("llama.cpp", model_path, python=python)
+        if result.signal is not None:
+            raise NativeRuntimeCrashed(runtime="llama.cpp", how=result.detail,
+                                       features=sorted(cpu_features()), arch=machine())
+        if not result.ok:
+            return  # a corrupt file, a wrong format: the real load's ModelLoadError names it
+        _PROVEN[key] = result.model_dump_json()
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(_PROVEN[key])
+    except OSError:
+        pass  # a read-only home only costs the check again in the next process
 
 
 # ------------------------------------------------------------------ the child
