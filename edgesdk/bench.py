@@ -373,7 +373,7 @@ def bench_cost(model_id: str, profile_name: str, *, dataset: Path | None, limit:
 REQUEST_MIX = Path(__file__).resolve().parent.parent / "datasets" / "mix_everyday.jsonl"
 """120 hand-labelled requests as people say them to glasses, a watch or a phone: everyday facts
 (53), yes/no (12), arithmetic, tips and bill splits (15), units (12), dates (8), Chinese (20).
-About a third are answered by skills, the rest by the LLM or the cloud."""
+21 are answered by skills (arithmetic, units, dates), the rest by the LLM or the cloud."""
 REQUEST_MIX_NAME = "everyday mix (datasets/mix_everyday.jsonl, 120 requests)"
 
 
