@@ -5,25 +5,28 @@ A tiny model's token probabilities cannot tell "piano" for *The instrument of Ph
 citizenship of Niels Henrik Abel is* (wrong, and as sure). Labelled questions can: among the
 k most similar of them (cosine over question vectors), what share have the device's answer
 among their gold answers? A common answer for this kind of question is right far more often
-than a rare one. On the held-out split this lifts SmolLM2's fact AUROC from 0.76 to 0.94 and
-Gemma's from 0.81 to 0.86 (``docs/router.md``).
+than a rare one. On BIG-bench's templated facts this lifted SmolLM2's fact AUROC from 0.76 to
+0.94 and Gemma's from 0.81 to 0.86. On TriviaQA, whose questions rarely share answers, the
+whole router ranks facts about as well as the minimum token log-prob alone (SmolLM2 0.69 vs
+0.67, Gemma 0.79 vs 0.82; ``docs/MEASUREMENTS.md``, 2026-12-06).
 
 The bank needs questions and gold answers only, not generations, so it holds every labelled
-question outside the test buckets (17.7k, ``scripts/build_datasets.py`` → ``pool.jsonl``),
-one row per distinct question text. What ships: the question vectors projected to 64
-dimensions (PCA, float16 basis) and quantised to int8, never the text, and per question only
-the gold answers at least two questions share ("english", "piano", "germany"), plus the
-hashed rare words of the questions (``entities.py``: same-entity questions). Large banks go
-to one ``.npz`` shared by the calibrations with the same question vectors (``calibrate.save``),
-checked by content digest when loaded. Fitting computes each training row's features
-leave-one-out (the row of the same question text is never its own neighbour).
+question outside the test buckets (13.2k since the 2026-12-06 data;
+``scripts/build_datasets.py`` → ``pool.jsonl``), one row per distinct question text. What
+ships: the question vectors projected to 64 dimensions (PCA, float16 basis) and quantised to
+int8, never the text, and per question only the gold answers at least two questions share
+("english", "piano", "germany"), plus the hashed rare words of the questions (``entities.py``:
+same-entity questions). Large banks go to one ``.npz`` shared by the calibrations with the same
+question vectors (``calibrate.save``), checked by content digest when loaded. Fitting computes
+each training row's features leave-one-out (the row of the same question text is never its own
+neighbour).
 
 Question vectors: a sentence embedding (``local/embed.py``) — the shipped calibrations use
 MiniLM-L6 for Gemma and the smaller paraphrase-MiniLM-L3 for SmolLM2, whose watch cannot hold
 L6 (``docs/router.md``) — or ``HashedWords``, built in and free of memory. Matching uses the
 peer module's rule (``peer.AnswerMatcher``: the evaluation's normalisation, same number /
 yes-no / whole-word containment), so "The instrument of Philip Glass is the piano" hits "piano".
-Cost per decision: a 17.7k × 64 float32 scan, an exact top-k (``_top``) and ≤ k string matches:
+Cost per decision: a 13.2k × 64 float32 scan, an exact top-k (``_top``) and ≤ k string matches:
 ~0.25 ms.
 """
 

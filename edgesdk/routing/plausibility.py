@@ -1,5 +1,9 @@
 """Is this sentence plausible? What the labelled sentences the router was fitted with say.
 
+Since 2026-12-06 no shipped calibration carries a graph: the labelled sports sentences came
+from BIG-bench, which no registry serves any more, so a fit finds too few and fits none. The
+module stays for calibrations fitted on an app's own sentences of this shape.
+
 Why: yes/no questions sit at chance for both local models (SmolLM2 answers "No" to nearly
 every one, Gemma "Yes"), and no signal in their tokens tells a right yes from a wrong one. For
 one kind — *Is the following sentence plausible? "<Name> <did something> [in the <event>]."*
