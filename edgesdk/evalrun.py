@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,12 +58,19 @@ class Record:
     """Whether the device's answer (the skill's if it answered, else the LLM's) is right."""
 
 
+def jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The objects of a JSONL file. Lines end at "\\n" only: ``str.splitlines`` also splits at
+    U+0085, U+2028 and other separators that a question's text may contain (TriviaQA has some),
+    and would cut a JSON line in two."""
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        if line.strip():
+            row: dict[str, Any] = json.loads(line)
+            yield row
+
+
 def load_dataset(path: Path, *, limit: int | None = None) -> list[Item]:
     items: list[Item] = []
-    for line in path.read_text(encoding="utf-8").split("\n"):  # JSONL: "\n" only
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    for row in jsonl_rows(path):
         answers = row["answers"]
         items.append(Item(id=str(row["id"]), question=str(row["question"]),
                           answers=tuple(str(a) for a in answers),
@@ -135,10 +142,8 @@ class GenerationCache:
         self.path = path
         self._rows: dict[str, Generation] = {}
         if path.exists():
-            for line in path.read_text(encoding="utf-8").split("\n"):  # JSONL: "\n" only
-                if line.strip():
-                    row = json.loads(line)
-                    self._rows[row["key"]] = Generation.model_validate(row["generation"])
+            for row in jsonl_rows(path):
+                self._rows[row["key"]] = Generation.model_validate(row["generation"])
 
     @staticmethod
     def key(model_id: str, prompt: Any, max_tokens: int) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.evalrun import Record, is_correct
+from edgesdk.evalrun import Record, is_correct, jsonl_rows
 from edgesdk.local.prompts import cloud_messages
 from edgesdk.routing import metrics
 from edgesdk.routing.policy import PolicyState
@@ -54,12 +54,8 @@ YES_NO_GROUP = "all yes/no questions"
 
 def load_cloud_answers(path: Path) -> dict[str, str]:
     """``{"id", "answer"}`` JSONL → id → cloud answer text."""
-    out: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            out[str(row["id"])] = str(row.get("answer") or row.get("text") or "")
-    return out
+    return {str(row["id"]): str(row.get("answer") or row.get("text") or "")
+            for row in jsonl_rows(path)}
 
 
 def _confidences(records: Sequence[Record], router: Router,

@@ -42,6 +42,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from edgesdk.evalrun import jsonl_rows
 from edgesdk.textnorm import question_key
 
 REPO = Path(__file__).resolve().parent.parent
@@ -313,8 +314,7 @@ def synthetic(seed: int = 4) -> list[Item]:
 
 
 def load_jsonl(path: Path) -> list[Item]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n")
-            if line.strip()]
+    return list(jsonl_rows(path))
 
 
 def write_jsonl(path: Path, items: Iterable[Item]) -> None:

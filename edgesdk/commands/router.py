@@ -99,12 +99,10 @@ def _fit(args: argparse.Namespace) -> int:
         def hidden(question: str, answer: str) -> list[float]:
             return list(hc.state(question, answer))
 
-    pool: list[tuple[str, list[str]]] = []
-    for path in args.bank_pool:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                pool.append((str(row["question"]), [str(a) for a in row["answers"]]))
+    from edgesdk.evalrun import jsonl_rows
+
+    pool = [(str(row["question"]), [str(a) for a in row["answers"]])
+            for path in args.bank_pool for row in jsonl_rows(path)]
     cal = fit_calibration(outcomes, bank_pool=pool, model_id=args.model,
                           hidden=hidden if args.probe else None,
                           model_sha256=Catalog().manifest(args.model).sha256,
