@@ -394,17 +394,18 @@ _DAY_NO_YEAR = r"[a-z]+\.?\s+\d{1,2}(?:st|nd|rd|th)?|\d{1,2}(?:st|nd|rd|th)?\s+[
 
 
 def _dates(question: str, now: datetime) -> SkillResult | None:
-    q = question.strip().lower().rstrip("?？.。! ")
-    if re.fullmatch(r"(?:what\s+time\s+is\s+it(?:\s+now)?|what's\s+the\s+time|现在几点(?:了)?)",
+    q = question.strip().lower().rstrip("?？.。! ").replace("’", "'")
+    q = re.sub(r"\bwhat's\b", "what is", q)  # one spelling, so every rule below reads both
+    if re.fullmatch(r"(?:what\s+time\s+is\s+it(?:\s+now)?|what\s+is\s+the\s+time|现在几点(?:了)?)",
                     q):
         return SkillResult(skill="time", text=f"It is {now:%H:%M}.", value=f"{now:%H:%M}")
     if re.fullmatch(
-        r"(?:what\s+is\s+today's\s+date|what's\s+the\s+date(?:\s+today)?|what\s+is\s+the\s+date"
-        r"(?:\s+today)?|what\s+date\s+is\s+it(?:\s+today)?|today's\s+date|今天几号|今天是几号|"
+        r"(?:what\s+is\s+today's\s+date|what\s+is\s+the\s+date(?:\s+today)?|"
+        r"what\s+date\s+is\s+it(?:\s+today)?|today's\s+date|今天几号|今天是几号|"
         r"今天几月几号|今天的日期)", q):
         return SkillResult(skill="date", text=f"Today is {now:%A, %d %B %Y}.",
                            value=now.date().isoformat())
-    m = re.fullmatch(r"(?:what(?:'s|\s+is|\s+was|\s+will\s+be)\s+the\s+(?:date|day)\s+|"
+    m = re.fullmatch(r"(?:what(?:\s+is|\s+was|\s+will\s+be)\s+the\s+(?:date|day)\s+|"
                      r"what\s+(?:day|date)\s+(?:is|was|will)\s+(?:it\s+)?(?:be\s+)?|what\s+is\s+)?"
                      r"(tomorrow|yesterday)(?:'s\s+date)?|"
                      r"(明天|昨天)(?:是)?(?:几号|星期几|周几)", q)

@@ -91,6 +91,9 @@ def test_a_bare_ton_or_gallon_gives_both_readings_the_us_one_last(question: str,
     ("how many days until 2026-12-25", "27"),
     ("what is the date in ten days", "2026-12-08"),
     ("What is today's date?", "2026-11-28"),
+    ("What's today's date?", "2026-11-28"),  # every rule reads "what's" as "what is"
+    ("What’s the time?", "21:40"),  # a typographic apostrophe, as phones type it
+    ("What's the date tomorrow?", "2026-11-29"),
     # a day as people write it, not only ISO
     ("What day of the week was March 27, 1950?", "Monday"),
     ("what day of the week is 4 July 2026", "Saturday"),
