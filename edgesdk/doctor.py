@@ -31,13 +31,12 @@ from edgesdk.native import (
     machine,
     not_runnable,
     plan,
+    simd_features,
     system_info_features,
 )
 
 BUILD_RECORD = "native/llama-build.json"
 """Where ``scripts/setup.sh`` records the plan it built and proved llama.cpp with (under home)."""
-SIMD_PREFIXES = ("sse", "ssse", "pni", "avx", "amx", "fma", "f16c", "bmi", "asimd", "sve", "sme",
-                 "i8mm", "neon")
 
 
 class CPUReport(BaseModel):
@@ -171,7 +170,7 @@ def diagnose(*, settings: Settings | None = None, catalog: Catalog | None = None
                f"({sys.executable})",
         os=platform.platform(),
         cpu=CPUReport(arch=machine(), kernel_offers_amx=amx,
-                      simd=sorted(f for f in features if f.startswith(SIMD_PREFIXES))),
+                      simd=simd_features(features)),
         llama_build=build, runtimes=runtimes, models=models,
         settings=_settings_in_force(settings))
 
@@ -227,7 +226,7 @@ def prove(plan_file: Path, *, settings: Settings | None = None) -> int:
     result = run_smoke("llama.cpp", catalog.locate(SMOKE_MODELS["llama.cpp"]))
     features = cpu_features()
     if result.signal is not None:
-        simd = " ".join(sorted(f for f in features if f.startswith(SIMD_PREFIXES)))
+        simd = " ".join(simd_features(features))
         print(f"[setup] llama.cpp ({build_plan['tier']} flags) was {result.detail} while "
               f"decoding a test prompt. CPU ({machine()}): {simd or 'features unknown'}; "
               f"AMX offered by the kernel: {kernel_offers_amx()}", flush=True)

@@ -144,11 +144,9 @@ class NativeRuntimeCrashed(ModelError):
 
     code = "native_runtime_crashed"
 
-    def __init__(self, *, runtime: str, how: str, features: list[str], arch: str) -> None:
+    def __init__(self, *, runtime: str, how: str, simd: list[str], arch: str) -> None:
         self.runtime = runtime
         self.how = how
-        simd = [f for f in features if f.startswith(("avx", "amx", "sse4", "fma", "f16c",
-                                                     "asimd", "sve"))]
         super().__init__(
             f"the {runtime} runtime was {how} when a child process decoded a test prompt, so "
             f"it was not loaded here: its build uses instructions this {arch} machine does not "

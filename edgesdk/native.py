@@ -102,6 +102,16 @@ _XFEATURE_XTILEDATA = 18
 _SYS_ARCH_PRCTL = 158  # x86-64 Linux syscall number
 
 
+SIMD_PREFIXES = ("sse", "ssse", "pni", "avx", "amx", "fma", "f16c", "bmi", "asimd", "sve", "sme",
+                 "i8mm", "neon")
+
+
+def simd_features(features: frozenset[str]) -> list[str]:
+    """The vector and matrix extensions among a CPU's flags, sorted: the part of
+    ``/proc/cpuinfo`` that decides what a build may use (what doctor, setup and errors show)."""
+    return sorted(f for f in features if f.startswith(SIMD_PREFIXES))
+
+
 def kernel_offers_amx() -> bool | None:
     """Whether the Linux kernel lists AMX tile data among the state it supports for processes
     (``arch_prctl(ARCH_GET_XCOMP_SUPP)``, read without changing anything); ``None`` where the

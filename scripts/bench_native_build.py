@@ -27,6 +27,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from edgesdk.config import load_settings
+
 MODELS = {"smollm2-135m-instruct": "SmolLM2-135M-Instruct.Q4_1.gguf",
           "gemma3-270m": "gemma-3-270m-q4_k_m.gguf"}
 PROMPT = ("Here is a short guide to keeping houseplants alive. First, choose a pot with a "
@@ -50,10 +52,6 @@ info = llama_cpp.llama_print_system_info()
 print(json.dumps({"prompt_tps": len(prompt) / (t1 - t0), "decode_tps": done / (t2 - t1),
                   "system_info": info.decode() if isinstance(info, bytes) else str(info)}))
 """
-
-
-def _home() -> Path:
-    return Path(os.environ.get("EDGESDK_HOME", Path.home() / ".cache" / "edgesdk"))
 
 
 def _unpack(wheel: Path, into: Path) -> Path:
@@ -83,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/bench/native-build"))
     args = parser.parse_args(argv)
     builds = dict(b.split("=", 1) for b in args.build)
-    models = {m: _home() / "models" / m / f for m, f in MODELS.items()}
+    models = {m: load_settings().home / "models" / m / f for m, f in MODELS.items()}
     rows: dict[str, dict[str, list[dict[str, Any]]]] = {b: {m: [] for m in models}
                                                         for b in builds}
     with tempfile.TemporaryDirectory(prefix="edgesdk-nb-") as tmp:

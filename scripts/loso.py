@@ -18,20 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from edgesdk.config import load_settings
 from edgesdk.evalrun import jsonl_rows
 
 BANK_EMBEDDER = {"gemma3-270m": "minilm", "smollm2-135m-instruct": "minilm-l3"}
-
-
-def _home() -> Path:
-    return Path(os.environ.get("EDGESDK_HOME", Path.home() / ".cache" / "edgesdk"))
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -72,7 +68,7 @@ def left_out(model: str, source: str, splits: dict[str, list[dict[str, Any]]],
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True)
-    parser.add_argument("--datasets", type=Path, default=_home() / "datasets")
+    parser.add_argument("--datasets", type=Path, default=load_settings().home / "datasets")
     parser.add_argument("--out", type=Path, default=Path("docs/reports/loso"))
     args = parser.parse_args(argv)
     splits = {name: list(jsonl_rows(args.datasets / f"{name}.jsonl"))

@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from edgesdk.errors import NativeRuntimeCrashed
-from edgesdk.native import cpu_features, describe_exit, machine, signal_name
+from edgesdk.native import cpu_features, describe_exit, machine, signal_name, simd_features
 
 Runtime = Literal["llama.cpp", "onnxruntime", "litert"]
 RUNTIMES: tuple[Runtime, ...] = ("llama.cpp", "onnxruntime", "litert")
@@ -134,7 +134,7 @@ def ensure_llama_works(model_path: Path, *, home: Path, python: str | None = Non
         result = run_smoke("llama.cpp", model_path, python=python)
         if result.signal is not None:
             raise NativeRuntimeCrashed(runtime="llama.cpp", how=result.detail,
-                                       features=sorted(cpu_features()), arch=machine())
+                                       simd=simd_features(cpu_features()), arch=machine())
         if not result.ok:
             return  # a corrupt file, a wrong format: the real load's ModelLoadError names it
         _PROVEN[key] = result.model_dump_json()
