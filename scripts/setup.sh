@@ -87,6 +87,7 @@ install_llama() {  # $1: tier (portable | conservative)
     echo "$key" > .venv/.llama-build
   fi
   LLAMA_PLAN="$dir/build.json"
+  LLAMA_TIER=$(field "$plan" tier)  # a CPU without AVX2 gets the conservative plan at once
 }
 
 install_llama portable
@@ -110,8 +111,8 @@ log "fetching the router's dataset packages into $EDGESDK_HOME/datasets/pip (pin
 prove() { .venv/bin/python -m edgesdk.doctor prove --plan "$LLAMA_PLAN"; }
 status=0
 prove || status=$?
-if [ "$status" = 3 ]; then
-  log "llama.cpp crashed on this CPU with the portable flags; rebuilding with the most conservative flags (no SIMD extensions)"
+if [ "$status" = 3 ] && [ "$LLAMA_TIER" != conservative ]; then
+  log "llama.cpp crashed on this CPU with the $LLAMA_TIER flags; rebuilding with the most conservative flags (no SIMD extensions)"
   install_llama conservative
   status=0
   prove || status=$?
