@@ -1,6 +1,7 @@
 """edgesdk: run AI on small devices; escalate to the cloud only when the device cannot."""
 
-from edgesdk.assistant import Assistant, AsyncAssistant
+from edgesdk.assistant import Assistant
+from edgesdk.async_assistant import AsyncAssistant
 from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile, DeviceState
 from edgesdk.errors import EdgeSDKError

@@ -231,7 +231,6 @@ def bench_rss(profiles: Sequence[str], progress: Progress) -> list[dict[str, Any
 
 def bench_router(model_id: str, profile_name: str, *, n: int = 2000) -> dict[str, Any]:
     """Router decision latency on realistic evidence (signals from a generation)."""
-    from edgesdk.protocols import QuestionPreparer
     from edgesdk.types import GenerationEvidence
     from edgesdk.wiring import default_router
 
@@ -240,11 +239,10 @@ def bench_router(model_id: str, profile_name: str, *, n: int = 2000) -> dict[str
     questions = ("Who wrote Hamlet?", "Is Paris in France?", "How many legs does a spider have?",
                  "A farmer has 12 cows and buys 7 more; how many now?")
     embed_ms = []
-    if isinstance(router, QuestionPreparer):  # once per question, before generation
-        for q in questions:
-            started = time.perf_counter()
-            router.question_vector(q)
-            embed_ms.append((time.perf_counter() - started) * 1000)
+    for q in questions:  # once per question, before generation
+        started = time.perf_counter()
+        router.prepare(q)
+        embed_ms.append((time.perf_counter() - started) * 1000)
     times = []
     for i in range(n):
         k = int(rng.integers(1, 12))
@@ -332,7 +330,7 @@ def bench_cost(model_id: str, profile_name: str, *, dataset: Path | None, limit:
     ``dataset`` if given, else the committed everyday mix (:data:`REQUEST_MIX`). The mix is a
     fixed file in the repository, so the figure means the same on every machine; the report
     names it next to the number."""
-    from edgesdk.evalrun import default_cache, default_skills, load_dataset, run_items
+    from edgesdk.evalrun import default_cache, load_dataset, run_items
     from edgesdk.evaluate import evaluate
     from edgesdk.routing.router import Router
 
@@ -344,7 +342,7 @@ def bench_cost(model_id: str, profile_name: str, *, dataset: Path | None, limit:
     catalog = Catalog()
     profile = get_profile(profile_name)
     records = run_items(
-        items, model_id=model_id, cache=default_cache(model_id), skills=default_skills(),
+        items, model_id=model_id, cache=default_cache(model_id),
         llm_factory=lambda: LlamaCppLLM.load(model_id, catalog=catalog, n_ctx=profile.n_ctx,
                                              threads=profile.threads),
     )

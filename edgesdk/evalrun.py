@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk.config import load_settings
-from edgesdk.local.llm import LocalLLM
-from edgesdk.local.prompts import qa_prompt, stop_for
+from edgesdk.local.llm import GenerationStream, LocalLLM
 from edgesdk.textnorm import CJK, NO, NUMBER, YES, first_word, normalise, stem_word
 from edgesdk.types import Generation, SkillResult
 
@@ -31,15 +30,15 @@ EVAL_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 """The clock for relative date questions; ``scripts/build_datasets.py`` uses the same day."""
 EVAL_MAX_TOKENS = 40
 
-SkillFn = Callable[[str], "SkillResult | None"]
-
-
 @dataclass(frozen=True, kw_only=True)
 class Item:
     id: str
     question: str
     answers: tuple[str, ...]
     category: str = "unknown"
+    source: str = ""
+    """Where the item comes from (``"source"`` in the line, else the file's name):
+    leave-one-source-out folds."""
     same_as: str | None = None
     """The question this one rewords (``"same_as"`` in the dataset line), e.g. *What is the
     capital of Japan?* for *The capital of Japan is*: fitting treats the two as one labelled
@@ -75,6 +74,7 @@ def load_dataset(path: Path, *, limit: int | None = None) -> list[Item]:
         items.append(Item(id=str(row["id"]), question=str(row["question"]),
                           answers=tuple(str(a) for a in answers),
                           category=str(row.get("category") or "unknown"),
+                          source=str(row.get("source") or path.stem),
                           same_as=str(row["same_as"]) if row.get("same_as") else None))
         if limit is not None and len(items) >= limit:
             break
@@ -99,6 +99,8 @@ def is_correct(prediction: str, answers: Sequence[str]) -> bool:
         g = normalise(gold)
         if not g:
             continue
+        if gold.startswith("<") and gold.endswith(">"):
+            continue  # a placeholder ("<action>" for a request to act): no text is right
         if g in YES or g in NO:
             first = first_word(prediction)
             if (g in YES and first in YES) or (g in NO and first in NO):
@@ -166,53 +168,78 @@ def default_cache(model_id: str) -> GenerationCache:
     return GenerationCache(path=home / "cache" / "generations" / f"{model_id}.jsonl")
 
 
-def default_skills() -> SkillFn | None:
-    """The lead's on-device skills with the evaluation clock, if the module is present."""
-    try:
-        from edgesdk.local.skills import try_skills
-    except ImportError:
-        return None
+class NotCached(LookupError):
+    """``cached_only``: the generation of this prompt is not in the cache."""
 
-    def run(question: str) -> SkillResult | None:
-        return try_skills(question, now=EVAL_NOW)
 
-    return run
+class CachedLLM:
+    """A ``LocalLLM`` that replays the generation cache and runs the real model (loaded on
+    the first miss) only for prompts it has not seen; greedy, so a replay is what the model
+    would produce."""
+
+    def __init__(self, *, model_id: str, prompt_style: Any, cache: GenerationCache,
+                 factory: Callable[[], LocalLLM] | None, n_ctx: int = 1024) -> None:
+        self.model_id, self.prompt_style, self.n_ctx = model_id, prompt_style, n_ctx
+        self.cache = cache
+        self._factory = factory
+        self._llm: LocalLLM | None = None
+
+    def generate(self, prompt: Any, *, max_tokens: int, stop: Sequence[str] = (),
+                 temperature: float = 0.0, deadline: float | None = None,
+                 evidence: bool = True, seed: int | None = None) -> Generation:
+        key = GenerationCache.key(self.model_id, prompt, max_tokens)
+        found = self.cache.get(key)
+        if found is not None:
+            return found
+        if self._factory is None:
+            raise NotCached(key)
+        if self._llm is None:
+            self._llm = self._factory()
+        generation = self._llm.generate(prompt, max_tokens=max_tokens, stop=stop,
+                                        temperature=0.0, seed=0)
+        self.cache.put(key, generation)
+        return generation
+
+    def stream(self, prompt: Any, *, max_tokens: int, stop: Sequence[str] = (),
+               temperature: float = 0.0, deadline: float | None = None,
+               evidence: bool = True, seed: int | None = None) -> GenerationStream:
+        generation = self.generate(prompt, max_tokens=max_tokens, stop=stop)
+        return GenerationStream(iter([generation.text, generation]))
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
 
 
 def run_items(
     items: Iterable[Item],
     *,
     model_id: str,
-    llm_factory: Callable[[], LocalLLM],
+    llm_factory: Callable[[], LocalLLM] | None,
     cache: GenerationCache,
-    skills: SkillFn | None,
     max_tokens: int = EVAL_MAX_TOKENS,
     progress: Callable[[int], None] | None = None,
     cached_only: bool = False,
 ) -> list[Record]:
-    """Skills first, then the (cached) local LLM for every item; the LLM is loaded lazily.
+    """Every item through the device path (``device_path.DevicePath``: skills on the
+    evaluation's clock, then the local LLM through the generation cache). ``cached_only``
+    skips items whose generation is not cached yet (a partial run's subset)."""
+    from edgesdk.device_path import DevicePath
 
-    ``cached_only`` skips items whose generation is not cached yet (a partial run's subset).
-    """
-    llm: LocalLLM | None = None
+    llm = CachedLLM(model_id=model_id, prompt_style=_style_of(model_id), cache=cache,
+                    factory=None if cached_only else llm_factory)
+    path = DevicePath(llm=llm, max_tokens=max_tokens, now=lambda: EVAL_NOW)
     records: list[Record] = []
-    style = _style_of(model_id)
     for n, item in enumerate(items):
-        skill = skills(item.question) if skills is not None else None
-        prompt = qa_prompt(style, item.question)
-        key = GenerationCache.key(model_id, prompt, max_tokens)
-        generation = cache.get(key)
-        if generation is None and skill is None:
-            if cached_only:
-                continue
-            if llm is None:
-                llm = llm_factory()
-            generation = llm.generate(prompt, max_tokens=max_tokens, stop=stop_for(style),
-                                      temperature=0.0, seed=0)
-            cache.put(key, generation)
+        try:
+            attempt = path.run(item.question)
+        except NotCached:
+            continue
+        skill, generation = attempt.skill, attempt.generation
         if skill is not None:
             correct = is_correct(skill.value, item.answers) or is_correct(skill.text,
                                                                           item.answers)
+            generation = cache.get(GenerationCache.key(model_id, path.prompt(attempt),
+                                                       max_tokens))
         else:
             assert generation is not None
             correct = is_correct(generation.text, item.answers)

@@ -30,7 +30,7 @@ import numpy as np
 
 from edgesdk.evalrun import Record, is_correct, jsonl_rows
 from edgesdk.local.prompts import cloud_messages
-from edgesdk.routing import metrics
+from edgesdk.routing.fitting import metrics
 from edgesdk.routing.policy import PolicyState
 from edgesdk.routing.router import Router
 from edgesdk.types import Generation
@@ -73,13 +73,13 @@ def _confidences(records: Sequence[Record], router: Router,
     for i, r in enumerate(records):
         gen = None if r.skill is not None else r.generation
         peer = peers.get(r.item.id) if peers is not None and gen is not None else None
-        if i % EMBED_AHEAD == 0 and router.calibration.answer_bank is not None:
-            # embed the next few questions first (the router keeps them), as the device does
-            # before generating; the decisions are then timed on their own
+        if i % EMBED_AHEAD == 0 and router.calibration.signal("neighbours") is not None:
+            # prepare the next few questions first (the lookup keeps their vectors), as the
+            # device does before generating; the decisions are then timed on their own
             for ahead in records[i:i + EMBED_AHEAD]:
                 if ahead.skill is None:
                     t = time.perf_counter()
-                    router.question_vector(ahead.item.question)
+                    router.prepare(ahead.item.question)
                     embed_ms.append((time.perf_counter() - t) * 1000)
         # each decision timed TIMING_REPEATS times, the fastest kept: a shared 2-core VM adds
         # pauses of its own (the same code measured 0.4-0.9 ms p50 from run to run), and the
@@ -171,8 +171,8 @@ def _evaluate(records: Sequence[Record], *, router: Router,
     for i, r in enumerate(records):
         by_cat[r.item.category].append(i)
     share, acc = metrics.quality_curve(p, y, cloud)
-    threshold = (router.peer_policy if peers is not None and router.peer_model_id
-                 else router.policy).threshold
+    threshold = (router.optional_policies.get("peer", router.policy)
+                 if peers is not None and router.peer_model_id else router.policy).threshold
     llm_mask = np.array([r.skill is None for r in records])
     escalate = (p < threshold) & llm_mask
     cloud_acc = float(cloud.mean()) if cloud is not None else 1.0

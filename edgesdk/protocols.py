@@ -55,17 +55,32 @@ class TierClient(Protocol):
 
 @runtime_checkable
 class RouterLike(Protocol):
-    """Decides, from the device's own evidence, whether its answer is good enough."""
+    """Every decision about where a request is answered (``routing.router.Router``): the
+    Assistant asks it before generating and after, and never builds a decision itself."""
 
-    skip_below: float
-    """Pre-generation priors below this skip local generation entirely."""
+    @property
+    def refuse_below(self) -> float | None:
+        """Confidence below which an answer that cannot go up is declined; ``None``: never."""
+        ...
 
-    def prior(self, question: str) -> float | None: ...
+    @property
+    def peer_model_id(self) -> str | None:
+        """The second local model whose answer ``decide(peer=...)`` reads, if any."""
+        ...
 
-    def blocked(self, question: str, mode: Mode, state: Any = None) -> str | None:
-        """Why ``question`` may not be escalated now, or ``None``. The assistant asks before
-        letting a hopeless prior skip local generation: that shortcut must obey the same rules
-        (private topics, network, budgets, deadline) as ``decide``."""
+    def prepare(self, question: str) -> bool:
+        """Question-only work (an embedding) before generating; False if some failed."""
+        ...
+
+    def before_generation(self, *, question: str, skill: SkillResult | None,
+                          percepts: Sequence[Percept], mode: Mode, state: Any = None,
+                          ) -> RouteDecision | None:
+        """The decision when no local generation is needed (a skill answered, a request to
+        act, a hopeless prior), else ``None``."""
+        ...
+
+    def overflowed(self) -> RouteDecision:
+        """The decision for a question too long for the device model."""
         ...
 
     def decide(
@@ -80,6 +95,16 @@ class RouterLike(Protocol):
         peer: Generation | None = None,
     ) -> RouteDecision: ...
 
+    def blocked(self, question: str, mode: Mode, state: Any = None) -> str | None:
+        """Why ``question`` may not be escalated now, or ``None``."""
+        ...
+
+    def observe(self, *, question: str, generation: Generation | None, agreed: bool) -> bool:
+        """A free label after a cloud answer (online recalibration); whether it was used."""
+        ...
+
+    def close(self) -> None: ...
+
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -89,15 +114,6 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
-
-
-@runtime_checkable
-class QuestionPreparer(Protocol):
-    """A router that reads a question embedding (the answer bank) and can compute it ahead
-    of ``decide``: the Assistant calls this before local generation, so the decision itself
-    stays a dot product. Raising is allowed; ``decide`` then fails safe."""
-
-    def question_vector(self, question: str) -> Any: ...
 
 
 class PerceptionResultLike(Protocol):

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from edgesdk.catalog import Catalog
 from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile
-from edgesdk.errors import CloudError
+from edgesdk.errors import CloudError, ConfigError, MemoryBudgetExceeded
 from edgesdk.local.embed import RESIDENT_MB as EMBEDDER_RESIDENT_MB
 from edgesdk.local.llm import LocalLLM
 from edgesdk.protocols import ChatResultLike, RouterLike, TextRedactor, TierClient
@@ -43,7 +43,7 @@ def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog,
                        question_embedder: str | None = None) -> int:
     """Peak resident memory a profile needs for its LLM(s), its perceivers, with ``probe_for``
     the hidden-state probe over that model, and the router's ``question_embedder`` (the id its
-    answer bank was fitted with: ``calibrate.question_embedder``; hashed words cost nothing)
+    lookup signal was fitted with: ``calibration.question_embedder``; hashed words cost nothing)
     (MB)."""
     ids = [model_ids] if isinstance(model_ids, str) else list(model_ids)
     total = float(profile.runtime_overhead_mb) + embedder_mb(question_embedder)
@@ -58,7 +58,7 @@ def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog,
 
 def embedder_mb(embedder_id: str | None) -> int:
     """Resident memory of the router's question embedder: a MiniLM's measured footprint, 0 for
-    hashed words (no model) or no answer bank."""
+    hashed words (no model) or no lookup signal."""
     return EMBEDDER_RESIDENT_MB.get(embedder_id or "", 0)
 
 
@@ -193,6 +193,59 @@ class AssistantStats(BaseModel):
     def cloud_cache_hit_share(self) -> float:
         total = self.prompt_cache_hit_tokens + self.prompt_cache_miss_tokens
         return self.prompt_cache_hit_tokens / total if total else 0.0
+
+
+def check_budget(profile: DeviceProfile, catalog: Catalog, model_ids: Sequence[str], *,
+                 also: Sequence[str] = (), probe_for: str | None = None,
+                 question_embedder: str | None = None) -> None:
+    """Refuse, before loading anything, models the profile may not or cannot hold (with
+    the default router's question embedder, when its lookup signal needs a model)."""
+    for model_id in model_ids:
+        if model_id not in profile.allowed_llms:
+            catalog.manifest(model_id)  # unknown id -> UnknownModel first
+            raise MemoryBudgetExceeded(
+                f"profile '{profile.name}' may not load model '{model_id}' "
+                f"(allowed: {', '.join(profile.allowed_llms)}). Pick an allowed model "
+                "or a bigger profile (phone, edge)")
+    if not model_ids and probe_for is None and not embedder_mb(question_embedder):
+        return
+    needed = estimate_memory_mb(profile, catalog, [*model_ids, *also],
+                                probe_for=probe_for, question_embedder=question_embedder)
+    if needed > profile.memory_budget_mb:
+        extras = (" and the hidden-state probe" if probe_for is not None else "") + (
+            f" and the router's question embedder ({question_embedder})"
+            if embedder_mb(question_embedder) else "")
+        raise MemoryBudgetExceeded(
+            f"profile '{profile.name}' has a {profile.memory_budget_mb} MB budget "
+            f"but {' + '.join(dict.fromkeys([*model_ids, *also]))}{extras} with its "
+            f"perceivers needs about {needed} MB. Use a smaller model, no peer, no probe "
+            "or fewer perceivers, or a bigger profile"
+        )
+
+
+def router_options(profile: DeviceProfile, model_id: str, *, llm: LocalLLM | None,
+                   router: RouterLike | None, peer: str | LocalLLM | None, probe: bool | None,
+                   online: bool) -> tuple[str | LocalLLM | None, bool]:
+    """The Assistant's (peer, probe) after the profile's defaults, or ``ConfigError`` for a
+    combination that cannot work. A profile's peer and probe apply to its own model run by
+    llama.cpp and the default router; an explicit peer, router or other LLM backend turns the
+    profile's probe off."""
+    if peer is None and model_id == profile.llm:
+        peer = profile.peer_llm
+    profile_probe = (profile.router_probe and model_id == profile.llm and router is None
+                     and peer is None and (llm is None or getattr(llm, "raw", None) is not None))
+    use_probe = profile_probe if probe is None else probe
+    if use_probe and router is not None:
+        raise ConfigError("probe=True builds the default router with the hidden-state "
+                          "probe; with your own router, pass hidden= to Router.for_model")
+    if online and router is not None:
+        raise ConfigError("online=True builds the default router with online "
+                          "recalibration; with your own router, pass online=True to "
+                          "Router.for_model")
+    if use_probe and peer is not None:
+        raise ConfigError("the router adds the peer's agreement or the hidden-state probe "
+                          "to its signals, not both: pass peer= or probe=True")
+    return peer, bool(use_probe)
 
 
 def default_redactor() -> TextRedactor:

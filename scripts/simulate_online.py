@@ -28,7 +28,7 @@ import numpy as np
 from edgesdk.commands.eval import collect
 from edgesdk.config import load_settings
 from edgesdk.devices import get_profile
-from edgesdk.routing import metrics
+from edgesdk.routing.fitting import metrics
 from edgesdk.routing.online import OnlineConfig
 from edgesdk.routing.router import Router
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from edgesdk.devices import DEFAULT_REFUSE_BELOW
 from edgesdk.errors import CloudError
 from edgesdk.local.llm import GenerationStream, Prompt
+from edgesdk.routing.router import Router
 from edgesdk.types import (
     Cost,
     Generation,
@@ -66,15 +68,38 @@ class FakeLLM:
 
 
 class FakeRouter:
-    skip_below = 0.0
+    """A ``RouterLike`` with a fixed threshold on exp(min log-prob) and an optional prior."""
 
-    def __init__(self, threshold: float = 0.5, prior: float | None = None) -> None:
+    skip_below = 0.0
+    refuse_below: float | None = DEFAULT_REFUSE_BELOW
+    """The built-in profiles' floor, as ``Router.for_model`` would take it from them."""
+    peer_model_id: str | None = None
+
+    def __init__(self, threshold: float = 0.5, prior: float | None = None,
+                 refuse_below: float | None = DEFAULT_REFUSE_BELOW) -> None:
         self.threshold = threshold
         self._prior = prior
+        self.refuse_below = refuse_below
         self.calls = 0
+        self.prepared: list[str] = []
 
     def prior(self, question: str) -> float | None:
         return self._prior
+
+    def prepare(self, question: str) -> bool:
+        self.prepared.append(question)
+        return True
+
+    # the real router's rules before and around generation, over this fake's prior,
+    # thresholds and floor (they read only prior, blocked, decide and the two floors)
+    before_generation = Router.before_generation
+    overflowed = staticmethod(Router.overflowed)
+
+    def observe(self, *, question: str, generation: Generation | None, agreed: bool) -> bool:
+        return False
+
+    def close(self) -> None:
+        return None
 
     def blocked(self, question: str, mode: Mode, state: object = None) -> str | None:
         from edgesdk.routing.policy import Policy, PolicyState

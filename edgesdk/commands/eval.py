@@ -57,7 +57,7 @@ def resolve(model: str | None, profile_name: str | None) -> tuple[str, str]:
 
 def collect(dataset: Path, model_id: str, *, limit: int | None, threads: int,
             cached_only: bool = False) -> list[Record]:
-    from edgesdk.evalrun import default_cache, default_skills, load_dataset, run_items
+    from edgesdk.evalrun import default_cache, load_dataset, run_items
     from edgesdk.local.llm import LlamaCppLLM
 
     items = load_dataset(dataset, limit=limit)
@@ -68,28 +68,23 @@ def collect(dataset: Path, model_id: str, *, limit: int | None, threads: int,
 
     return run_items(items, model_id=model_id,
                      llm_factory=lambda: LlamaCppLLM.load(model_id, n_ctx=1024, threads=threads),
-                     cache=default_cache(model_id), skills=default_skills(), progress=progress,
+                     cache=default_cache(model_id), progress=progress,
                      cached_only=cached_only)
 
 
 def _eval(args: argparse.Namespace) -> int:
     from edgesdk.devices import get_profile
     from edgesdk.evaluate import evaluate, load_cloud_answers, write_report
-    from edgesdk.routing.calibrate import CALIBRATION_DIR, load
-    from edgesdk.routing.calibrate import resolve as resolve_calibration
-    from edgesdk.routing.policy import Policy
+    from edgesdk.routing.calibration import CALIBRATION_DIR
+    from edgesdk.routing.calibration import resolve as resolve_calibration
     from edgesdk.routing.router import Router
 
     model_id, profile_name = resolve(args.model, args.profile)
     profile = get_profile(profile_name)
-    if args.calibration is not None:
-        cal = load(model_id, path=args.calibration)
-        router = Router(calibration=cal,
-                        policy=Policy.for_profile(profile, quantiles=cal.quantiles),
-                        peer_policy=Policy.for_profile(
-                            profile, quantiles=cal.quantiles_peer or cal.quantiles))
-    else:
-        router = Router.for_model(model_id, profile=profile)
+    # the file is checked against the model when it is the shipped or the user's one; an
+    # explicit --calibration is taken as given (a leave-one-source-out fit, a colleague's)
+    router = Router.for_model(model_id, profile=profile, path=args.calibration,
+                              check_model_file=args.calibration is None)
     records = collect(args.dataset, model_id, limit=args.limit, threads=profile.threads,
                       cached_only=args.cached_only)
     cloud = load_cloud_answers(args.cloud_answers) if args.cloud_answers else None
@@ -98,18 +93,16 @@ def _eval(args: argparse.Namespace) -> int:
         from edgesdk.evalrun import hidden_cache
 
         hc = hidden_cache(model_id, threads=profile.threads)
-        probe_router = Router(calibration=router.calibration, policy=router.policy, hidden=hc)
+        probe_router = Router.for_model(model_id, profile=profile, path=args.calibration,
+                                        check_model_file=False, hidden=hc)
     peers, peer_router = None, None
     if args.peer is not None:
         peers = {r.item.id: r.generation for r in collect(
             args.dataset, args.peer, limit=args.limit, threads=profile.threads,
             cached_only=args.cached_only)}
         if args.peer_calibration is not None:
-            pcal = load(model_id, path=args.peer_calibration)
-            peer_router = Router(calibration=pcal,
-                                 policy=Policy.for_profile(profile, quantiles=pcal.quantiles),
-                                 peer_policy=Policy.for_profile(
-                                     profile, quantiles=pcal.quantiles_peer or pcal.quantiles))
+            peer_router = Router.for_model(model_id, profile=profile,
+                                           path=args.peer_calibration, check_model_file=False)
         if (router.peer_model_id or (peer_router and peer_router.peer_model_id)) != args.peer:
             print(f"warning: the calibration expects peer "
                   f"{router.peer_model_id or (peer_router and peer_router.peer_model_id)}, "

@@ -36,11 +36,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                           "(peer agreement; its generations are cached like the main model's)")
     fit.add_argument("--bank-embedder",
                      choices=("auto", "hashed", "minilm", "minilm-l3", "none"), default="auto",
-                     help="question representation of the answer-neighbour bank: hashed words "
-                          "(built in), MiniLM-L6 (~160 MB more memory at run time), "
-                          "paraphrase-MiniLM-L3 (~100 MB), or none (no bank); auto (default): "
-                          "what the model's shipped calibration uses (L6 for gemma3-270m, L3 for "
-                          "smollm2-135m-instruct, hashed words otherwise); see docs/router.md")
+                     help="question representation of the neighbours lookup signal: hashed "
+                          "words (built in), MiniLM-L6 (~160 MB more memory at run time), "
+                          "paraphrase-MiniLM-L3 (~100 MB), or none (no lookup); auto (default): "
+                          "what the model's shipped calibration uses; see docs/router.md")
+    fit.add_argument("--signals", default=None,
+                     help="comma-separated signal names to fit (registered ones: see "
+                          "edgesdk.routing.signal.registered()); default: evidence, surface, "
+                          "percepts, neighbours (unless --bank-embedder none), peer with --peer, "
+                          "probe with --probe")
     fit.add_argument("--bank-pool", type=Path, action="append", default=[],
                      help="JSONL of more labelled {question, answers} for the answer bank only "
                           "(no generation needed; scripts/build_datasets.py writes pool.jsonl "
@@ -58,8 +62,10 @@ def _fit(args: argparse.Namespace) -> int:
     from edgesdk.catalog import Catalog
     from edgesdk.commands.eval import collect
     from edgesdk.config import load_settings
-    from edgesdk.routing.calibrate import save, user_path
-    from edgesdk.routing.fit import Outcome, fit_calibration
+    from edgesdk.evalrun import jsonl_rows
+    from edgesdk.routing.calibration import save, user_path
+    from edgesdk.routing.fitting.fit import fit_calibration
+    from edgesdk.routing.signal import LabelledRow
 
     records = []
     for path in args.dataset:
@@ -70,26 +76,13 @@ def _fit(args: argparse.Namespace) -> int:
         for path in args.dataset:
             peers.update({r.item.id: r.generation for r in collect(
                 path, args.peer, limit=args.limit, threads=2, cached_only=args.cached_only)})
-    outcomes = [Outcome(question=r.item.question, generation=r.generation, skill=r.skill,
+    rows = [LabelledRow(question=r.item.question, generation=r.generation, skill=r.skill,
                         correct=r.correct, peer=peers.get(r.item.id), answers=r.item.answers,
-                        same_as=r.item.same_as)
-                for r in records]
-    from edgesdk.routing.neighbours import HashedWords
-
-    embedder: Any = None
-    from edgesdk.local.embed import L3_MODEL_ID, MODEL_ID, MiniLMEmbedder
-
-    models = {"minilm": MODEL_ID, "minilm-l3": L3_MODEL_ID}
-    choice = args.bank_embedder
-    if choice == "auto":
-        from edgesdk.routing.calibrate import shipped_question_embedder
-
-        shipped = shipped_question_embedder(args.model)
-        choice = next((name for name, mid in models.items() if mid == shipped), "hashed")
-    if choice == "hashed":
-        embedder = HashedWords()
-    elif choice in models:
-        embedder = MiniLMEmbedder.load(threads=2, model_id=models[choice])
+                        same_as=r.item.same_as, source=r.item.source)
+            for r in records]
+    embedder = _bank_embedder(args.bank_embedder, args.model)
+    signals = (tuple(n.strip() for n in args.signals.split(",") if n.strip()) if args.signals
+               else None)
     hidden = None
     if args.probe:
         from edgesdk.evalrun import hidden_cache
@@ -99,22 +92,38 @@ def _fit(args: argparse.Namespace) -> int:
         def hidden(question: str, answer: str) -> list[float]:
             return list(hc.state(question, answer))
 
-    from edgesdk.evalrun import jsonl_rows
-
     pool = [(str(row["question"]), [str(a) for a in row["answers"]])
             for path in args.bank_pool for row in jsonl_rows(path)]
-    cal = fit_calibration(outcomes, bank_pool=pool, model_id=args.model,
-                          hidden=hidden if args.probe else None,
-                          model_sha256=Catalog().manifest(args.model).sha256,
+    cal = fit_calibration(rows, bank_pool=pool, model_id=args.model, signals=signals,
+                          hidden=hidden, model_sha256=Catalog().manifest(args.model).sha256,
                           method=args.method, peer_model_id=args.peer,
                           embed=embedder.embed if embedder is not None else None,
-                          embedder_id=embedder.model_id if embedder is not None else "",
+                          embedder_id=embedder.model_id if embedder is not None else None,
                           dataset=",".join(p.name for p in args.dataset))
     if args.probe:
         hc.save()
     path = save(cal, args.out or user_path(args.model, load_settings().home))
     print(json.dumps({"saved": str(path), **cal.fit_info}))
     return 0
+
+
+def _bank_embedder(choice: str, model: str) -> Any:
+    """The question embedder of the neighbours signal: ``choice``, or with ``auto`` the one
+    the model's shipped calibration uses (none when it has no lookup); ``None``: no bank."""
+    from edgesdk.local.embed import L3_MODEL_ID, MODEL_ID, MiniLMEmbedder
+    from edgesdk.routing.calibration import shipped_question_embedder
+    from edgesdk.routing.neighbours import HashedWords
+
+    models = {"minilm": MODEL_ID, "minilm-l3": L3_MODEL_ID}
+    if choice == "auto":
+        shipped = shipped_question_embedder(model)
+        choice = next((name for name, mid in models.items() if mid == shipped),
+                      "hashed" if shipped else "none")
+    if choice == "hashed":
+        return HashedWords()
+    if choice in models:
+        return MiniLMEmbedder.load(threads=2, model_id=models[choice])
+    return None
 
 
 def _online(args: argparse.Namespace) -> int:

@@ -1,18 +1,8 @@
-"""How often the local model was right on questions like this one, and when it gave this answer.
+"""The model's own record on questions like this one, and when it gave this answer.
 
-The pre-generation prior decides whether a question is hopeless enough to skip the local model
-and go straight up (``Router.prior`` < ``skip_below``). From the question's surface alone (kind,
-digits, length, language) it ranks who will be right at AUROC ~0.73. The calibration's own
-training questions say more: each was answered by this model and labelled, and its vector is
-already a row of the answer bank. So the prior also reads ``prior_knn``: among the ``k`` bank
-rows of those questions most similar to this one, the similarity-weighted share the model got
-right (the issue's "kNN over labelled questions" on the question vector the device computes
-anyway for the bank). Prior AUROC, cross-validated → held-out test: Gemma 0.72 → 0.78 / 0.76 →
-0.79, SmolLM2 0.74 → 0.80 / 0.78 → 0.81. The main scorer gains nothing from it (CV ±0.001: its
-bank signals already read the answer), so only the prior reads it (``docs/router.md``).
-
-After it generates, the same neighbours say how *precise* this answer is (``OWN_FEATURES``, read
-by every scorer): among the ``k`` most similar questions the model answered when calibrated,
+Part of the ``neighbours`` lookup signal (``signals/neighbours.py``), gated like the rest of
+it. After it generates, the labelled neighbours say how *precise* this answer is
+(``OWN_FEATURES``): among the ``k`` most similar questions the model answered when calibrated,
 how often it gave this same answer (``own_rate``), how often it was right when it did
 (``own_precision``, smoothed towards its accuracy on those ``k``) and how many times
 (``own_count``). The bank's gold answers (``neighbours.py``) say how common an answer is for
@@ -45,7 +35,6 @@ from edgesdk.routing.neighbours import AnswerBank, _b64, _top, _unb64
 from edgesdk.routing.peer import AnswerMatcher
 from edgesdk.textnorm import normalise
 
-HISTORY_FEATURE = "prior_knn"
 OWN_FEATURES = ("own_rate", "own_precision", "own_count")
 """This answer among the model's own answers to similar questions: share, precision, count."""
 DEFAULT_HISTORY_K = 20
@@ -105,18 +94,6 @@ class AnswerHistory:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
         near = _top(sims, k)
         return near, np.maximum(sims[near], 0.0).astype(np.float64) + 1e-6
-
-    def rate(self, bank: AnswerBank, projected: NDArray[Any], *,
-             exclude_row: int | None = None) -> float:
-        """Similarity-weighted share right among the ``k`` most similar answered questions
-        (``projected``: the question's vector in the bank's space, ``AnswerBank.project``;
-        ``exclude_row``: this very question's bank row, left out when fitting). ``nan`` if
-        there are none."""
-        sims = bank.vectors[self._rows] @ np.asarray(projected, dtype=np.float32)
-        near, weights = self._near(sims, exclude_row)
-        if not len(near):
-            return math.nan
-        return float((self._right[near] * weights).sum() / weights.sum())
 
     def own(self, bank_sims: NDArray[Any], question: str, answer: str, *,
             exclude_row: int | None = None) -> dict[str, float]:

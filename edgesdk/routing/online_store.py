@@ -7,7 +7,7 @@ loss) and the next run starts where the last one stopped.
 
 Labels are only meaningful on the scale of the calibration that produced them (they store the
 *shipped* scorer's logit), so each row carries the calibration's key (``calibration_key``: a
-digest of the plain scorer and the answer bank). Opening the store with another key — a refit, a
+digest of the base scorer and its signals' state). Opening the store with another key — a refit, a
 new SDK version — discards the old rows rather than learning a correction for a scorer that is
 gone. At most ``capacity`` rows are kept (the newest): bounded on disk as in memory.
 
@@ -26,7 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from edgesdk.errors import StorageError
-from edgesdk.routing.calibrate import Calibration
+from edgesdk.routing.calibration import Calibration
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,11 @@ def store_path(model_id: str, home: Path) -> Path:
 
 
 def calibration_key(calibration: Calibration) -> str:
-    """What the stored logits are relative to: the plain scorer and the answer bank it reads."""
+    """What the stored logits are relative to: the base scorer and its signals' state."""
     h = hashlib.sha256(json.dumps(asdict(calibration.scorer), sort_keys=True).encode())
-    bank = calibration.answer_bank
-    h.update(b"|" + (bank.digest().encode() if bank is not None else b"no-bank"))
+    for name, signal in calibration.signals.items():
+        h.update(f"|{name}|".encode())
+        h.update(json.dumps(signal.state(), sort_keys=True).encode())
     return f"{calibration.model_id}:{h.hexdigest()[:16]}"
 
 

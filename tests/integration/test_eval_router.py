@@ -62,7 +62,7 @@ def test_eval_writes_a_complete_report(real_catalog: object, tmp_path: Path) -> 
         assert row["declined"] == row["declined_right"] + row["declined_wrong"]
         assert row["declined"] <= 13 - report["skill_answered"]
     assert "Declining when nothing can go up" in (out / "report.md").read_text()
-    assert "prior_knn" in prior["question_features"]
+    assert "kind_fact" in prior["question_features"]  # the question's surface, nothing else
     assert 0 <= prior["skipped_right"] <= prior["skipped"] <= prior["n"]
     off = prior["offline"]  # declined without generating when nothing can go up
     assert off["floor"] == 0.05 and off["below"] == min(prior["skip_below"], 0.05)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgesdk.cli import main
-from edgesdk.routing import calibrate
+from edgesdk.routing import calibration as calibrate
 from tests.conftest import REAL_HOME
 
 pytestmark = pytest.mark.integration

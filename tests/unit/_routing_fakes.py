@@ -10,9 +10,18 @@ from typing import Any
 import pytest
 
 from edgesdk.errors import CalibrationError
-from edgesdk.routing import calibrate
-from edgesdk.routing.fit import Outcome, fit_calibration
+from edgesdk.routing import calibration as calibrate
+from edgesdk.routing.fitting.fit import fit_calibration
+from edgesdk.routing.signal import LabelledRow as Outcome
+from edgesdk.routing.signals.evidence import generation_features
+from edgesdk.routing.signals.surface import question_features
 from edgesdk.types import Generation, GenerationEvidence
+
+
+def features(question: str, generation: Generation | None) -> dict[str, float]:
+    """The generic signals of one request (what the fake calibrations' scorers read)."""
+    return {**question_features(question), **generation_features(question, generation),
+            "n_percepts": 0.0, "percept_min": 1.0, "percept_mean": 1.0}
 
 
 def gen(text: str, logprobs: tuple[float, ...], *, finish: str = "stop") -> Generation:

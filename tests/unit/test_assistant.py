@@ -6,7 +6,7 @@ import pytest
 
 from edgesdk.assistant import DECLINED_TEXT, DECLINED_TEXT_ZH, Assistant
 from edgesdk.config import Settings
-from edgesdk.devices import get_profile
+from edgesdk.devices import DeviceProfile, get_profile
 from edgesdk.errors import (
     CloudBalanceError,
     CloudUnavailable,
@@ -21,10 +21,14 @@ from tests.fakes import FakeLLM, FakeRouter, FakeTier
 
 def make(tmp_path, *, tiers=(), mode="prefer-on-device", router=None, llm=None,
          profile="phone", **kw):
+    if router is None:  # as Router.for_model does, the router takes the profile's floor
+        floor = (profile if isinstance(profile, DeviceProfile) else get_profile(profile)
+                 ).refuse_below
+        router = FakeRouter(threshold=0.5, refuse_below=floor)
     return Assistant(
         profile=profile, mode=mode, settings=Settings(home=tmp_path, max_question_chars=200),
         llm=llm or FakeLLM({"capital of France": ("Paris", -0.05), "moon": ("cheese", -4.0)}),
-        tiers=list(tiers), router=router or FakeRouter(threshold=0.5), **kw,
+        tiers=list(tiers), router=router, **kw,
     )
 
 
@@ -46,7 +50,7 @@ def test_confident_local_answer_stays(tmp_path) -> None:
     assert answer.text == "Paris" and answer.tier == "device" and not answer.escalated
     assert 0.9 < answer.confidence <= 1.0
     assert tier.calls == []
-    assert [s.step for s in answer.trace] == ["skills", "local_llm", "route"]
+    assert [s.step for s in answer.trace] == ["skills", "prepare", "local_llm", "route"]
 
 
 def test_unsure_answer_escalates_with_text_only(tmp_path) -> None:
@@ -92,8 +96,8 @@ def test_fallback_shows_the_device_answer_above_the_floor_or_without_one(tmp_pat
     with make(tmp_path, tiers=[tier], router=FakeRouter(threshold=0.99)) as a:
         answer = a.ask("The capital of France is")  # 0.95: escalates, falls back, is shown
     assert answer.text == "Paris" and not answer.declined and answer.device_text is None
-    lenient = get_profile("phone").model_copy(update={"refuse_below": None})
-    with make(tmp_path, tiers=[tier], profile=lenient) as a:
+    # the floor is the router's (Router.for_model takes the profile's): none, nothing declined
+    with make(tmp_path, tiers=[tier], router=FakeRouter(refuse_below=None)) as a:
         answer = a.ask("Is the moon made of cheese?")
     assert answer.text == "cheese" and not answer.declined
 
@@ -238,7 +242,7 @@ def test_prior_below_threshold_skips_local_generation(tmp_path) -> None:
 
 def test_a_skipped_generation_runs_after_all_when_nothing_above_answers(tmp_path) -> None:
     down = FakeTier(error=CloudUnavailable("down"))
-    router = FakeRouter(prior=0.04)
+    router = FakeRouter(prior=0.04, refuse_below=0.02)
     router.skip_below = 0.2  # e.g. an app that skips more on low battery
     lenient = get_profile("phone").model_copy(update={"refuse_below": 0.02})
     llm = FakeLLM({"train": ("5pm", -0.2)})
@@ -392,7 +396,7 @@ def test_close_closes_tiers(tmp_path) -> None:
 def test_async_twin_asks_and_streams(tmp_path) -> None:
     import asyncio
 
-    from edgesdk.assistant import AsyncAssistant
+    from edgesdk.async_assistant import AsyncAssistant
     from edgesdk.types import Answer
 
     lenient = get_profile("phone").model_copy(update={"refuse_below": None})
@@ -401,7 +405,7 @@ def test_async_twin_asks_and_streams(tmp_path) -> None:
         async with AsyncAssistant(
             profile=lenient, mode="only-on-device", settings=Settings(home=tmp_path),
             llm=FakeLLM({"Hamlet": ("William Shakespeare", -0.1)}), tiers=[],
-            router=FakeRouter(),
+            router=FakeRouter(refuse_below=None),
         ) as a:
             answer = await a.ask("What is 2 plus 2?")
             items = [item async for item in a.stream("Who wrote Hamlet?")]
@@ -499,8 +503,8 @@ def test_hopeless_prior_is_declined_without_generating_when_it_cannot_escalate(t
     assert answer.reasons[0] == "prior 0.01 below 0.05: skipped local generation"
     assert any("offline" in r or "network" in r for r in answer.reasons)
     # declining turned off: the device answers whatever it can
-    lenient = get_profile("phone").model_copy(update={"refuse_below": None})
-    with make(tmp_path, router=router, llm=llm, device_state=offline, profile=lenient) as a:
+    router.refuse_below = None
+    with make(tmp_path, router=router, llm=llm, device_state=offline) as a:
         assert a.ask(question).text == "At 5pm" and len(llm.prompts) == 1
     # an app that skips more (skip_below 0.2) still generates above the refusal floor
     router = FakeRouter(prior=0.1)
@@ -546,7 +550,7 @@ def test_a_peer_the_profile_may_not_hold_is_refused_before_loading(tmp_path) -> 
 
 def test_hopeless_prior_never_skips_to_the_cloud_with_a_private_topic(tmp_path) -> None:
     """The prior's shortcut to the cloud obeys the same policy as the router's decision."""
-    from edgesdk.routing.calibrate import load
+    from edgesdk.routing.calibration import load
     from edgesdk.routing.policy import Policy
     from edgesdk.routing.router import Router
 
@@ -563,24 +567,26 @@ def test_hopeless_prior_never_skips_to_the_cloud_with_a_private_topic(tmp_path) 
 
 
 def test_question_embedding_is_computed_before_generation_and_traced(tmp_path) -> None:
-    from edgesdk.routing.fit import fit_calibration
-    from edgesdk.routing.policy import Policy
+    from edgesdk.devices import get_profile
+    from edgesdk.routing.calibration import save
+    from edgesdk.routing.fitting.fit import fit_calibration
     from edgesdk.routing.router import Router
     from tests.unit.test_routing_neighbours import HashEmbedder, piano_or_kazoo
 
     emb = HashEmbedder()
     cal = fit_calibration(piano_or_kazoo(), model_id="fake-llm", model_sha256="a" * 64,
                           embed=HashEmbedder().embed, embedder_id="hash")
-    router = Router(calibration=cal, policy=Policy(threshold=0.5), embedder=emb)
+    router = Router.for_model("fake-llm", profile=get_profile("phone"), check_model_file=False,
+                              path=save(cal, tmp_path / "fake-llm.json"), embedder=emb)
     llm = FakeLLM({"instrument": ("piano", -0.2)})
     with make(tmp_path, router=router, llm=llm) as a:
         a.wait_warm(timeout=30)  # the start-up warm-up embeds a question of its own
         warm = emb.calls
         answer = a.ask("The instrument played by musician 12 is")
     steps = [s.step for s in answer.trace]
-    assert steps == ["skills", "embed_question", "local_llm", "route"]
+    assert steps == ["skills", "prepare", "local_llm", "route"]
     assert warm == 1 and emb.calls == warm + 1  # once for the question, reused by decide
-    assert any("similar labelled questions" in r for r in answer.reasons)
+    assert any("labelled questions" in r for r in answer.reasons)
 
 
 def test_a_profile_enables_the_costlier_signals_only_with_models_it_may_hold(tmp_path) -> None:
@@ -647,17 +653,28 @@ def test_the_routers_question_embedder_counts_against_the_memory_budget(tmp_path
     from edgesdk.devices import get_profile
     from edgesdk.errors import MemoryBudgetExceeded
     from edgesdk.local.embed import L3_MODEL_ID, MODEL_ID, RESIDENT_MB
-    from edgesdk.routing.calibrate import question_embedder
+    from edgesdk.routing.calibration import (
+        question_embedder,
+        save,
+        shipped_question_embedder,
+        user_path,
+    )
+    from edgesdk.routing.fitting.fit import fit_calibration
     from edgesdk.routing.neighbours import HASHED_ID
     from edgesdk.wiring import estimate_memory_mb
+    from tests.unit.test_routing_neighbours import HashEmbedder, piano_or_kazoo
 
-    # the shipped calibrations: Gemma's bank reads MiniLM-L6 vectors, SmolLM2's the smaller L3
-    assert question_embedder("gemma3-270m", home=tmp_path) == MODEL_ID
-    assert question_embedder("smollm2-135m-instruct", home=tmp_path) == L3_MODEL_ID
+    # the shipped calibrations read the generic signals only: no embedder to hold
+    assert question_embedder("gemma3-270m", home=tmp_path) is None
+    assert question_embedder("smollm2-135m-instruct", home=tmp_path) is None
     assert question_embedder("no-such-model", home=tmp_path) is None
-    from edgesdk.routing.calibrate import shipped_question_embedder
-
-    assert shipped_question_embedder("gemma3-270m") == MODEL_ID  # what router fit follows
+    assert shipped_question_embedder("gemma3-270m") is None  # what router fit follows
+    # an app's own fit with a MiniLM lookup: its embedder counts
+    sha = Catalog(settings=Settings(home=tmp_path)).manifest("gemma3-270m").sha256
+    mine = fit_calibration(piano_or_kazoo(), model_id="gemma3-270m", model_sha256=sha,
+                           embed=HashEmbedder().embed, embedder_id=MODEL_ID)
+    save(mine, user_path("gemma3-270m", tmp_path))
+    assert question_embedder("gemma3-270m", home=tmp_path) == MODEL_ID
     phone = get_profile("phone")
     catalog = Catalog(settings=Settings(home=tmp_path))
     plain = estimate_memory_mb(phone, catalog, ["gemma3-270m"])
@@ -692,7 +709,7 @@ def test_probe_with_your_own_router_is_a_config_error(tmp_path) -> None:
 
 
 def test_cloud_answers_label_the_device_for_online_recalibration(tmp_path) -> None:
-    from edgesdk.routing.calibrate import load
+    from edgesdk.routing.calibration import load
     from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
     from edgesdk.routing.policy import Policy
     from edgesdk.routing.router import Router
@@ -706,9 +723,9 @@ def test_cloud_answers_label_the_device_for_online_recalibration(tmp_path) -> No
     with make(tmp_path, router=router(learner), llm=llm,
               tiers=[FakeTier(text="The capital of Peru is Lima.")]) as a:
         right = a.ask("The capital of Peru is")
-        a.tiers = [FakeTier(text="Santiago")]
+        a.escalator.tiers = [FakeTier(text="Santiago")]
         wrong = a.ask("The capital of Chile is")
-        a.tiers = [FakeTier("edge", tier="edge", text="Lima")]
+        a.escalator.tiers = [FakeTier("edge", tier="edge", text="Lima")]
         a.ask("The capital of Chile is")  # an edge tier's answer is no label
         a.ask("What is 2 plus 2?")  # a skill's answer is no label either
     assert len(learner) == 2
@@ -744,26 +761,23 @@ def test_the_routers_question_embedder_is_warmed_before_the_first_question(tmp_p
     from edgesdk.assistant import WARM_UP_QUESTION
 
     class Preparing(FakeRouter):
-        def __init__(self, error: Exception | None = None) -> None:
+        def __init__(self, ok: bool = True) -> None:
             super().__init__(threshold=0.5)
-            self.vectors: list[str] = []
-            self.error = error
+            self.ok = ok
 
-        def question_vector(self, question: str) -> list[float]:
-            self.vectors.append(question)
-            if self.error is not None:
-                raise self.error
-            return [1.0]
+        def prepare(self, question: str) -> bool:
+            self.prepared.append(question)
+            return self.ok
 
     router = Preparing()
     with make(tmp_path, router=router) as a:
         a.wait_warm(timeout=30)
-        assert router.vectors == [WARM_UP_QUESTION]  # loaded at start, not at the first ask
+        assert router.prepared == [WARM_UP_QUESTION]  # loaded at start, not at the first ask
         a.ask("The capital of France is")
-    assert router.vectors == [WARM_UP_QUESTION, "The capital of France is"]
+    assert router.prepared == [WARM_UP_QUESTION, "The capital of France is"]
     # an embedder that cannot load is logged; the Assistant still answers (failing safe)
-    broken = Preparing(error=RuntimeError("no onnxruntime"))
+    broken = Preparing(ok=False)
     with make(tmp_path, router=broken) as a:
         a.wait_warm(timeout=30)
         assert a.ask("The capital of France is").text == "Paris"
-    assert "router question embedder unavailable: RuntimeError" in caplog.text
+    assert "router signals could not prepare a question" in caplog.text

@@ -25,19 +25,17 @@ from edgesdk.errors import CloudUnavailable, ConfigError
 from edgesdk.local.llm import LocalLLM
 from edgesdk.local.prompts import cloud_messages
 from edgesdk.types import Generation, Mode, Percept, RouteDecision, SkillResult
-from tests.fakes import FakeLLM, FakeTier
+from tests.fakes import FakeLLM, FakeRouter, FakeTier
 from tests.unit.bridge_helpers import BrokenStreamBackend, HangingBackend
 
 TOKEN = "edge-token-0123456789abcdef"
 
 
-class ThresholdRouter:
+class ThresholdRouter(FakeRouter):
     """Stay when exp(min log-prob) >= threshold (accepts the policy ``state`` if given)."""
 
-    skip_below = 0.0
-
     def __init__(self, threshold: float = 0.5) -> None:
-        self.threshold = threshold
+        super().__init__(threshold=threshold)
 
     def prior(self, question: str) -> float | None:
         return None
@@ -67,12 +65,12 @@ def phone(tmp_path: Path, *, answers: dict[str, tuple[str, float]] | None = None
         "blank": ("", -0.1),
         "pens": ("12 dollars", -0.2),
     }, model_id="gemma3-270m")
-    profile = get_profile("phone")
-    if not declines:
-        profile = profile.model_copy(update={"refuse_below": None})
-    return Assistant(profile=profile, settings=Settings(home=tmp_path / "phone"),
+    router = ThresholdRouter()
+    if not declines:  # the router's floor (Router.for_model takes the profile's)
+        router.refuse_below = None
+    return Assistant(profile=get_profile("phone"), settings=Settings(home=tmp_path / "phone"),
                      llm=cast(LocalLLM, llm),  # FakeLLM.prompt_style is a plain str
-                     tiers=list(tiers), router=ThresholdRouter())
+                     tiers=list(tiers), router=router)
 
 
 def glasses(tmp_path: Path, url: str, *, token: str | None = None,

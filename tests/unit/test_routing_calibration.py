@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 
 from edgesdk.errors import CalibrationError
-from edgesdk.routing import calibrate, signals
-from edgesdk.routing.metrics import auroc
-from tests.unit._routing_fakes import assert_refused, fake_calibration, synthetic_outcomes
+from edgesdk.routing import calibration as calibrate
+from edgesdk.routing.fitting import logistic
+from edgesdk.routing.fitting.metrics import auroc
+from edgesdk.routing.scorer import LinearScorer
+from tests.unit._routing_fakes import (
+    assert_refused,
+    fake_calibration,
+    features,
+    synthetic_outcomes,
+)
 
 SHIPPED_DATASETS = "train.jsonl,dev.jsonl"
 """What the shipped calibrations were fitted on (docs/router.md, "Training rows")."""
@@ -19,7 +26,7 @@ def test_fit_learns_the_synthetic_rule() -> None:
     cal = fake_calibration()
     assert cal.fit_info["cv_auroc"] > 0.75
     outs = synthetic_outcomes(200, seed=1)
-    probs = [cal.scorer.prob(signals.extract(o.question, o.generation)) for o in outs]
+    probs = [cal.scorer.prob(features(o.question, o.generation)) for o in outs]
     assert auroc(probs, [o.correct for o in outs]) > 0.75
     word = [p for p, o in zip(probs, outs, strict=True) if "apples" in o.question]
     assert max(word) < 0.2
@@ -31,8 +38,9 @@ def test_round_trip(tmp_path: Path) -> None:
     cal = fake_calibration()
     path = calibrate.save(cal, tmp_path / "fake-llm.json")
     back = calibrate.load("fake-llm", model_sha256="a" * 64, path=path)
-    assert back == cal
-    feats = signals.extract(synthetic_outcomes(1)[0].question, synthetic_outcomes(1)[0].generation)
+    assert back.to_json() == cal.to_json()
+    assert list(back.signals) == ["evidence", "surface", "percepts"]
+    feats = features(synthetic_outcomes(1)[0].question, synthetic_outcomes(1)[0].generation)
     assert back.scorer.prob(feats) == cal.scorer.prob(feats)
 
 
@@ -53,7 +61,7 @@ def test_isotonic_is_monotone() -> None:
     rng = np.random.default_rng(0)
     z = rng.normal(size=300)
     y = (rng.random(300) < 1 / (1 + np.exp(-2 * z))).astype(float)
-    _xs, ys = calibrate.fit_isotonic(z, y)
+    _xs, ys = logistic.fit_isotonic(z, y)
     assert list(ys) == sorted(ys)
     assert ys[0] > 0 and ys[-1] < 1
 
@@ -62,29 +70,28 @@ def test_logistic_recovers_slope() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(4000, 1))
     y = (rng.random(4000) < 1 / (1 + np.exp(-(1.5 * x[:, 0] - 0.5)))).astype(float)
-    w, b = calibrate.fit_logistic(x, y, l2=1e-3)
+    w, b = logistic.fit_logistic(x, y, l2=1e-3)
     assert abs(w[0] - 1.5) < 0.2 and abs(b + 0.5) < 0.15
 
 
 def test_shipped_calibrations_load() -> None:
     from edgesdk.catalog import Catalog
 
-    # the watch and glasses model reads the small MiniLM-L3's vectors, the phone's MiniLM-L6's
-    embedders = {"smollm2-135m-instruct": "minilm-l3-paraphrase", "gemma3-270m": "minilm-l6-int8"}
-    banks = set()
     for path in calibrate.CALIBRATION_DIR.glob("*.json"):
         model_id = path.stem
         cal = calibrate.load(model_id, model_sha256=Catalog().manifest(model_id).sha256)
         assert cal.prior is not None
         assert 0.5 < cal.skill_accuracy <= 1.0
-        bank = cal.answer_bank
-        assert bank is not None and bank.embedder_id == embedders.pop(model_id)
-        assert len(bank.answers) > 10000 and bank.vectors.shape == (len(bank.answers), 64)
-        assert {"nb_rate", "nb_wrate", "nb_sim"} <= set(cal.scorer.features)
-        banks.add(bank.file)
-    assert not embedders  # every default model ships one
-    # and no bank file ships that no calibration reads
-    assert banks == {p.name for p in calibrate.CALIBRATION_DIR.glob("answer-bank-*.npz")}
+        # fitted leave-one-source-out on every source, the natural-wording ones included
+        assert cal.fit_info["folds"] == "by source"
+        assert {"triviaqa", "halueval", "gsm8k/test", "edgesdk/natural_en",
+                "edgesdk/natural_zh", "edgesdk/commands", "edgesdk/followups"
+                } <= set(cal.fit_info["sources"])
+        # generic signals only: no question embedder to hold, no bank file to ship
+        assert list(cal.signals) == ["evidence", "surface", "percepts"]
+        assert calibrate.question_embedder(model_id) is None
+        assert "command" not in cal.kinds and "fact" in cal.kinds
+    assert not list(calibrate.CALIBRATION_DIR.glob("answer-bank-*.npz"))
 
 
 def test_a_calibration_fitted_on_the_users_data_is_found_before_the_shipped_one(
@@ -120,7 +127,7 @@ def test_scores_are_clipped_to_the_range_the_scorer_was_fitted_on(tmp_path: Path
     x = rng.uniform(-1.0, 0.0, 400)  # log-probs between -1 and 0; right more often when low
     rows = [{"lp": float(v)} for v in x]
     labels = [bool(rng.random() < 0.2 - 0.6 * v) for v in x]
-    scorer, _ = calibrate.fit_scorer(rows, labels, features=("lp",))
+    scorer, _ = logistic.fit_scorer(rows, labels, features=("lp",))
     assert scorer.low[0] == pytest.approx(x.min()) and scorer.high[0] == pytest.approx(x.max())
     edge = scorer.prob({"lp": float(x.min())})
     # far below anything seen: the edge of the data, not an extrapolated certainty
@@ -133,5 +140,5 @@ def test_scores_are_clipped_to_the_range_the_scorer_was_fitted_on(tmp_path: Path
     back = calibrate.load("fake-llm", path=calibrate.save(cal, tmp_path / "fake-llm.json"))
     assert back.scorer == cal.scorer
     with pytest.raises(ValueError, match="lows"):
-        calibrate.LinearScorer(features=("lp",), interactions=(), mean=(0.0,), scale=(1.0,),
+        LinearScorer(features=("lp",), interactions=(), mean=(0.0,), scale=(1.0,),
                                weights=(1.0,), bias=0.0, low=(0.0,), high=())

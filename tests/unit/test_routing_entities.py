@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgesdk.routing import calibrate
+from edgesdk.errors import CalibrationError
+from edgesdk.routing import calibration as calibrate
 from edgesdk.routing.entities import ENTITY_FEATURES, RareWordIndex, entity_features
-from edgesdk.routing.fit import Outcome, fit_calibration
+from edgesdk.routing.fitting.fit import fit_calibration
 from edgesdk.routing.neighbours import AnswerBank, HashedWords, fit_bank
+from edgesdk.routing.signal import LabelledRow as Outcome
 from tests.unit._routing_fakes import gen
 
 QUESTIONS = [
@@ -114,10 +116,16 @@ def test_a_bank_from_before_the_index_is_refused_with_a_fix(tmp_path: Path) -> N
         AnswerBank.load_npz(tmp_path / "old.npz")
 
 
-def test_a_format_1_calibration_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_calibration_is_refused_before_it_is_parsed(tmp_path: Path, version: int
+                                                             ) -> None:
+    # format 2 kept the answer bank and the history in fields of their own, not as signals
     path = tmp_path / "fake-llm.json"
-    path.write_text(json.dumps({"format": 1, "model_id": "fake-llm"}))
-    with pytest.raises(calibrate.CalibrationError, match=r"format 1.*reads format 2.*router fit"):
+    path.write_text(json.dumps({"format": version, "model_id": "fake-llm",
+                                "answer_bank": {"file": "answer-bank-0.npz"}, "history": None}))
+    assert calibrate.FORMAT_VERSION == 3
+    with pytest.raises(CalibrationError,
+                       match=rf"format {version}, .*reads format 3.*router fit"):
         calibrate.load("fake-llm", path=path)
 
 

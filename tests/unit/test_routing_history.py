@@ -1,6 +1,7 @@
-"""The model's answer history (``routing/history.py``): how often it was right on similar
-labelled questions, known before it generates (the prior), and how precise *this* answer of its
-has been on them (every scorer's ``own_*`` signals)."""
+"""The model's answer history (``routing/history.py``): how precise *this* answer of the model
+has been on similar labelled questions (the ``neighbours`` signal's ``own_*`` features, gated by
+closeness like the rest of the lookup). The pre-generation prior reads the question's surface
+only, never the history."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgesdk.routing import calibrate
-from edgesdk.routing.fit import Outcome, fit_calibration
+from edgesdk.routing import calibration as calibrate
+from edgesdk.routing.fitting.fit import fit_calibration
 from edgesdk.routing.history import (
-    HISTORY_FEATURE,
     OWN_FEATURES,
     AnswerHistory,
     shareable_answers,
 )
 from edgesdk.routing.policy import Policy
 from edgesdk.routing.router import Router
+from edgesdk.routing.signal import LabelledRow as Outcome
+from edgesdk.routing.signal import RunTime
+from edgesdk.routing.signals import surface
+from edgesdk.routing.signals.neighbours import NeighbourSignal
 from tests.unit._routing_fakes import assert_refused, gen
 from tests.unit.test_routing_neighbours import HashEmbedder, bank_of, labelled
 
@@ -28,7 +32,7 @@ from tests.unit.test_routing_neighbours import HashEmbedder, bank_of, labelled
 def capitals_or_colours(n: int = 400) -> list[Outcome]:
     """Two fact templates of the same shape (same words, digits, length): the model knows
     capitals (90% right) and not favourite colours (10%). The question's surface cannot tell
-    them apart; the history of similar questions can."""
+    them apart; the history of similar questions could, but the prior does not read it."""
     rng = random.Random(3)
     data = []
     for i in range(n):
@@ -57,61 +61,59 @@ def eye_colours(n: int = 600) -> list[Outcome]:
     return data
 
 
+class Broken:
+    def embed(self, texts: object) -> np.ndarray:
+        raise RuntimeError("no embedding model")
+
+
 def _fit(data: list[Outcome]) -> calibrate.Calibration:
     return fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64,
                            embed=HashEmbedder().embed, embedder_id="hash")
 
 
-def test_the_prior_reads_the_history_and_ranks_what_the_surface_cannot(tmp_path: Path
-                                                                        ) -> None:
-    cal = _fit(capitals_or_colours())
-    assert cal.history is not None and cal.prior is not None
-    assert HISTORY_FEATURE in cal.prior.features
-    info = cal.fit_info
-    assert info["prior_cv_auroc_question_only"] < 0.65 < 0.85 < info["prior_cv_auroc"]
+def _reload(cal: calibrate.Calibration, tmp_path: Path, embedder: object = None
+            ) -> calibrate.Calibration:
+    """``cal`` saved and loaded again, reading questions with ``embedder`` (a fresh
+    ``HashEmbedder`` by default: the bank's embedder id "hash" is no model edgesdk knows)."""
+    path = calibrate.save(cal, tmp_path / "fake-llm.json")
+    runtime = RunTime(embedder=embedder if embedder is not None else HashEmbedder())  # type: ignore[arg-type]
+    return calibrate.load("fake-llm", path=path, runtime=runtime)
 
-    loaded = calibrate.load("fake-llm", path=calibrate.save(cal, tmp_path / "fake-llm.json"))
-    assert loaded.history == cal.history
-    router = Router(calibration=loaded, policy=Policy(threshold=0.5),
-                    embedder=HashEmbedder())  # type: ignore[arg-type]
+
+def lookup(cal: calibrate.Calibration) -> NeighbourSignal:
+    signal = cal.signal("neighbours")
+    assert isinstance(signal, NeighbourSignal)
+    return signal
+
+
+def test_the_prior_reads_the_question_only_with_or_without_a_history() -> None:
+    data = capitals_or_colours()
+    with_history = _fit(data)
+    plain = fit_calibration(data, model_id="fake-llm", model_sha256="a" * 64)
+    assert plain.signal("neighbours") is None
+    assert lookup(with_history).history is not None
+    for cal in (with_history, plain):
+        assert cal.prior is not None
+        assert "prior_knn" not in cal.prior.features
+        assert set(cal.prior.features) <= set(surface.FEATURES)
+        assert "prior_cv_auroc_question_only" not in cal.fit_info
+    # the history changes nothing before generating: the same prior, fitted on the same rows
+    assert with_history.prior == plain.prior
+    assert with_history.fit_info["prior_cv_auroc"] == plain.fit_info["prior_cv_auroc"]
+    # so the two templates, which only the history tells apart, get the same prior
+    router = Router(calibration=with_history, policy=Policy(threshold=0.5))
     capital = router.prior("The capital city of country 9001 is")
-    colour = router.prior("The favourite colour of person 9002 is")
-    assert capital is not None and colour is not None
-    assert capital > 0.7 and colour < 0.3
+    assert capital is not None and capital == router.prior("The favourite colour of person 9002 is")
 
 
-def test_without_a_question_vector_the_prior_skips_nothing() -> None:
-    class Broken:
-        def embed(self, texts: object) -> np.ndarray:
-            raise RuntimeError("no embedding model")
-
-    router = Router(calibration=_fit(capitals_or_colours()), policy=Policy(threshold=0.5),
-                    embedder=Broken())  # type: ignore[arg-type]
-    assert router.prior("The favourite colour of person 9002 is") is None
-
-
-def test_without_a_bank_the_prior_reads_the_question_only() -> None:
-    cal = fit_calibration(capitals_or_colours(), model_id="fake-llm", model_sha256="a" * 64)
-    assert cal.history is None and cal.prior is not None
-    assert HISTORY_FEATURE not in cal.prior.features
-    assert "prior_cv_auroc_question_only" not in cal.fit_info
-
-
-def test_rate_is_the_similarity_weighted_share_right_leaving_a_row_out() -> None:
-    emb = HashEmbedder()
-    data = labelled(40)
-    bank = bank_of(data, emb)
-    # rows 0 and 2 are instrument questions the model got right, 1 and 3 citizenship ones
-    history = AnswerHistory(rows=(0, 1, 2, 3), right=(True, False, True, False), k=2)
-    instrument, citizenship = (bank.project(v) for v in emb.embed([data[0].question,
-                                                                   data[1].question]))
-    assert history.rate(bank, instrument) == pytest.approx(1.0)
-    assert history.rate(bank, citizenship) == pytest.approx(0.0, abs=1e-4)
-    # leaving row 0 out: row 2 (right, more similar) and a citizenship row (wrong)
-    assert 0.5 < history.rate(bank, instrument, exclude_row=0) < 1.0
-    v = instrument
-    lone = AnswerHistory(rows=(0,), right=(True,), k=5)
-    assert np.isnan(lone.rate(bank, v, exclude_row=0))
+def test_the_prior_needs_no_question_vector(tmp_path: Path) -> None:
+    cal = _fit(capitals_or_colours())
+    broken = Router(calibration=_reload(cal, tmp_path, Broken()), policy=Policy(threshold=0.5))
+    q = "The favourite colour of person 9002 is"
+    assert not broken.prepare(q)  # the lookup cannot embed the question...
+    prior = broken.prior(q)  # ...and the prior, reading the wording only, does not care
+    assert prior is not None
+    assert prior == Router(calibration=cal, policy=Policy(threshold=0.5)).prior(q)
 
 
 def test_history_round_trips_and_bad_ones_are_refused(tmp_path: Path) -> None:
@@ -125,43 +127,44 @@ def test_history_round_trips_and_bad_ones_are_refused(tmp_path: Path) -> None:
     cal = _fit(capitals_or_colours(120))
     path = calibrate.save(cal, tmp_path / "fake-llm.json")
     data = json.loads(path.read_text())
-    data["history"] = AnswerHistory(rows=(10**6,), right=(True,)).to_dict()
+    state = data["signals"]["neighbours"]
+    state["history"] = AnswerHistory(rows=(10**6,), right=(True,)).to_dict()
     assert_refused(path, data, "bank row")
-    data["answer_bank"] = None
-    assert_refused(path, data, "no answer bank")
+    del state["bank"]  # a history is read on its bank's rows: no bank, no lookup
+    assert_refused(path, data, "bank")
 
 
 @pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
-def test_shipped_priors_read_the_history(model: str) -> None:
+def test_shipped_calibrations_read_generic_signals_only(model: str) -> None:
+    # the lookup did not earn its place out of distribution (docs/router.md): none ships
     cal = calibrate.load(model)
-    assert cal.history is not None and cal.prior is not None
-    assert HISTORY_FEATURE in cal.prior.features
-    assert cal.history.has_answers and set(OWN_FEATURES) <= set(cal.scorer.features)
+    assert list(cal.signals) == ["evidence", "surface", "percepts"]
+    assert not set(OWN_FEATURES) & set(cal.scorer.features)
+    # before generating, only the question's wording
+    assert cal.prior is not None and set(cal.prior.features) <= set(surface.FEATURES)
     assert cal.skip_below is not None and cal.fit_info["prior_skip_right_lost"] <= (
         0.01 * cal.fit_info["n_llm"])
-    # the own record adds to the question-only prior: +0.006 (SmolLM2) and +0.026 (Gemma) CV
-    # AUROC on the TriviaQA/HaluEval/GSM8K data of 2026-12-06 (it was over +0.03 on BIG-bench's
-    # templated facts, where similar questions share answers far more often)
-    assert cal.fit_info["prior_cv_auroc"] > cal.fit_info["prior_cv_auroc_question_only"]
 
 
 def test_own_answers_rank_what_the_gold_answers_cannot(tmp_path: Path) -> None:
     cal = _fit(eye_colours())
-    assert cal.history is not None and cal.history.has_answers
-    assert set(cal.history.answers) == {"blue", "brown"}
+    history = lookup(cal).history
+    assert history is not None and history.has_answers
+    assert set(history.answers) == {"blue", "brown"}
     assert set(OWN_FEATURES) <= set(cal.scorer.features)
-    assert cal.fit_info["cv_auroc"] > 0.62  # 0.67 is the best possible, 0.5 without them
+    # 0.5 without them; 0.67 at best if they were read on every row, but the gate closes on
+    # the quarter of the training questions least like the others (GATE_QUANTILES)
+    assert cal.fit_info["cv_auroc"] > 0.6
 
-    loaded = calibrate.load("fake-llm", path=calibrate.save(cal, tmp_path / "fake-llm.json"))
-    assert loaded.history == cal.history
-    router = Router(calibration=loaded, policy=Policy(threshold=0.5),
-                    embedder=HashEmbedder())  # type: ignore[arg-type]
+    loaded = _reload(cal, tmp_path)
+    assert lookup(loaded).history == history
+    router = Router(calibration=loaded, policy=Policy(threshold=0.5))
     q = "The eye colour of person 9001 is"
     brown, why = router.confidence(question=q, generation=gen("Brown", (-0.3, -0.2)),
                                    skill=None)
     blue, _ = router.confidence(question=q, generation=gen("Blue", (-0.3, -0.2)), skill=None)
     assert brown is not None and blue is not None and brown > blue + 0.15
-    assert any("similar calibration questions, right" in w for w in why), why
+    assert any("near labelled questions" in w for w in why), why
 
 
 def test_own_counts_this_answer_among_the_nearest_answered_questions() -> None:
@@ -199,29 +202,26 @@ def test_only_shared_answers_are_stored() -> None:
     assert kept == ("france", "france", "piano", "", "")
 
 
-def test_a_scorer_reading_own_answers_needs_them_in_the_history(tmp_path: Path) -> None:
+def test_a_history_must_hold_one_answer_per_row(tmp_path: Path) -> None:
     path = calibrate.save(_fit(eye_colours(200)), tmp_path / "fake-llm.json")
     data = json.loads(path.read_text())
-    del data["history"]["answers"]  # as a file written before the answer features
-    assert_refused(path, data, "stores none")
-    data["history"]["answers"] = ["blue"]
+    data["signals"]["neighbours"]["history"]["answers"] = ["blue"]
     assert_refused(path, data, "answers")
 
 
-def test_without_a_question_vector_the_own_signals_fail_safe() -> None:
-    class Broken:
-        def embed(self, texts: object) -> np.ndarray:
-            raise RuntimeError("no embedding model")
-
-    router = Router(calibration=_fit(eye_colours(200)), policy=Policy(threshold=0.5),
-                    embedder=Broken())  # type: ignore[arg-type]
-    conf, why = router.confidence(question="The eye colour of person 9001 is",
-                                  generation=gen("Brown", (-0.3, -0.2)), skill=None)
+def test_without_a_question_vector_the_own_signals_fail_safe(tmp_path: Path) -> None:
+    router = Router(calibration=_reload(_fit(eye_colours(200)), tmp_path, Broken()),
+                    policy=Policy(threshold=0.5))
+    q = "The eye colour of person 9001 is"
+    assert not router.prepare(q)
+    conf, why = router.confidence(question=q, generation=gen("Brown", (-0.3, -0.2)),
+                                  skill=None)
     assert conf is None and any("non-finite" in w for w in why), why
+    assert any("question embedding unavailable" in w for w in why), why
 
 
 def test_the_skip_threshold_is_chosen_to_lose_at_most_one_percent_of_right_answers() -> None:
-    from edgesdk.routing.fit import SKIP_GRID, SKIP_MAX_LOST, choose_skip_below
+    from edgesdk.routing.fitting.fit import SKIP_GRID, SKIP_MAX_LOST, choose_skip_below
 
     rng = np.random.default_rng(0)
     # 1,000 right answers with priors 0.05-0.9; 300 hopeless wrong ones at 0.01-0.09

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 
-from edgesdk.routing import metrics
+from edgesdk.routing.fitting import metrics
 
 
 def test_auroc_known_values() -> None:

@@ -4,13 +4,16 @@ import random
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from edgesdk.errors import StorageError
+from edgesdk.routing.fitting.fit import fit_calibration
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
 from edgesdk.routing.online_store import OnlineLabelStore
+from tests.unit._routing_fakes import fake_calibration, synthetic_outcomes
 
 
 def test_inactive_until_min_samples() -> None:
@@ -125,7 +128,9 @@ _WRITER = """
 import os, signal, sys
 from pathlib import Path
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
+from edgesdk.routing.fitting.fit import fit_calibration
 from edgesdk.routing.online_store import OnlineLabelStore
+from tests.unit._routing_fakes import fake_calibration, synthetic_outcomes
 rec = OnlineRecalibrator(config=OnlineConfig(), store=OnlineLabelStore(
     Path(sys.argv[1]), key="m:k", capacity=512))
 for i in range(int(sys.argv[2])):
@@ -144,14 +149,26 @@ def test_labels_survive_kill_9(tmp_path: Path) -> None:
     assert [y for _, y in labels] == [1.0 if i % 2 == 0 else 0.0 for i in range(75)]
 
 
+def _fitted_under(home: Path, model: str, seed: int = 0) -> Path:
+    """A calibration of ``model`` fitted on the user's data, saved where ``Router.for_model``
+    and ``edgesdk router online`` look first (so these tests do not depend on the calibration
+    the package ships)."""
+    from edgesdk.routing.calibration import save, user_path
+    from edgesdk.routing.fitting.fit import fit_calibration
+
+    cal = fit_calibration(synthetic_outcomes(seed=seed), model_id=model, model_sha256="a" * 64)
+    return save(cal, user_path(model, home))
+
+
 def test_router_for_model_persists_under_the_home(tmp_path: Path) -> None:
     from edgesdk.devices import get_profile
-    from edgesdk.routing.calibrate import load
+    from edgesdk.routing.calibration import load
     from edgesdk.routing.online_store import calibration_key, store_path
     from edgesdk.routing.router import Router
 
     model = "smollm2-135m-instruct"
-    key = calibration_key(load(model))
+    _fitted_under(tmp_path, model)
+    key = calibration_key(load(model, home=tmp_path))
     a = Router.for_model(model, profile=get_profile("watch"), online=True,
                          check_model_file=False, home=tmp_path)
     assert a.online is not None and a.online.store is not None
@@ -166,10 +183,36 @@ def test_router_for_model_persists_under_the_home(tmp_path: Path) -> None:
                          online=OnlineConfig(persist=False), check_model_file=False,
                          home=tmp_path)
     assert c.online is not None and c.online.store is None and len(c.online) == 0
+    # a refit is another calibration: its router starts from no labels
+    _fitted_under(tmp_path, model, seed=1)
+    d = Router.for_model(model, profile=get_profile("watch"), online=True,
+                         check_model_file=False, home=tmp_path)
+    assert d.online is not None and d.online.store is not None
+    assert d.online.store.key != key and len(d.online) == 0
+    d.online.close()
 
 
-def test_cli_shows_and_resets_what_was_learnt(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                              ) -> None:
+def test_calibration_key_covers_the_base_scorer_and_every_signal_state() -> None:
+    from edgesdk.routing.online_store import calibration_key
+    from edgesdk.routing.signals.peer import PeerSignal
+
+    cal = fake_calibration()
+    key = calibration_key(cal)
+    assert key.startswith("fake-llm:") and key == calibration_key(fake_calibration())
+    # what the stored logits do not depend on leaves the key alone
+    assert calibration_key(replace(cal, skill_accuracy=0.5, fit_info={})) == key
+    # another base scorer, or another state of any signal, is another key
+    other = fit_calibration(synthetic_outcomes(seed=1), model_id="fake-llm",
+                            model_sha256="a" * 64)
+    assert calibration_key(other) != key
+    peered = replace(cal, signals={**cal.signals, "peer": PeerSignal(model_id="peer-a")})
+    assert calibration_key(peered) != key
+    assert calibration_key(peered) != calibration_key(
+        replace(cal, signals={**cal.signals, "peer": PeerSignal(model_id="peer-b")}))
+
+
+def test_cli_shows_and_resets_what_was_learnt(edgesdk_home: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
     from edgesdk.cli import main
@@ -178,7 +221,9 @@ def test_cli_shows_and_resets_what_was_learnt(tmp_path: Path, capsys: pytest.Cap
     from edgesdk.routing.router import Router
 
     model = "smollm2-135m-instruct"
-    home = load_settings().home  # the per-test $EDGESDK_HOME (conftest)
+    home = load_settings().home  # the per-test $EDGESDK_HOME (conftest's edgesdk_home)
+    assert home == edgesdk_home
+    _fitted_under(home, model)
     r = Router.for_model(model, profile=get_profile("watch"), online=True,
                          check_model_file=False, home=home)
     assert r.online is not None

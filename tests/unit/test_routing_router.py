@@ -3,16 +3,19 @@ from __future__ import annotations
 import json
 import math
 import time
+from pathlib import Path
 
 import pytest
 
 from edgesdk.devices import DeviceState, get_profile
 from edgesdk.errors import CalibrationError
-from edgesdk.routing.calibrate import Calibration
-from edgesdk.routing.fit import Outcome, fit_calibration
+from edgesdk.routing.calibration import Calibration
+from edgesdk.routing.fitting.fit import fit_calibration
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
 from edgesdk.routing.policy import Policy, PolicyState
 from edgesdk.routing.router import Router
+from edgesdk.routing.signal import LabelledRow as Outcome
+from edgesdk.routing.signal import RunTime
 from edgesdk.types import DetectedObject, SkillResult
 from tests.unit._routing_fakes import fake_calibration, gen, synthetic_outcomes
 
@@ -66,7 +69,8 @@ def test_kinds_without_enough_labelled_examples_fail_safe() -> None:
     assert not any("kind_arithmetic" in pair for pair in cal.scorer.interactions)
     assert "kind_yes_no" in cal.scorer.features
     assert not any("kind_yes_no" in pair for pair in cal.scorer.interactions)
-    assert any("kind_math_word" in pair for pair in cal.scorer.interactions)
+    # interactions are a recipe the fit may choose; it tried them only for rich kinds
+    assert any("+interactions" in name for name in cal.fit_info["recipes"])
     assert cal.prior is not None and "kind_open" not in cal.prior.features
     r = Router(calibration=cal, policy=Policy(threshold=0.5))
     sure = gen(" 4111 1111 1111 1111", (-0.01, -0.01, -0.01))
@@ -85,10 +89,10 @@ def test_kinds_without_enough_labelled_examples_fail_safe() -> None:
     assert r.prior("Remind me to call mom") == 0.0  # skips generation when it can go up
     assert r.prior("The capital of country number 7 is") is not None
     # survives the file round trip; a file without the field scores every kind (older fits)
-    again = Calibration.from_dict(json.loads(cal.to_json()))
+    again = Calibration.from_dict(json.loads(cal.to_json()), RunTime())
     assert again.kinds == cal.kinds and not again.fitted_on("open")
     legacy = {k: v for k, v in json.loads(cal.to_json()).items() if k != "kinds"}
-    assert Calibration.from_dict(legacy).fitted_on("open")
+    assert Calibration.from_dict(legacy, RunTime()).fitted_on("open")
 
 
 def test_weak_percepts_lower_confidence() -> None:
@@ -139,33 +143,36 @@ class _BrokenEmbedder:
         raise RuntimeError("no embedding model")
 
 
-def _bank_router(embedder: object) -> Router:
-    from edgesdk.routing.fit import fit_calibration
+def _bank_router(embedder: object, tmp_path: Path) -> Router:
+    from edgesdk.routing.calibration import save
+    from edgesdk.routing.fitting.fit import fit_calibration
     from tests.unit.test_routing_neighbours import HashEmbedder, piano_or_kazoo
 
     cal = fit_calibration(piano_or_kazoo(), model_id="fake-llm", model_sha256="a" * 64,
                           embed=HashEmbedder().embed, embedder_id="hash")
-    return Router(calibration=cal, policy=Policy(threshold=0.5),
-                  embedder=embedder)  # type: ignore[arg-type]
+    path = save(cal, tmp_path / "fake-llm.json")
+    return Router.for_model("fake-llm", profile=get_profile("phone"), path=path,
+                            check_model_file=False, embedder=embedder)  # type: ignore[arg-type]
 
 
-def test_answer_bank_reads_the_question_embedding_once_per_question() -> None:
+def test_answer_bank_reads_the_question_embedding_once_per_question(tmp_path: Path) -> None:
     from tests.unit.test_routing_neighbours import HashEmbedder
 
     emb = HashEmbedder()
-    r = _bank_router(emb)
+    r = _bank_router(emb, tmp_path)
     q = "The instrument played by musician 5000 is"
-    assert r.question_vector(q) is not None and emb.calls == 1
+    assert r.prepare(q) and emb.calls == 1
     d = r.decide(question=q, generation=gen("piano", (-0.3, -0.2)), skill=None)
     assert emb.calls == 1  # computed ahead (before generation), reused by the decision
-    assert any("similar labelled questions" in x for x in d.reasons)
+    assert any("near labelled questions" in x for x in d.reasons)
     kazoo = r.decide(question=q, generation=gen("kazoo", (-0.3, -0.2)), skill=None)
     assert kazoo.confidence < d.confidence
-    assert router().question_vector(q) is None  # no bank, no embedding
+    assert router().prepare(q)  # no lookup: nothing to prepare
 
 
-def test_answer_bank_without_an_embedding_fails_safe() -> None:
-    r = _bank_router(_BrokenEmbedder())
+def test_answer_bank_without_an_embedding_fails_safe(tmp_path: Path) -> None:
+    r = _bank_router(_BrokenEmbedder(), tmp_path)
+    assert not r.prepare("The instrument played by musician 1 is")
     d = r.decide(question="The instrument played by musician 1 is",
                  generation=gen("piano", (-0.01, -0.01)), skill=None)
     assert d.action == "escalate"
@@ -190,7 +197,7 @@ def test_refusal_needs_a_known_low_confidence() -> None:
 def test_routers_share_one_loaded_minilm() -> None:
     from edgesdk.local.embed import L3_MODEL_ID, MODEL_ID
     from edgesdk.routing.neighbours import HASHED_ID
-    from edgesdk.routing.router import _bank_embedder
+    from edgesdk.routing.signals.neighbours import bank_embedder as _bank_embedder
 
     # ~100-160 MB each: a process with several routers (an app, an edge server) loads it once
     assert _bank_embedder(MODEL_ID) is _bank_embedder(MODEL_ID)

@@ -76,4 +76,6 @@ def test_dataset_lines_carry_same_as_and_ignore_other_keys(tmp_path: Path) -> No
         '{"id": 7, "question": "2+2", "answers": [4]}\n', encoding="utf-8")
     natural, plain = load_dataset(path)
     assert natural.same_as == "The capital of Japan is" and natural.category == "fact"
-    assert plain == Item(id="7", question="2+2", answers=("4",))
+    assert natural.source == "x"
+    # a line without a source is from its file (one source per file for the fit's folds)
+    assert plain == Item(id="7", question="2+2", answers=("4",), source="d")

@@ -1,0 +1,155 @@
+"""The device path: perceive → skills → the local LLM with its evidence. One module, two users.
+
+``Assistant`` runs it for every request (and puts the router's decisions between its steps);
+``edgesdk eval`` and ``edgesdk router fit`` run it over labelled datasets (``evalrun.py``). So
+the evaluation measures the prompts, skills, percept lines and generation settings users get,
+not a second pipeline that drifts from it. What differs is said where it differs: the
+evaluation's clock for relative dates (``evalrun.EVAL_NOW``), its token limit (40, the same
+for every profile, so figures stay comparable across versions) and its generation cache (a
+``LocalLLM`` that replays stored generations).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from edgesdk.errors import ContextOverflow, EmptyQuestion
+from edgesdk.local.llm import LocalLLM
+from edgesdk.local.percept_skills import answer_from_percepts
+from edgesdk.local.prompts import qa_prompt, stop_for
+from edgesdk.local.skills import try_skills
+from edgesdk.protocols import PerceptionLike
+from edgesdk.types import Generation, Percept, RouteDecision, SkillResult, TraceStep
+from edgesdk.wiring import image_bytes, percept_context
+
+ImageInput = bytes | str | Path | Any
+AudioInput = bytes | str | Path | Any
+PEER_MAX_TOKENS = 40
+"""The peer answers as in the router's evaluation (40 tokens, greedy), so its signals match."""
+
+
+class DeviceAttempt:
+    """What the device produced for one question, before any escalation."""
+
+    __slots__ = ("context", "decision", "generation", "image_bytes", "percepts", "question",
+                 "saw_image", "skill", "trace", "transcript")
+
+    def __init__(self, question: str) -> None:
+        self.question = question
+        self.percepts: list[Percept] = []
+        self.context: list[str] = []
+        self.transcript: str | None = None
+        self.skill: SkillResult | None = None
+        self.generation: Generation | None = None
+        self.decision: RouteDecision | None = None
+        self.trace: list[TraceStep] = []
+        self.saw_image = False
+        self.image_bytes: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        if self.skill is not None:
+            return self.skill.text
+        return self.generation.text.strip() if self.generation is not None else ""
+
+
+def step(name: str, started: float, **detail: str | float | int | bool | None) -> TraceStep:
+    return TraceStep(step=name, ms=round((time.perf_counter() - started) * 1000, 3),
+                     detail=detail)
+
+
+class DevicePath:
+    """Steps 1-2 of a request: percepts, skills, and the local model's answer."""
+
+    def __init__(self, *, llm: LocalLLM, max_tokens: int, now: Callable[[], datetime],
+                 perception: PerceptionLike | None = None, keep_image: bool = False,
+                 peer: LocalLLM | None = None) -> None:
+        self.llm = llm
+        self.max_tokens = max_tokens
+        self.now = now
+        self.perception = perception
+        self.keep_image = keep_image
+        """Keep the image's bytes on the attempt (for the curator's upload)."""
+        self.peer = peer
+
+    def perceive(self, attempt: DeviceAttempt, image: ImageInput | None,
+                 audio: AudioInput | None) -> None:
+        """Step 1: percepts, their lines for the prompt, and the spoken question if any."""
+        if image is not None or audio is not None:
+            if self.perception is None:
+                attempt.trace.append(TraceStep(step="perceive", ms=0.0,
+                                               detail={"skipped": "no perceivers"}))
+            else:
+                t = time.perf_counter()
+                attempt.saw_image = image is not None
+                attempt.image_bytes = image_bytes(image) if self.keep_image else None
+                result = self.perception.perceive(image=image, audio=audio)
+                attempt.percepts = list(result.percepts)
+                attempt.context = percept_context(attempt.percepts, saw_image=image is not None)
+                attempt.transcript = result.transcript
+                attempt.trace.append(step("perceive", t, percepts=len(attempt.percepts)))
+                if not attempt.question.strip() and result.transcript:
+                    attempt.question = result.transcript
+        if not attempt.question.strip():
+            raise EmptyQuestion("no question was heard in the audio. Ask again, or type it")
+
+    def skills(self, attempt: DeviceAttempt) -> None:
+        """Step 2a: percept questions ("what does the sign say?"), then arithmetic, units
+        and dates; ``attempt.skill`` is set when one answers."""
+        t = time.perf_counter()
+        attempt.skill = answer_from_percepts(attempt.question, attempt.percepts,
+                                             saw_image=attempt.saw_image)
+        if attempt.skill is None:
+            attempt.skill = try_skills(attempt.question, now=self.now())
+        attempt.trace.append(step("skills", t, answered=attempt.skill is not None))
+
+    def prompt(self, attempt: DeviceAttempt) -> Any:
+        return qa_prompt(self.llm.prompt_style, attempt.question, attempt.context)
+
+    def generate(self, attempt: DeviceAttempt, *, deadline: float | None,
+                 stream_tokens: bool = False) -> Iterator[str]:
+        """Step 2b: the local LLM's answer and evidence (``attempt.generation``), yielding its
+        tokens when ``stream_tokens``. Raises ``ContextOverflow`` before decoding when the
+        question does not fit the model."""
+        t = time.perf_counter()
+        gen_stream = self.llm.stream(self.prompt(attempt), max_tokens=self.max_tokens,
+                                     stop=stop_for(self.llm.prompt_style), deadline=deadline)
+        for delta in gen_stream:
+            if stream_tokens:
+                yield delta
+        attempt.generation = gen_stream.result()
+        attempt.trace.append(step("local_llm", t, model=self.llm.model_id,
+                                  tokens=attempt.generation.completion_tokens,
+                                  finish=attempt.generation.finish_reason))
+
+    def peer_answer(self, attempt: DeviceAttempt, deadline: float | None) -> Generation | None:
+        """The peer model's answer to the same question (for the router's peer signal)."""
+        peer = self.peer
+        if peer is None:
+            return None
+        t = time.perf_counter()
+        try:
+            answer = peer.generate(qa_prompt(peer.prompt_style, attempt.question, attempt.context),
+                                   max_tokens=PEER_MAX_TOKENS, stop=stop_for(peer.prompt_style),
+                                   deadline=deadline, seed=0)
+        except ContextOverflow:
+            return None
+        attempt.trace.append(step("peer_llm", t, model=peer.model_id,
+                                  tokens=answer.completion_tokens))
+        return answer
+
+    def run(self, question: str, *, image: ImageInput | None = None,
+            audio: AudioInput | None = None, deadline: float | None = None) -> DeviceAttempt:
+        """The whole device path without a router: perceive, skills, and, when no skill
+        answered, the local model (what the evaluation records for every labelled question)."""
+        attempt = DeviceAttempt(question)
+        self.perceive(attempt, image, audio)
+        self.skills(attempt)
+        if attempt.skill is None:
+            for _ in self.generate(attempt, deadline=deadline):
+                pass
+        return attempt
