@@ -18,10 +18,11 @@ from tests.conftest import REAL_HOME
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {  # split: (count, sha256 of the sorted ids, first 16 hex digits)
-    "train": (990, "e0177caeae20ea42"),
-    "dev": (262, "0d9d2b07dbf8fb29"),
-    "test": (531, "101589fd221961a9"),
+    "train": (1155, "66931ea968b8b9c6"),
+    "dev": (309, "042f054ea2f24dc9"),
+    "test": (609, "c4fa12fa45caecbb"),
     "pool": (12948, "646bb793d55f6df0"),
+    "nq": (300, "7834391205ef1981"),
 }
 
 
@@ -45,3 +46,7 @@ def test_the_splits_rebuild_from_the_pinned_packages_offline(tmp_path: Path) -> 
     test_ids, pool_ids = ({json.loads(line)["id"] for line in (out / f"{name}.jsonl")
                            .read_text().split("\n") if line} for name in ("test", "pool"))
     assert not test_ids & pool_ids, "a test question leaked into the answer bank's pool"
+    fitted = {json.loads(line)["id"] for name in ("train", "dev", "test", "pool")
+              for line in (out / f"{name}.jsonl").read_text().split("\n") if line}
+    nq = {json.loads(line)["id"] for line in (out / "nq.jsonl").read_text().split("\n") if line}
+    assert not fitted & nq, "the out-of-distribution questions leaked into the fitted data"

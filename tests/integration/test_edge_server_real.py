@@ -26,7 +26,7 @@ from edgesdk.local.llm import LocalLLM
 from edgesdk.local.prompts import cloud_messages
 from edgesdk.types import Generation, Mode, Percept, RouteDecision, SkillResult
 from tests.conftest import REAL_HOME
-from tests.fakes import FakeLLM
+from tests.fakes import FakeLLM, FakeRouter
 
 pytestmark = pytest.mark.integration
 MODEL = "smollm2-135m-instruct"
@@ -118,19 +118,15 @@ def test_openai_shaped_request_with_extension(edge_url: str) -> None:
     assert body["edgesdk"]["source"] == "skill" and body["model"] == MODEL
 
 
-class _Unsure:
+class _Unsure(FakeRouter):
     """The glasses' router: never trusts its fake device model, so every question escalates."""
-
-    skip_below = 0.0
-
-    def prior(self, question: str) -> float | None:
-        return None
 
     def blocked(self, question: str, mode: Mode, state: Any = None) -> str | None:
         return "mode only-on-device" if mode == "only-on-device" else None
 
     def decide(self, *, question: str, generation: Generation | None, skill: SkillResult | None,
-               percepts: Sequence[Percept], mode: Mode, state: Any = None) -> RouteDecision:
+               percepts: Sequence[Percept], mode: Mode, state: Any = None,
+               peer: Generation | None = None) -> RouteDecision:
         return RouteDecision(action="escalate", confidence=0.1, threshold=0.5,
                              reasons=("unsure",))
 

@@ -78,25 +78,26 @@ def test_eval_writes_a_complete_report(real_catalog: object, tmp_path: Path) -> 
     assert report["cloud_accuracy"] < 1.0  # only one cloud answer was given
 
 
-def test_shipped_router_reads_its_answer_bank(real_catalog: object) -> None:
-    from edgesdk.devices import get_profile
-    from edgesdk.routing.router import Router
-    from edgesdk.types import Generation, GenerationEvidence
+def test_eval_measures_the_device_path_users_run(real_catalog: object, tmp_path: Path) -> None:
+    """``edgesdk eval`` records what ``Assistant``'s device path produces: the same prompt,
+    the same skills, the same generation (greedy, so the cached one is the Assistant's)."""
+    from edgesdk.assistant import Assistant
+    from edgesdk.config import Settings
+    from edgesdk.evalrun import EVAL_NOW, default_cache, load_dataset, run_items
 
-    router = Router.for_model("gemma3-270m", profile=get_profile("phone"))
-    q = "Which planet is known as the Red Planet?"
-
-    def decide(text: str) -> tuple[float, tuple[str, ...]]:
-        gen = Generation(text=text, model_id="gemma3-270m", prompt_tokens=60,
-                         completion_tokens=1, finish_reason="stop",
-                         evidence=GenerationEvidence(logprobs=(-0.9,), entropies=(2.0,),
-                                                     margins=(0.5,)))
-        d = router.decide(question=q, generation=gen, skill=None)
-        return d.confidence, d.reasons
-
-    mars, why = decide(" Mars")
-    jupiter, _ = decide(" Jupiter")
-    assert any("similar labelled questions" in r for r in why)
-    # TriviaQA's bank holds Mars as the gold answer of several similar questions, Jupiter of
-    # fewer: the same evidence scores the answer the labelled neighbours agree with higher
-    assert 0.0 < jupiter < mars < 1.0
+    dataset = tmp_path / "small.jsonl"
+    _small_dataset(dataset)
+    items = load_dataset(dataset)
+    records = run_items(items, model_id="smollm2-135m-instruct", llm_factory=None,
+                        cache=default_cache("smollm2-135m-instruct"), cached_only=True)
+    assert records  # the first test of this module filled the cache
+    with Assistant(profile="glasses", settings=Settings(home=tmp_path / "home"),
+                   catalog=real_catalog, tiers=[], mode="only-on-device",
+                   now=lambda: EVAL_NOW) as a:
+        a.device.max_tokens = 40  # the evaluation's token limit (docs/router.md)
+        for record in records:
+            attempt = a.device.run(record.item.question)
+            assert (attempt.skill is None) == (record.skill is None)
+            if record.skill is None:
+                assert attempt.generation is not None and record.generation is not None
+                assert attempt.generation.text == record.generation.text

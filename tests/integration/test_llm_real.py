@@ -156,7 +156,8 @@ def test_a_profile_can_turn_on_the_probe(real_catalog) -> None:
     with Assistant(profile=custom, settings=Settings(home=REAL_HOME), catalog=real_catalog,
                    tiers=[], mode="only-on-device") as a:
         answer = a.ask("The capital of Italy is")
-        hidden = a.router.hidden  # type: ignore[attr-defined]
+        probe = a.router.calibration.signal("probe")  # type: ignore[attr-defined]
+        hidden = probe.hidden  # type: ignore[union-attr]
     assert answer.source == "llm"
     assert any("hidden-state probe logit" in r for r in answer.reasons), answer.reasons
     assert hidden is not None and hidden._closed  # closed with the Assistant

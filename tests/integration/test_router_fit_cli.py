@@ -52,10 +52,11 @@ def test_router_fit_writes_to_the_home_and_the_router_uses_it(tmp_path: Path,
     assert mine.exists()
     assert (calibrate.CALIBRATION_DIR / f"{MODEL}.json").read_bytes() == shipped  # untouched
     assert calibrate.load(MODEL).fit_info["dataset"] == "my-app.jsonl"
-    # --bank-embedder auto: the question representation the shipped calibration uses
-    mine_bank = calibrate.load(MODEL).answer_bank
-    assert mine_bank is not None
-    assert mine_bank.embedder_id == calibrate.shipped_question_embedder(MODEL)
+    # --bank-embedder auto: as the shipped calibration, which reads no lookup
+    assert calibrate.shipped_question_embedder(MODEL) is None
+    assert calibrate.load(MODEL).signal("neighbours") is None
+    assert [s.name for s in calibrate.load(MODEL).base_signals()] == [
+        "evidence", "surface", "percepts"]
     out = tmp_path / "eval"
     assert main(["eval", "--dataset", str(data), "--out", str(out), "--model", MODEL,
                  "--cached-only"]) == 0

@@ -87,11 +87,17 @@ def test_shipped_calibrations_load() -> None:
         assert {"triviaqa", "halueval", "gsm8k/test", "edgesdk/natural_en",
                 "edgesdk/natural_zh", "edgesdk/commands", "edgesdk/followups"
                 } <= set(cal.fit_info["sources"])
-        # generic signals only: no question embedder to hold, no bank file to ship
-        assert list(cal.signals) == ["evidence", "surface", "percepts"]
+        # generic signals only (and the optional ones beside them, each with its own scorer):
+        # no question embedder to hold, no bank file to ship
+        assert [s.name for s in cal.base_signals()] == ["evidence", "surface", "percepts"]
+        assert set(cal.optional) == {s.name for s in cal.signals.values()
+                                     if s.role == "optional"} and "probe" in cal.optional
         assert calibrate.question_embedder(model_id) is None
         assert "command" not in cal.kinds and "fact" in cal.kinds
     assert not list(calibrate.CALIBRATION_DIR.glob("answer-bank-*.npz"))
+    # SmolLM2's ships the peer scorer a device holding Gemma too may use
+    peer = calibrate.load("smollm2-135m-instruct").signal("peer")
+    assert peer is not None and peer.state() == {"model_id": "gemma3-270m"}
 
 
 def test_a_calibration_fitted_on_the_users_data_is_found_before_the_shipped_one(

@@ -138,7 +138,7 @@ def test_history_round_trips_and_bad_ones_are_refused(tmp_path: Path) -> None:
 def test_shipped_calibrations_read_generic_signals_only(model: str) -> None:
     # the lookup did not earn its place out of distribution (docs/router.md): none ships
     cal = calibrate.load(model)
-    assert list(cal.signals) == ["evidence", "surface", "percepts"]
+    assert [s.name for s in cal.base_signals()] == ["evidence", "surface", "percepts"]
     assert not set(OWN_FEATURES) & set(cal.scorer.features)
     # before generating, only the question's wording
     assert cal.prior is not None and set(cal.prior.features) <= set(surface.FEATURES)
