@@ -158,8 +158,7 @@ class Assistant:
         self._warming.join(timeout)
 
     def _warm_up(self) -> None:
-        warm_up_skills()
-        # a MiniLM answer bank (the phone's) loads its model at the first question: 0.25 s
+        warm_up_skills()  # and a lookup's embedder (MiniLM: 0.25 s) before the first question
         if not self.router.prepare(WARM_UP_QUESTION):  # decisions fail safe and say why
             log.warning("router signals could not prepare a question (see its reasons)")
 

@@ -21,8 +21,10 @@ from edgesdk.bench import (
     bench_rss,
     measure_bandwidth,
 )
+from edgesdk.bench_mix import realistic_mix_cost
 from edgesdk.catalog import Catalog
 from edgesdk.devices import PROFILES, get_profile
+from edgesdk.local.llm import LlamaCppLLM
 
 TARGETS = {
     "decode_ratio_vs_raw": (">=", 0.97),
@@ -70,6 +72,11 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
                            progress=say)
     cost = bench_cost(prof.llm, profile, dataset=dataset,
                       limit=12 if smoke else 60 if quick else 400, progress=say)
+    say("realistic mix: questions, commands, percept questions")
+    realistic = realistic_mix_cost(
+        prof.llm, profile, limit=8 if smoke else None,
+        llm_factory=lambda: LlamaCppLLM.load(prof.llm, catalog=catalog, n_ctx=prof.n_ctx,
+                                             threads=prof.threads))
     watch_rss = next((r.get("peak_rss_mb") for r in rss if r["profile"] == "watch"), None)
     report: dict[str, Any] = {
         "profile": profile,
@@ -88,6 +95,8 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
         "perception": perception,
         "end_to_end": e2e,
         "cost": cost,
+        "realistic_mix": realistic,
+        "realistic_cost_ratio_at_95": realistic["cost_ratio_at_95"],
         "router": router,
         "machine": {"python": platform.python_version(), "machine": platform.machine(),
                     "processor": platform.processor(), "cpus": _cpus()},
@@ -129,7 +138,9 @@ def write_outputs(report: dict[str, Any], out: Path) -> None:
               f"| `cost_ratio_vs_cloud` | {_f(report['cost_ratio_vs_cloud'], 3)} | reported on the "
               f"{report['cost'].get('mix', '?')} | |",
               f"| `quality_ratio_vs_cloud` | {_f(report['quality_ratio_vs_cloud'], 3)} | "
-              "reported | |", "",
+              "reported | |",
+              f"| `realistic_cost_ratio_at_95` | {_f(report['realistic_cost_ratio_at_95'], 3)} "
+              f"| reported on the realistic mix {report['realistic_mix']['mix']} | |", "",
               "## Local LLMs (median of interleaved runs)", "",
               "| model | load s | TTFT ms | prompt tok/s | decode tok/s (edgesdk) | plain | ratio "
               "| evidence overhead | limit tok/s | bandwidth eff. |", "|---" * 10 + "|"]
@@ -177,10 +188,27 @@ def write_outputs(report: dict[str, Any], out: Path) -> None:
               f"${_f(cost['usd_per_1000_cloud'], 4)} always-cloud (ratio "
               f"{_f(cost['cost_ratio_vs_cloud'], 3)}); quality {_f(cost['quality_router'], 3)} "
               f"vs {_f(cost['quality_cloud'], 3)} always-cloud; {_f(cost['cloud_share'], 3)} of "
-              "requests escalated.", "",
+              "requests escalated.", "", *_realistic_lines(report["realistic_mix"]),
               f"Run took {_f(report['elapsed_s'], 0)} s on {report['machine']['cpus']} CPUs."]
     (out / "bench.md").write_text("\n".join(lines) + "\n")
     _plots(report, out)
+
+
+def _realistic_lines(mix: dict[str, Any]) -> list[str]:
+    """The realistic mix (``bench_mix``): the whole and each part."""
+    lines = [f"Realistic mix {mix['mix']} ({mix['n']} requests; `edgesdk/bench_mix.py`): to "
+             f"keep 95% of always-cloud quality the router sends {_f(mix['cloud_share_at_95'], 3)}"
+             f" of requests up (oracle {_f(mix['oracle_cloud_share_at_95'], 3)}), costing "
+             f"{_f(mix['cost_ratio_at_95'], 3)}× always-cloud; at the profile's policy "
+             f"{_f(mix['policy_cloud_share'], 3)} go up, cost {_f(mix['cost_ratio_policy'], 3)}×, "
+             f"quality {_f(mix['policy_quality_ratio'], 3)}× always-cloud.", "",
+             "| part | n | device accuracy | sent up (policy) | quality (policy) | "
+             "sent up at 95% |", "|---|---|---|---|---|---|"]
+    for name, part in mix["parts"].items():
+        lines.append(f"| {name} | {part['n']} | {_f(part['local_accuracy'], 3)} | "
+                     f"{_f(part['policy_cloud_share'], 3)} | {_f(part['policy_quality'], 3)} | "
+                     f"{_f(part['cloud_share_at_95'], 3)} |")
+    return [*lines, ""]
 
 
 def _plots(report: dict[str, Any], out: Path) -> None:

@@ -28,15 +28,22 @@ _AUX = re.compile(
     r"must|am|isn't|aren't|wasn't|doesn't|don't|didn't|won't|can't)\b", re.I)
 _OPEN = re.compile(r"^(?:please\s+)?(why|how\s+(?:do|does|did|can|would|should|to)|explain|"
                    r"describe|tell\s+me\s+about|write|what\s+do\s+you\s+think)\b", re.I)
-_COMMAND = re.compile(r"^(?:please\s+)?(remind|set|text|message|call|dial|e-?mail|send|play|"
-                      r"pause|resume|turn|switch|navigate|open|close|launch|start|stop|cancel|"
-                      r"schedule|book|order|buy|add|delete|remove|create|record|save|mute|"
-                      r"unmute|lock|unlock|share|snooze|wake)\b", re.I)
-"""Requests to act, not questions (an assistant on glasses hears these): no local model can
-carry them out, so the router gives their answers confidence 0."""
+_COMMAND = re.compile(
+    r"^(?:(?:hey|ok(?:ay)?|please|alright|um+|uh+|so)[,!]?\s+)*"
+    r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|i\s+(?:want|need)\s+you\s+to\s+)?"
+    r"(remind|set|text|message|call|dial|e-?mail|send|play|pause|resume|turn|switch|navigate|"
+    r"open|close|launch|start|stop|cancel|schedule|book|order|buy|add|delete|remove|create|"
+    r"record|save|mute|unmute|lock|unlock|share|snooze|wake|take|translate|put|skip|dim|"
+    r"brighten|reply|read\s+me|show\s+me|get\s+me|find\s+me|raise|lower|increase|decrease|"
+    r"note|log|track|mark)\b", re.I)
+"""Requests to act, not questions (an assistant on glasses hears these), also when asked
+politely ("hey, could you set a timer…"): no local model can carry them out, so the router
+gives their answers confidence 0. One that asks something ("remind me, who wrote 1984?") is a
+question (``_ASKS``)."""
+_ASKS = re.compile(r"\b(who|what|when|where|which|why|how)\b.*\?\s*$", re.I)
 _COMMAND_ZH = re.compile(r"^(?:请|麻烦你?|帮我|请帮我|给我)?(?:[给把].{1,10}?)?"
-                         r"(?:提醒|设(?:置|定|一?个)|定一?个|打电话|拨打|发短信|发消息|"
-                         r"发送|发邮件|播放|放一首|暂停|继续播放|打开|关闭|关掉|关上|开灯|"
+                         r"(?:提醒|设(?:置|定|一?个)|定一?个|打个?电话|拨打|发短信|发消息|"
+                         r"发送|发邮件|播放|放一?首|暂停|继续播放|打开|关闭|关掉|关上|开灯|"
                          r"关灯|导航|开始|停止|取消|预订|预定|购买|添加|删除|创建|录音|录制|"
                          r"保存|静音|锁上|解锁|分享|叫醒|调(?:高|低|大|小|到))")
 """The same in Chinese (提醒我…, 打开…, 给妈妈打电话, 把灯关掉): a request, unless it
@@ -71,6 +78,9 @@ def question_kind(question: str) -> Kind:
         return "math_word"
     # answered yes or no, even if it mentions a day or a unit ("水在零摄氏度会结冰吗？")
     yes_no = bool(_AUX.match(low)) or q.rstrip("?？").endswith("吗") or "plausible" in low
+    if (_COMMAND.match(low) and not _ASKS.search(low)
+            and not (numbers >= 2 and _OPS.search(low))):
+        return "command"  # before dates, units and yes/no: "could you set an alarm for 6:30"
     if _DATE.search(low) and not yes_no:
         return "date"
     if _CONVERSION.search(low) and numbers >= 1 and not yes_no:
@@ -79,7 +89,7 @@ def question_kind(question: str) -> Kind:
         return "math_word" if words > 14 else "arithmetic"
     if yes_no:
         return "yes_no"
-    if _COMMAND.match(low) or (_COMMAND_ZH.match(q) and not _ZH_QUESTION.search(q)):
+    if _COMMAND_ZH.match(q) and not _ZH_QUESTION.search(q):
         return "command"
     if _OPEN.match(low):
         return "open"

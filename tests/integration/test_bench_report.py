@@ -36,6 +36,13 @@ def test_smoke_bench_writes_json_markdown_and_plots(tmp_path: Path, real_catalog
     assert saved["cost"]["mix"].startswith("everyday mix (datasets/mix_everyday.jsonl")
     cost_row = next(line for line in md.splitlines() if line.startswith("| `cost_ratio"))
     assert "everyday mix" in cost_row
+    # the realistic mix: questions and commands (the watch has no camera: no percept questions)
+    mix = saved["realistic_mix"]
+    assert set(mix["parts"]) == {"questions", "commands"}
+    assert mix["mix"] == {"questions": 0.625, "commands": 0.375}
+    assert mix["parts"]["commands"]["local_accuracy"] == 0.0  # no text answer acts
+    assert 0 <= mix["cost_ratio_at_95"] <= 1.0 + 1e-9
+    assert "Realistic mix" in md and "| commands |" in md
     for png in ("tokens_per_s.png", "latency.png", "cost_quality.png"):
         assert (tmp_path / png).stat().st_size > 1000, png
     assert report["profile"] == "watch"

@@ -102,3 +102,14 @@ def test_a_follow_up_leans_on_a_previous_turn() -> None:
         assert question_features(follow_up)["q_anaphora"] == 1.0, follow_up
     for alone in ("What is the capital of France?", "珠穆朗玛峰有多高"):
         assert question_features(alone)["q_anaphora"] == 0.0, alone
+
+
+def test_polite_and_spoken_requests_to_act_are_commands_and_questions_are_not() -> None:
+    for command in ("could you set a timer for ten minutes", "hey, take a picture",
+                    "um can you turn the tv off", "set an alarm for 6:30 tomorrow morning",
+                    "please translate this sign for me", "给妈妈打个电话", "放首周杰伦的歌"):
+        assert question_kind(command) == "command", command
+    # asking something, or arithmetic, is not a request to act
+    assert question_kind("remind me, who wrote 1984?") == "fact"
+    assert question_kind("Can you swim?") == "yes_no"
+    assert question_kind("add 5 and 7") == "arithmetic"
