@@ -50,3 +50,22 @@ def test_the_splits_rebuild_from_the_pinned_packages_offline(tmp_path: Path) -> 
               for line in (out / f"{name}.jsonl").read_text().split("\n") if line}
     nq = {json.loads(line)["id"] for line in (out / "nq.jsonl").read_text().split("\n") if line}
     assert not fitted & nq, "the out-of-distribution questions leaked into the fitted data"
+
+
+def test_requests_to_act_are_told_apart_from_questions() -> None:
+    """The kind rules (``routing/kinds.py``) on every built item: most labelled requests to act
+    are commands, and no question of any source is taken for one (a command gets confidence
+    0 and always goes up)."""
+    from edgesdk.routing.kinds import question_kind
+
+    data = REAL_HOME / "datasets"
+    if not (data / "train.jsonl").exists():
+        pytest.skip("splits not built; run scripts/build_datasets.py")
+    rows = [json.loads(line) for name in ("train", "dev", "test", "pool", "nq")
+            for line in (data / f"{name}.jsonl").read_text().split("\n") if line]
+    commands = [r for r in rows if r.get("source") == "edgesdk/commands"]
+    questions = [r for r in rows if r.get("source") != "edgesdk/commands"]
+    found = sum(question_kind(r["question"]) == "command" for r in commands)
+    assert len(commands) == 60 and found >= 44, found
+    wrong = [r["question"] for r in questions if question_kind(r["question"]) == "command"]
+    assert len(questions) > 15000 and not wrong, wrong[:5]
