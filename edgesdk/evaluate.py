@@ -47,8 +47,6 @@ CLOUD_MODEL = "deepseek-chat"
 EMBED_AHEAD = 32
 """Questions embedded ahead of their decisions (fewer than the router's vector cache)."""
 CLOUD_OUTPUT_TOKENS = 40
-
-
 YES_NO_GROUP = "all yes/no questions"
 
 
