@@ -18,7 +18,8 @@ never on message strings. Every message ends with what to do about it.
     │   ├── InputTooLong
     │   ├── ContextOverflow         prompt + answer do not fit the model's context
     │   ├── InvalidImage
-    │   └── InvalidAudio
+    │   ├── InvalidAudio
+    │   └── UnredactablePayload     a record holds what the redactor cannot inspect (bytes)
     ├── ModelError                  model files and runtimes
     │   ├── ModelNotFetched         the file is not in the model store
     │   ├── ModelCorrupted          sha256 differs from the manifest
@@ -107,6 +108,13 @@ class InvalidImage(InputError):
 
 class InvalidAudio(InputError):
     code = "invalid_audio"
+
+
+class UnredactablePayload(InputError):
+    """An outbox record would carry what the redactor cannot inspect (raw bytes, an object);
+    nothing unredacted may reach the disk queue or the network."""
+
+    code = "unredactable_payload"
 
 
 class ModelError(EdgeSDKError):

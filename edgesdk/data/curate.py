@@ -14,7 +14,6 @@ record when the interaction itself was not kept.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import random
@@ -26,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from edgesdk.data.outbox import Outbox
-from edgesdk.data.redact import RedactionReport, Redactor
+from edgesdk.data.redact import Redacted, RedactionReport, Redactor
 from edgesdk.data.value import RateCaps, Triggers, ValueScorer, fetch_campaigns
 from edgesdk.errors import StorageError
 from edgesdk.protocols import Embedder
@@ -111,11 +110,8 @@ class Curator:
             self._remember(answer, device_text, None)
             return self._drop(assessment.dropped or "not_valuable", assessment.reasons)
         report = RedactionReport()
-        payload = self._payload(answer, device_text=device_text, extra=extra, report=report)
-        if image is not None:
-            thumb = self.redactor.redact_image(image, report)
-            if thumb is not None:
-                payload["image_jpeg_b64"] = base64.b64encode(thumb).decode()
+        payload = self.redactor.redacted(self._raw(answer, device_text=device_text, extra=extra),
+                                         image=image, report=report)
         decision = self._store(INTERACTION, payload, assessment.value, assessment.reasons,
                                report)
         if decision.kept:
@@ -139,19 +135,15 @@ class Curator:
             reasons = ["feedback"]
         report = RedactionReport()
         remembered = self._memory.get(answer_id)
-        payload: dict[str, Any] = {
-            "answer_id": answer_id,
-            "good": good,
-            "correction": self.redactor.redact_text(correction, report) if correction else None,
-        }
+        raw: dict[str, Any] = {"answer_id": answer_id, "good": good, "correction": correction}
         if remembered is not None:
             answer, device_text, record_id = remembered
-            payload["interaction_record_id"] = record_id
+            raw["interaction_record_id"] = record_id
             if record_id is None or not self.outbox.contains(record_id):
-                payload["interaction"] = self._payload(
-                    answer, device_text=device_text, extra=None, report=report)
+                raw["interaction"] = self._raw(answer, device_text=device_text, extra=None)
         value = self.scorer.value_of(reasons) if reasons != ["feedback_good"] else 0.2
-        return self._store(FEEDBACK, payload, value, reasons, report)
+        return self._store(FEEDBACK, self.redactor.redacted(raw, report=report), value,
+                           reasons, report)
 
     def refresh_campaigns(self, ingest_url: str) -> int:
         """Fetch ``GET <ingest>/v1/campaigns`` and apply them; returns how many are active."""
@@ -166,8 +158,9 @@ class Curator:
 
     # ------------------------------------------------------------------ internals
 
-    def _payload(self, answer: Answer, *, device_text: str | None, extra: dict[str, Any] | None,
-                 report: RedactionReport) -> dict[str, Any]:
+    def _raw(self, answer: Answer, *, device_text: str | None, extra: dict[str, Any] | None
+             ) -> dict[str, Any]:
+        """The record of one interaction before redaction (it never leaves this object)."""
         percepts = []
         for p in answer.percepts:
             item: dict[str, Any] = {"kind": p.kind, "score": round(float(p.score), 4)}
@@ -194,12 +187,12 @@ class Curator:
         }
         if extra:
             raw["extra"] = extra
-        redacted: dict[str, Any] = self.redactor.redact_payload(raw, report)
-        return redacted
+        return raw
 
-    def _store(self, kind: str, payload: dict[str, Any], value: float, reasons: list[str],
+    def _store(self, kind: str, payload: Redacted, value: float, reasons: list[str],
                report: RedactionReport) -> CurationDecision:
-        size = len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
+        size = len(json.dumps(payload.payload, ensure_ascii=False,
+                              separators=(",", ":")).encode())
         blocked = self._caps.blocked(size)
         if blocked is not None and "feedback" not in reasons:
             return self._drop(blocked, reasons)

@@ -10,6 +10,12 @@ records), posts it, and only then *acks* (deletes) it. A crash between post and 
 batch after the lease expires; the ingest server drops the duplicates by record id, which gives
 an exactly-once effect. A failed batch is *nacked*: retried after an exponential backoff.
 
+Nothing unredacted reaches the disk: ``put`` runs the outbox's :class:`Redactor` over every
+string of the payload (keys too) unless it is handed a :class:`~edgesdk.data.redact.Redacted`,
+the proof only ``Redactor.redacted`` makes (the Curator's records are). A record the uploader
+still finds a secret in before sending is *quarantined*: kept on the device, counted, never
+sent (``edgesdk data stats``).
+
 The store is bounded: past ``max_bytes`` the lowest-value records are evicted first (the record
 just put may be the one evicted, when it is worth less than everything stored). Disk problems
 (read-only file system, full disk, unopenable file) surface as :class:`StorageError`, and since
@@ -33,6 +39,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from edgesdk.config import load_settings
+from edgesdk.data.redact import Redacted, Redactor
 from edgesdk.errors import StorageError
 
 Clock = Callable[[], float]
@@ -94,6 +101,8 @@ class OutboxStats(BaseModel):
     leased: int
     waiting_retry: int
     dead: int
+    quarantined: int = 0
+    """Records the uploader found a secret in before sending: kept here, never sent."""
     put_total: int
     acked_total: int
     evicted_total: int
@@ -123,8 +132,11 @@ class Outbox:
         backoff_max_s: float = 3600.0,
         max_attempts: int = 30,
         seed: int | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else default_outbox_path()
+        self.redactor = redactor or Redactor()
+        """Applied by ``put`` to every payload that is not already ``Redacted``."""
         self.max_bytes = max_bytes
         self._clock = clock
         self._backoff_base_s = backoff_base_s
@@ -215,21 +227,27 @@ class Outbox:
     def put(
         self,
         kind: str,
-        payload: dict[str, Any],
+        payload: dict[str, Any] | Redacted,
         value: float = 1.0,
         reasons: Sequence[str] = (),
         *,
         record_id: str | None = None,
     ) -> str:
-        """Store one (already redacted) record durably and return its stable id.
+        """Redact one record (unless ``payload`` is a ``Redacted``), store it durably and
+        return its stable id. ``kind`` and ``reasons`` are redacted too.
 
+        Raises ``UnredactablePayload`` for what the redactor cannot inspect (bytes, objects).
         Passing ``record_id`` makes the put idempotent: a second put with the same id is a no-op.
         When the store exceeds ``max_bytes``, lowest-value records are evicted first; check
         ``contains(id)`` if the new record might be the least valuable of all.
         """
+        clean = (payload.payload if isinstance(payload, Redacted)
+                 else self.redactor.redacted(payload).payload)
+        kind = self.redactor.redact_text(kind)
+        reasons = [self.redactor.redact_text(str(r)) for r in reasons]
         now = self._clock()
         rid = record_id or new_record_id(now)
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        body = json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
         reasons_json = json.dumps(list(reasons), ensure_ascii=False)
         size = len(body.encode()) + len(reasons_json.encode()) + len(kind) + len(rid) + 64
         with self._tx("store a record") as db:
@@ -354,6 +372,14 @@ class Outbox:
                 [(i,) for i in ids],
             )
 
+    def quarantine(self, ids: Sequence[str]) -> None:
+        """These still hold a detectable secret: keep them on the device, never send them."""
+        with self._tx("quarantine records") as db:
+            cur = db.executemany(
+                "UPDATE records SET dead = 2, lease_token = NULL, lease_until = 0 WHERE id = ?",
+                [(i,) for i in ids])
+            self._bump(db, "quarantined_total", max(cur.rowcount, 0))
+
     def next_ready_at(self) -> float | None:
         """When the earliest not-yet-ready pending record becomes ready (None if none pending)."""
         with self._lock, self._storage("read"):
@@ -408,15 +434,17 @@ class Outbox:
     def stats(self) -> OutboxStats:
         now = self._clock()
         with self._lock, self._storage("read"):
-            pending, pending_bytes, leased, waiting, dead = self._db.execute(
+            pending, pending_bytes, leased, waiting, dead, quarantined = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(bytes), 0), "
                 "COALESCE(SUM(dead = 0 AND lease_until > ?), 0), "
-                "COALESCE(SUM(dead = 0 AND next_attempt_at > ?), 0), COALESCE(SUM(dead), 0) "
+                "COALESCE(SUM(dead = 0 AND next_attempt_at > ?), 0), "
+                "COALESCE(SUM(dead = 1), 0), COALESCE(SUM(dead = 2), 0) "
                 "FROM records", (now, now),
             ).fetchone()
         return OutboxStats(
             path=str(self.path), pending=pending, pending_bytes=pending_bytes, leased=leased,
-            waiting_retry=waiting, dead=dead, put_total=int(self.counter("put_total")),
+            waiting_retry=waiting, dead=dead, quarantined=quarantined,
+            put_total=int(self.counter("put_total")),
             acked_total=int(self.counter("acked_total")),
             evicted_total=int(self.counter("evicted_total")),
             evicted_bytes=int(self.counter("evicted_bytes")), max_bytes=self.max_bytes,

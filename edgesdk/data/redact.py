@@ -8,6 +8,14 @@ a card or ID but fail the check are still caught by the phone rule when they are
 Digit rules use digit look-arounds rather than ``\\b``: in Chinese text ``号码13812345678``
 has no word boundary before the number.
 
+Redaction is enforced at the last boundary, not by convention: ``Outbox.put`` redacts every
+string of a payload (keys included) unless it is handed a :class:`Redacted`, which only
+:meth:`Redactor.redacted` makes (there is no flag a caller can flip by accident), and the
+uploader re-scans each record (:meth:`Redactor.findings`) before it leaves the device. What the
+redactor cannot inspect (raw bytes, arbitrary objects) is refused with
+:class:`~edgesdk.errors.UnredactablePayload`; an integer that reads as a card or ID number is
+redacted like the same digits in text.
+
 Images never leave at full resolution: faces are found with a :class:`FaceDetector` (a
 Protocol; the app wires in the BlazeFace detector), pixelated and blurred, and only a small
 thumbnail is kept, and only when the policy allows images at all. Without a detector, or when it
@@ -16,6 +24,7 @@ fails, the image is dropped: an image we could not check is not kept.
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 from collections import Counter
@@ -26,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from edgesdk.errors import MissingExtra
+from edgesdk.errors import MissingExtra, UnredactablePayload
 from edgesdk.types import Face
 
 
@@ -90,6 +99,8 @@ class Rule:
 
 
 _SEP = r"[ \-]?"
+_PLACEHOLDER = re.compile(r"\[[A-Z]+\]")
+"""What a rule leaves behind; redacting it again must find nothing (the uploader re-checks)."""
 _NOT_DIGIT_BEFORE = r"(?<![0-9A-Za-z])"
 _NOT_DIGIT_AFTER = r"(?![0-9])"
 
@@ -108,7 +119,7 @@ RULES: tuple[Rule, ...] = (
         r"(?i)(?<![A-Za-z])(?:api[_\- ]?key|access[_\- ]?token|secret(?:[_\- ]?key)?|"
         r"password|passwd|"
         r"token|密码|密钥|令牌)\s*(?:[:=：]|is|是|为)\s*[\"']?([^\s\"',，。;；]{6,})"),
-        "[SECRET]", group=1),
+        "[SECRET]", group=1, check=lambda s: _PLACEHOLDER.fullmatch(s) is None),
     Rule("email", re.compile(
         r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u4e00-\u9fff]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+"), "[EMAIL]"),
@@ -146,6 +157,34 @@ class RedactionReport:
     @property
     def total(self) -> int:
         return sum(self.found.values())
+
+
+_JPEG_B64 = re.compile(r"/9j/[A-Za-z0-9+/]{60,}={0,2}")
+"""Base64 of a JPEG (it starts FF D8 FF), long enough to be an image, nothing else in it."""
+
+
+def is_jpeg_b64(text: str) -> bool:
+    return len(text) >= 64 and _JPEG_B64.fullmatch(text) is not None
+
+
+_PROOF = object()
+"""Only this module holds it: a :class:`Redacted` cannot be made outside the Redactor."""
+
+
+class Redacted:
+    """A payload the :class:`Redactor` produced, with what it replaced: the proof
+    ``Outbox.put`` accepts instead of redacting again. Made only by ``Redactor.redacted``."""
+
+    __slots__ = ("found", "payload")
+
+    def __init__(self, payload: dict[str, Any], found: Counter[str], *, _proof: object) -> None:
+        if _proof is not _PROOF:
+            raise TypeError("a Redacted payload is made only by Redactor.redacted(payload)")
+        self.payload = payload
+        self.found = found
+
+    def __repr__(self) -> str:
+        return f"Redacted({len(self.payload)} keys, {sum(self.found.values())} replaced)"
 
 
 @dataclass(frozen=True)
@@ -196,17 +235,58 @@ class Redactor:
 
         return rule.pattern.sub(replace, text)
 
-    def redact_payload(self, payload: Any, report: RedactionReport | None = None) -> Any:
-        """Redact every string (keys too) in a JSON-like structure; returns a new structure."""
+    def redact_payload(self, payload: Any, report: RedactionReport | None = None, *,
+                       images: bool = True) -> Any:
+        """Redact every string (keys too) in a JSON-like structure; returns a new structure.
+        A JPEG given as base64 text (``is_jpeg_b64``) is an image, not text: it becomes a
+        face-blurred thumbnail (``redact_image``; ``None`` when it cannot be checked), or with
+        ``images=False`` is left as it is (a scan). An integer whose digits read as personal data
+        becomes the redacted text; anything the redactor cannot inspect (bytes, other objects)
+        raises ``UnredactablePayload``."""
         report = report if report is not None else RedactionReport()
         if isinstance(payload, str):
+            if is_jpeg_b64(payload):
+                if not images:
+                    return payload
+                thumb = self.redact_image(base64.b64decode(payload), report)
+                return None if thumb is None else base64.b64encode(thumb).decode()
             return self.redact_text(payload, report)
         if isinstance(payload, dict):
-            return {self.redact_text(str(k), report): self.redact_payload(v, report)
+            return {self.redact_text(str(k), report): self.redact_payload(v, report,
+                                                                          images=images)
                     for k, v in payload.items()}
         if isinstance(payload, list | tuple):
-            return [self.redact_payload(v, report) for v in payload]
-        return payload
+            return [self.redact_payload(v, report, images=images) for v in payload]
+        if isinstance(payload, bool) or payload is None or isinstance(payload, float):
+            return payload
+        if isinstance(payload, int):
+            text = str(payload)
+            redacted = self.redact_text(text, report)
+            return payload if redacted == text else redacted
+        raise UnredactablePayload(
+            f"a record holds a {type(payload).__name__}, which the redactor cannot inspect. "
+            "Store text, numbers and lists only; an image goes through "
+            "Redactor.redact_image (a face-blurred thumbnail) and in as base64 text")
+
+    def redacted(self, payload: dict[str, Any], *, image: bytes | None = None,
+                 report: RedactionReport | None = None) -> Redacted:
+        """``payload`` redacted, wrapped as the proof ``Outbox.put`` accepts; with ``image``,
+        its face-blurred thumbnail under ``image_jpeg_b64`` (left out when it cannot be
+        checked)."""
+        report = report if report is not None else RedactionReport()
+        clean: dict[str, Any] = self.redact_payload(payload, report)
+        if image is not None:
+            thumb = self.redact_image(image, report)
+            if thumb is not None:
+                clean["image_jpeg_b64"] = base64.b64encode(thumb).decode()
+        return Redacted(clean, report.found, _proof=_PROOF)
+
+    def findings(self, payload: Any) -> Counter[str]:
+        """What the rules still find in ``payload``'s text (by rule name), changing nothing:
+        the uploader's last check before a record leaves the device."""
+        report = RedactionReport()
+        self.redact_payload(payload, report, images=False)
+        return report.found
 
     # ------------------------------------------------------------------ images
 

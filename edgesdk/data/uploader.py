@@ -26,6 +26,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgesdk.data.outbox import Outbox, OutboxRecord
+from edgesdk.data.redact import Redactor
 from edgesdk.devices import DeviceState
 from edgesdk.errors import UploadAuthError, UploadError
 
@@ -54,6 +55,8 @@ class UploadReport(BaseModel):
     bytes_sent: int = 0
     bytes_raw: int = 0
     parked: int = 0
+    quarantined: int = 0
+    """Records that still held a detectable secret: kept on the device, not sent."""
     retries: int = 0
     blocked: str | None = None
     remaining: int = 0
@@ -62,13 +65,13 @@ class UploadReport(BaseModel):
 class _Tally:
     def __init__(self) -> None:
         self.sent = self.accepted = self.duplicates = self.requests = 0
-        self.bytes_sent = self.bytes_raw = self.parked = self.retries = 0
+        self.bytes_sent = self.bytes_raw = self.parked = self.retries = self.quarantined = 0
 
     def report(self, *, blocked: str | None, remaining: int) -> UploadReport:
         return UploadReport(sent=self.sent, accepted=self.accepted, duplicates=self.duplicates,
                             requests=self.requests, bytes_sent=self.bytes_sent,
                             bytes_raw=self.bytes_raw, parked=self.parked, retries=self.retries,
-                            blocked=blocked, remaining=remaining)
+                            quarantined=self.quarantined, blocked=blocked, remaining=remaining)
 
 
 class _Retry(Exception):
@@ -107,8 +110,11 @@ class Uploader:
         batch_bytes: int = 512 * 1024,
         lease_s: float = 60.0,
         timeout_s: float = 30.0,
+        redactor: Redactor | None = None,
     ) -> None:
         self.outbox = outbox
+        self.redactor = redactor or outbox.redactor
+        """The last check before a record leaves the device (``Redactor.findings``)."""
         self.url = ingest_url.rstrip("/") + "/v1/records"
         self.policy = policy or UploadPolicy()
         self._state = device_state
@@ -198,6 +204,17 @@ class Uploader:
                 stop.wait(idle_s)
 
     def _deliver(self, batch: list[OutboxRecord], tally: _Tally) -> None:
+        leaking = [r for r in batch if self.redactor.findings(
+            {"kind": r.kind, "reasons": list(r.reasons), "payload": r.payload})]
+        if leaking:
+            # written before the boundary redacted (an older outbox), or by hand into the file
+            log.warning("quarantined %d record(s) that still hold a detectable secret",
+                        len(leaking))
+            self.outbox.quarantine([r.id for r in leaking])
+            tally.quarantined += len(leaking)
+            batch = [r for r in batch if r not in leaking]
+            if not batch:
+                return
         try:
             self._post(batch, tally)
         except _Retry as retry:

@@ -33,6 +33,7 @@ public final class ErrorCodes {
         m.put("context_overflow", "input_error");
         m.put("invalid_image", "input_error");
         m.put("invalid_audio", "input_error");
+        m.put("unredactable_payload", "input_error");
         m.put("model_error", "edgesdk_error");
         m.put("model_not_fetched", "model_error");
         m.put("model_corrupted", "model_error");
