@@ -7,6 +7,7 @@ load, and its default routing policy. Budgets are enforced when an Assistant is 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from edgesdk.errors import UnknownProfile
 
 Network = Literal["none", "metered", "unmetered"]
+POWER_SUPPLY = Path("/sys/class/power_supply")
 
 
 class DeviceState(BaseModel):
@@ -24,6 +26,33 @@ class DeviceState(BaseModel):
     battery: float = Field(default=1.0, ge=0.0, le=1.0)
     charging: bool = False
     network: Network = "unmetered"
+
+    @classmethod
+    def from_system(cls, *, network: Network = "unmetered",
+                    power_supply: Path = POWER_SUPPLY) -> DeviceState:
+        """The battery as the OS reports it (Linux and Android: ``/sys/class/power_supply``):
+        the first battery's capacity, and charging when its status is Charging or Full or a
+        mains/USB supply is online. No battery (a desktop, a gateway): full and on mains. An app
+        on a platform without sysfs passes its own ``DeviceState``."""
+        batteries, mains = [], False
+        for supply in sorted(power_supply.glob("*")) if power_supply.is_dir() else []:
+            kind = _read(supply / "type")
+            if kind == "Battery" and _read(supply / "capacity").isdigit():
+                batteries.append((int(_read(supply / "capacity")), _read(supply / "status")))
+            elif kind in ("Mains", "USB", "USB_C", "Wireless") and _read(supply / "online") == "1":
+                mains = True
+        if not batteries:
+            return cls(battery=1.0, charging=True, network=network)
+        capacity, status = batteries[0]
+        return cls(battery=min(max(capacity / 100, 0.0), 1.0),
+                   charging=mains or status in ("Charging", "Full"), network=network)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return ""
 
 
 class DeviceProfile(BaseModel):
@@ -61,6 +90,10 @@ class DeviceProfile(BaseModel):
     offline on the test split that withholds 35 % (SmolLM2) / 20 % (Gemma) of the answers, of
     which 2 % were right, and lifts the accuracy of what is shown from 0.36 to 0.55 (SmolLM2) /
     0.49 to 0.61 (Gemma) (``refusal`` in ``edgesdk eval``'s report)."""
+    upload_min_battery: float = Field(default=0.2, ge=0.0, le=1.0)
+    """Below this battery level, unless charging, the uploader waits (``UploadPolicy.
+    for_profile``): an upload is never worth the last of a small battery. Watch and glasses
+    0.3 (a day's charge is small and the radio is costly), phone 0.2, edge 0 (on mains)."""
     router_probe: bool = False
     """Costlier router signal: the hidden-state probe (``routing/hidden.py``), one extra prompt
     pass of the local model per LLM answer (~50-80 ms here) in an embedding context over the
@@ -98,6 +131,7 @@ PROFILES: dict[str, DeviceProfile] = {
             max_tokens=32,
             target_device_accuracy=0.6,
             refuse_below=DEFAULT_REFUSE_BELOW,
+            upload_min_battery=0.3,
         ),
         DeviceProfile(
             name="glasses",
@@ -111,6 +145,7 @@ PROFILES: dict[str, DeviceProfile] = {
             max_tokens=40,
             target_device_accuracy=0.6,
             refuse_below=DEFAULT_REFUSE_BELOW,
+            upload_min_battery=0.3,
         ),
         DeviceProfile(
             name="phone",
@@ -135,6 +170,7 @@ PROFILES: dict[str, DeviceProfile] = {
             n_ctx=4096,
             max_tokens=96,
             refuse_below=DEFAULT_REFUSE_BELOW,
+            upload_min_battery=0.0,
         ),
     )
 }

@@ -26,7 +26,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p_up.add_argument("--lease-s", type=float, default=60.0,
                       help="seconds a killed uploader's batch stays reserved")
     p_up.add_argument("--network", choices=("none", "metered", "unmetered"), default="unmetered")
-    p_up.add_argument("--charging", action=argparse.BooleanOptionalAction, default=True)
+    p_up.add_argument("--profile", default=None,
+                      help="device profile whose battery floor applies (default: "
+                           "$EDGESDK_PROFILE)")
+    p_up.add_argument("--battery", type=_fraction, default=None, metavar="FRACTION",
+                      help="battery level 0-1 (default: as the OS reports it, "
+                           "/sys/class/power_supply; none there: on mains)")
+    p_up.add_argument("--charging", action=argparse.BooleanOptionalAction, default=None,
+                      help="charging or not (default: as the OS reports it)")
     p_up.add_argument("--allow-metered", action="store_true")
     p_up.add_argument("--charging-only", action="store_true")
     p_up.add_argument("--daily-mb", type=float, default=50.0, help="daily upload budget (MB)")
@@ -64,18 +71,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p_ex.set_defaults(handler=_export_distill)
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a battery level between 0 and 1 "
+                                         "(e.g. 0.35)")
+    return value
+
+
 def _upload(args: argparse.Namespace) -> int:
+    from edgesdk.config import load_settings
     from edgesdk.data.outbox import Outbox
     from edgesdk.data.uploader import Uploader, UploadPolicy
-    from edgesdk.devices import DeviceState
+    from edgesdk.devices import DeviceState, get_profile
 
-    state = DeviceState(network=args.network, charging=args.charging)
-    policy = UploadPolicy(unmetered_only=not args.allow_metered,
-                          charging_only=args.charging_only,
-                          daily_bytes=int(args.daily_mb * 1024 * 1024))
+    profile = get_profile(args.profile or load_settings().profile)
+    policy = UploadPolicy.for_profile(profile, unmetered_only=not args.allow_metered,
+                                      charging_only=args.charging_only,
+                                      daily_bytes=int(args.daily_mb * 1024 * 1024))
+
+    def state() -> DeviceState:  # read again before every batch: the battery drains
+        now = DeviceState.from_system(network=args.network)
+        return now.model_copy(update={
+            **({"battery": args.battery} if args.battery is not None else {}),
+            **({"charging": args.charging} if args.charging is not None else {})})
+
     with Outbox(args.outbox) as outbox, Uploader(
         outbox=outbox, ingest_url=args.ingest_url, token=args.token, policy=policy,
-        device_state=lambda: state, batch_records=args.batch, lease_s=args.lease_s,
+        device_state=state, batch_records=args.batch, lease_s=args.lease_s,
     ) as uploader:
         if not args.once:
             uploader.run_forever(idle_s=args.idle_s)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgesdk.data.outbox import Outbox, OutboxRecord
 from edgesdk.data.redact import Redactor
-from edgesdk.devices import DeviceState
+from edgesdk.devices import DeviceProfile, DeviceState
 from edgesdk.errors import UploadAuthError, UploadError
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,12 @@ class UploadPolicy(BaseModel):
     fifth of a watch's charge (0 = ignore the battery)."""
     daily_bytes: int | None = 50 * 1024 * 1024
     """Bytes on the wire per UTC day (after gzip); None = unlimited."""
+
+    @classmethod
+    def for_profile(cls, profile: DeviceProfile, **overrides: object) -> UploadPolicy:
+        """The policy a device profile implies: its battery floor (``upload_min_battery``),
+        unmetered networks only, the default daily budget; ``overrides`` win."""
+        return cls.model_validate({"min_battery": profile.upload_min_battery, **overrides})
 
 
 class UploadReport(BaseModel):
