@@ -76,6 +76,20 @@ def cn_id_ok(number: str) -> bool:
     return _ID_CHECK[total % 11] == number[17].upper()
 
 
+def iban_ok(text: str) -> bool:
+    """ISO 13616: move the first four characters to the end, letters to numbers, mod 97 == 1."""
+    compact = re.sub(r"\s", "", text).upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    digits = "".join(str(int(c, 36)) for c in compact[4:] + compact[:4])
+    return int(digits) % 97 == 1
+
+
+def _gps_ok(text: str) -> bool:
+    numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", text)]
+    return len(numbers) >= 2 and abs(numbers[0]) <= 90 and abs(numbers[1]) <= 180
+
+
 def _ipv4_ok(text: str) -> bool:
     parts = text.split(".")
     return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 and len(p) <= 3 for p in parts)
@@ -104,6 +118,10 @@ _PLACEHOLDER = re.compile(r"\[[A-Z]+\]")
 _NOT_DIGIT_BEFORE = r"(?<![0-9A-Za-z])"
 _NOT_DIGIT_AFTER = r"(?![0-9])"
 
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_STREET = (r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Parkway|Pkwy|Way|"
+           r"Court|Ct|Place|Pl|Square|Sq|Terrace|Strasse|Straße|Rue)")
+
 RULES: tuple[Rule, ...] = (
     Rule("private_key", re.compile(
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
@@ -120,6 +138,27 @@ RULES: tuple[Rule, ...] = (
         r"password|passwd|"
         r"token|密码|密钥|令牌)\s*(?:[:=：]|is|是|为)\s*[\"']?([^\s\"',，。;；]{6,})"),
         "[SECRET]", group=1, check=lambda s: _PLACEHOLDER.fullmatch(s) is None),
+    Rule("iban", re.compile(
+        r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
+        r"(?![A-Za-z0-9])"), "[IBAN]", check=iban_ok),
+    Rule("mac", re.compile(r"(?<![0-9A-Fa-f:\-])(?:[0-9A-Fa-f]{2}([:\-]))(?:[0-9A-Fa-f]{2}\1){4}"
+                           r"[0-9A-Fa-f]{2}(?![0-9A-Fa-f:\-])"), "[MAC]"),
+    Rule("gps", re.compile(
+        r"(?<![0-9.])-?\d{1,2}\.\d{4,}°?(?:\s*[NS])?\s*[,，/ ]\s*-?\d{1,3}\.\d{4,}°?"
+        r"(?:\s*[EW](?![A-Za-z]))?(?![0-9])"), "[LOCATION]", check=_gps_ok),
+    Rule("cn_plate", re.compile(
+        rf"[{_PROVINCES}][A-HJ-NP-Z][·• ]?[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警港澳]{{1,2}}"
+        r"(?![A-Za-z0-9])"), "[PLATE]"),
+    Rule("street_address", re.compile(
+        rf"\b\d{{1,5}}(?:[A-Za-z])?\s+(?:[A-Z][a-zäöüß]+\.?\s+){{1,4}}{_STREET}\b\.?"
+        r"|[\u4e00-\u9fff]{2,12}(?:路|街|大道|巷|胡同)\d{1,5}号(?:院)?(?:\d{1,4}(?:室|号楼))?"),
+        "[ADDRESS]"),
+    Rule("name_en", re.compile(
+        r"(?i:\bmy\s+name\s+is|\bmy\s+name's|\bcall\s+me|\bi\s+am\s+called)\s+"
+        r"([A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})"), "[NAME]", group=1),
+    Rule("name_zh", re.compile(
+        r"(?:我叫|我的名字是|我的名字叫)([\u4e00-\u9fff]{2,4}?)(?=[，。,.!！、\s]|$)"),
+        "[NAME]", group=1),
     Rule("email", re.compile(
         r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u4e00-\u9fff]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+"), "[EMAIL]"),

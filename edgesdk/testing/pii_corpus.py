@@ -1,10 +1,18 @@
 """An English + Chinese corpus of personal data, for tests and for checking a custom Redactor.
 
-Each entry: (text, [secrets that must not survive redaction]). Shared by the unit test (text
+``CORPUS``: (text, [secrets that must not survive redaction]), shared by the unit test (text
 redaction) and the integration test (nothing reaches the outbox file or the ingest server).
+``TYPED``: the same kind of entries labelled by type (e-mail, phones of three regions, ID
+numbers, cards, IBANs, keys, addresses, names, coordinates, IP and MAC addresses, Chinese
+licence plates), and ``HARD_NEGATIVES``: what looks like personal data and must survive
+(versions, prices, dates, formulae, standards). ``measure`` gives recall and precision per type
+(reported in ``docs/data.md``).
 """
 
 from __future__ import annotations
+
+from collections import Counter
+from typing import Any
 
 CORPUS: list[tuple[str, list[str]]] = [
     ("Email me at john.doe+news@example.co.uk tomorrow", ["john.doe+news@example.co.uk"]),
@@ -60,3 +68,117 @@ CLEAN: list[str] = [
     "How many calories are in 100 g of rice?",
     "Order number 4111111111111112 has shipped.",
 ]
+
+# (type, text, secrets): every type the redactor promises, in English and Chinese
+TYPED: list[tuple[str, str, list[str]]] = [
+    ("email", "Email me at john.doe+news@example.co.uk tomorrow", ["john.doe+news@example.co.uk"]),
+    ("email", "我的邮箱是 zhang.san@163.com，请发给我", ["zhang.san@163.com"]),
+    ("email", "cc ALICE_SMITH@Company.COM on it", ["ALICE_SMITH@Company.COM"]),
+    ("phone_cn", "我的手机号码13812345678，有事打给我", ["13812345678"]),
+    ("phone_cn", "电话：+86 139-1234-5678", ["139-1234-5678"]),
+    ("phone_cn", "北京办公室电话 010-62345678", ["62345678"]),
+    ("phone_us", "Call me on +1 (415) 555-2671 after 6pm", ["555-2671"]),
+    ("phone_us", "US office: 415-555-0199", ["415-555-0199"]),
+    ("phone_us", "text (212) 555-0147 when you land", ["555-0147"]),
+    ("phone_eu", "London desk +44 20 7946 0958", ["7946 0958"]),
+    ("phone_eu", "Paris: +33 1 42 68 53 00", ["42 68 53 00"]),
+    ("phone_eu", "Berlin 0049 30 901820", ["901820"]),
+    ("phone_eu", "Milano +39 02 1234 5678, chiedi di Marco", ["1234 5678"]),
+    ("cn_id", "身份证号：11010519491231002X", ["11010519491231002X"]),
+    ("cn_id", "ID 320102198001010016 on file", ["320102198001010016"]),
+    ("cn_id", "他的身份证是440308199901011234。", ["440308199901011234"]),
+    ("card", "My card is 4111 1111 1111 1111, expiry 12/27", ["4111 1111 1111 1111"]),
+    ("card", "银行卡号 6222021234567890128 请转账", ["6222021234567890128"]),
+    ("card", "amex 378282246310005", ["378282246310005"]),
+    ("iban", "Wire it to DE89 3704 0044 0532 0130 00 today", ["3704 0044 0532 0130"]),
+    ("iban", "GB82WEST12345698765432 is the account", ["GB82WEST12345698765432"]),
+    ("iban", "请汇到 FR14 2004 1010 0505 0001 3M02 606", ["2004 1010 0505 0001"]),
+    ("iban", "NL91ABNA0417164300 (ING)", ["NL91ABNA0417164300"]),
+    ("api_key", "DeepSeek key: sk-3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c",
+     ["3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"]),
+    ("api_key", "aws AKIAIOSFODNN7EXAMPLE in config", ["AKIAIOSFODNN7EXAMPLE"]),
+    ("api_key", "token ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+     ["ghp_abcdefghijklmnopqrstuvwxyz0123456789"]),
+    ("api_key", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcDEF123_-x",
+     ["eyJzdWIiOiIxMjM0In0"]),
+    ("api_key", "我的密码是 Zx9!qwerty88，别告诉别人", ["Zx9!qwerty88"]),
+    ("address", "send it to 1600 Amphitheatre Parkway, Mountain View", ["1600 Amphitheatre"]),
+    ("address", "she lives at 221B Baker Street", ["221B Baker"]),
+    ("address", "快递寄到北京市朝阳区建国路88号", ["建国路88号"]),
+    ("address", "我住在上海市徐汇区漕溪北路595号1203室", ["漕溪北路595号"]),
+    ("name", "Hi, my name is John Smith and I need a taxi", ["John Smith"]),
+    ("name", "你好，我叫张三，想订一张票", ["张三"]),
+    ("name", "Call me Ishmael.", ["Ishmael"]),
+    ("name", "我的名字是李小龙。", ["李小龙"]),
+    ("gps", "I'm at 37.7749, -122.4194 right now", ["37.7749", "122.4194"]),
+    ("gps", "坐标 39.9042, 116.4074", ["39.9042", "116.4074"]),
+    ("gps", "pin: 48.8584° N, 2.2945° E", ["48.8584", "2.2945"]),
+    ("ip", "Server at 192.168.1.20 and backup 10.0.0.254", ["192.168.1.20", "10.0.0.254"]),
+    ("ip", "服务器地址 47.96.123.45 端口 8080", ["47.96.123.45"]),
+    ("ip", "IPv6 2001:db8:85a3::8a2e:370:7334 is the gateway", ["8a2e:370:7334"]),
+    ("mac", "router MAC 00:1A:2B:3C:4D:5E", ["00:1A:2B:3C:4D:5E"]),
+    ("mac", "设备地址 a4-5e-60-c1-22-9f", ["a4-5e-60-c1-22-9f"]),
+    ("plate", "车牌号京A·12345停在楼下", ["A·12345"]),
+    ("plate", "粤B D12345 的车主请挪车", ["D12345"]),
+    ("plate", "沪AD23456", ["AD23456"]),
+]
+
+# What must survive unchanged (each is a false positive if any rule touches it)
+HARD_NEGATIVES: list[str] = [
+    "Version 1.2.3 costs 12.50 dollars.",
+    "Upgrade to 10.15.7 or 2.0.0-rc1 first",
+    "The meeting is at 12:30 on 2024-05-01 in room 402.",
+    "It costs ¥1,299.00 or $189.99",
+    "H2SO4 and C6H12O6 are on the exam",
+    "We are ISO 9001 and ISO 27001 certified",
+    "Order number 4111111111111112 has shipped.",
+    "pi is 3.14159, e is 2.71828",
+    "2026年12月6日下午3点见",
+    "Room 1202, floor 12",
+    "The score was 3-1 in the 90th minute",
+    "What is 17 times 23?",
+    "My name is not important",
+    "我是学生",
+    "I think this is Paris",
+    "call me tomorrow",
+    "Flight CA1234 leaves at 08:45",
+    "NASA launched Apollo 11 in 1969",
+    "一斤等于500克",
+    "Temperature 36.6 degrees, pulse 72",
+]
+
+# rule name → the type it redacts (several rules may serve one type)
+RULE_TYPE = {"email": "email", "cn_mobile": "phone", "phone_intl": "phone",
+             "phone_national": "phone", "phone_digits": "phone", "cn_id": "cn_id",
+             "card": "card", "iban": "iban", "api_key": "api_key", "bearer": "api_key",
+             "jwt": "api_key", "private_key": "api_key", "secret_assignment": "api_key",
+             "street_address": "address", "name_en": "name", "name_zh": "name",
+             "gps": "gps", "ipv4": "ip", "ipv6": "ip", "mac": "mac", "cn_plate": "plate"}
+
+
+def measure(redactor: Any) -> dict[str, dict[str, float]]:
+    """Per type: recall (share of ``TYPED`` entries of the type with every secret gone) and
+    precision (share of the rules' firings for the type that were not on ``HARD_NEGATIVES``)."""
+    from edgesdk.data.redact import RedactionReport
+
+    kinds = sorted({t.split("_")[0] if t.startswith("phone") else t for t, _, _ in TYPED})
+    hits: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    fired: Counter[str] = Counter()
+    false: Counter[str] = Counter()
+    for kind, text, secrets in TYPED:
+        kind = "phone" if kind.startswith("phone") else kind
+        report = RedactionReport()
+        out = redactor.redact_text(text, report)
+        total[kind] += 1
+        hits[kind] += all(s not in out for s in secrets)
+        for rule, n in report.found.items():
+            fired[RULE_TYPE.get(rule, rule)] += n
+    for text in HARD_NEGATIVES:
+        report = RedactionReport()
+        redactor.redact_text(text, report)
+        for rule, n in report.found.items():
+            fired[RULE_TYPE.get(rule, rule)] += n
+            false[RULE_TYPE.get(rule, rule)] += n
+    return {k: {"n": total[k], "recall": hits[k] / total[k],
+                "precision": (1 - false[k] / fired[k]) if fired[k] else 1.0} for k in kinds}
