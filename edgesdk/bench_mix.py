@@ -31,14 +31,10 @@ from typing import Any
 from edgesdk.catalog import Catalog
 from edgesdk.devices import get_profile
 from edgesdk.evalrun import (
-    EVAL_MAX_TOKENS,
-    EVAL_NOW,
-    CachedLLM,
     GenerationCache,
     Item,
     Record,
     default_cache,
-    is_correct,
     load_dataset,
     run_items,
 )
@@ -80,28 +76,16 @@ def percept_records(model_id: str, profile_name: str, *,
                     llm_factory: Callable[[], Any]) -> list[Record]:
     """The percept questions through the profile's perceivers, percept skills and local LLM
     (cached like every evaluation generation)."""
-    from edgesdk.device_path import DevicePath
     from edgesdk.local.perceive import build_perceivers
 
     profile = get_profile(profile_name)
     perception = build_perceivers(profile, catalog=Catalog(),
                                   names=[n for n in profile.perceivers
                                          if n in ("faces", "objects", "ocr")])
-
-    llm = CachedLLM(model_id=model_id, prompt_style=Catalog().manifest(model_id).prompt_style
-                    or "completion",
-                    cache=default_cache(model_id), factory=llm_factory)
-    path = DevicePath(llm=llm, max_tokens=EVAL_MAX_TOKENS, now=lambda: EVAL_NOW,
-                      perception=perception)
-    records = []
-    for item, image in percept_items():
-        attempt = path.run(item.question, image=image)
-        text = attempt.skill.value if attempt.skill is not None else attempt.text
-        correct = is_correct(text, item.answers) or (
-            attempt.skill is not None and is_correct(attempt.skill.text, item.answers))
-        records.append(Record(item=item, skill=attempt.skill, generation=attempt.generation,
-                              correct=correct))
-    return records
+    labelled = percept_items()
+    return run_items([item for item, _ in labelled], model_id=model_id,
+                     llm_factory=llm_factory, cache=default_cache(model_id),
+                     perception=perception, images={item.id: image for item, image in labelled})
 
 
 def _cycle(records: Sequence[Record], n: int) -> list[Record]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -219,19 +219,24 @@ def run_items(
     max_tokens: int = EVAL_MAX_TOKENS,
     progress: Callable[[int], None] | None = None,
     cached_only: bool = False,
+    perception: Any = None,
+    images: Mapping[str, bytes] | None = None,
 ) -> list[Record]:
     """Every item through the device path (``device_path.DevicePath``: skills on the
     evaluation's clock, then the local LLM through the generation cache). ``cached_only``
-    skips items whose generation is not cached yet (a partial run's subset)."""
+    skips items whose generation is not cached yet (a partial run's subset). ``images``: an
+    image per item id, seen through ``perception`` (a ``PerceptionLike``)."""
     from edgesdk.device_path import DevicePath
 
     llm = CachedLLM(model_id=model_id, prompt_style=_style_of(model_id), cache=cache,
                     factory=None if cached_only else llm_factory)
-    path = DevicePath(llm=llm, max_tokens=max_tokens, now=lambda: EVAL_NOW)
+    path = DevicePath(llm=llm, max_tokens=max_tokens, now=lambda: EVAL_NOW,
+                      perception=perception)
+    images = images or {}
     records: list[Record] = []
     for n, item in enumerate(items):
         try:
-            attempt = path.run(item.question)
+            attempt = path.run(item.question, image=images.get(item.id))
         except NotCached:
             continue
         skill, generation = attempt.skill, attempt.generation

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +106,9 @@ class Calibration:
         data = {
             "format": self.format, "model_id": self.model_id, "model_sha256": self.model_sha256,
             "signals": {name: s.state() for name, s in self.signals.items()},
-            "base": _entry_dict(self.base),
-            "optional": {name: _entry_dict(e) for name, e in self.optional.items()},
-            "prior": None if self.prior is None else _scorer_dict(self.prior),
+            "base": asdict(self.base),
+            "optional": {name: asdict(e) for name, e in self.optional.items()},
+            "prior": None if self.prior is None else asdict(self.prior),
             "skill_accuracy": self.skill_accuracy, "kinds": list(self.kinds),
             "skip_below": self.skip_below, "fit_info": self.fit_info,
         }
@@ -136,17 +136,6 @@ class Calibration:
             skip_below=(float(data["skip_below"]) if data.get("skip_below") is not None
                         else None),
             fit_info=dict(data.get("fit_info", {})), format=int(data["format"]))
-
-
-def _scorer_dict(s: LinearScorer) -> dict[str, Any]:
-    return {"features": list(s.features), "interactions": [list(p) for p in s.interactions],
-            "mean": list(s.mean), "scale": list(s.scale), "weights": list(s.weights),
-            "bias": s.bias, "platt": list(s.platt), "isotonic_x": list(s.isotonic_x),
-            "isotonic_y": list(s.isotonic_y), "low": list(s.low), "high": list(s.high)}
-
-
-def _entry_dict(e: ScorerEntry) -> dict[str, Any]:
-    return {"scorer": _scorer_dict(e.scorer), "quantiles": list(e.quantiles)}
 
 
 def _entry(d: Mapping[str, Any]) -> ScorerEntry:

@@ -26,7 +26,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -226,23 +226,16 @@ def _bank_file(d: Mapping[str, Any], dirs: Sequence[Path]) -> AnswerBank:
     return _load_bank(found.resolve(), stat.st_mtime_ns, stat.st_size, str(d["sha256"]))
 
 
-_BANKS: dict[tuple[Path, int, int, str], AnswerBank] = {}
-
-
+@lru_cache(maxsize=4)
 def _load_bank(path: Path, mtime_ns: int, size: int, sha256: str) -> AnswerBank:
     """One read (~60 ms) per bank file and version: every model's calibration shares the
     bank, so a second router, or a reloaded one, reuses it (nothing mutates a bank)."""
-    key = (path, mtime_ns, size, sha256)
-    if key not in _BANKS:
-        bank = AnswerBank.load_npz(path)
-        digest = bank.digest()
-        if digest != sha256:
-            raise ValueError(f"its answer bank {path} does not match (sha256 of the content "
-                             f"{digest[:12]}…, expected {sha256[:12]}…)")
-        if len(_BANKS) >= 4:
-            _BANKS.pop(next(iter(_BANKS)))
-        _BANKS[key] = bank
-    return _BANKS[key]
+    bank = AnswerBank.load_npz(path)
+    digest = bank.digest()
+    if digest != sha256:
+        raise ValueError(f"its answer bank {path} does not match (sha256 of the content "
+                         f"{digest[:12]}…, expected {sha256[:12]}…)")
+    return bank
 
 
 def _bank_question(row: LabelledRow) -> str:
