@@ -224,17 +224,19 @@ def load_models() -> tuple[Embedder | None, Any, list[str]]:
     return embedder, faces, notes
 
 
-def simulate(minutes: float, seed: int, workdir: Path) -> dict[str, Any]:
+def simulate(minutes: float, seed: int, workdir: Path, triggers: Triggers | None = None
+             ) -> dict[str, Any]:
     events, observed = generate(minutes, seed)
     embedder, faces, notes = load_models()
     t0 = 1_767_225_600.0  # 2026-01-01T00:00Z
     clock = SimClock(t0)
     redactor = Redactor(face_detector=faces, image_policy=ImagePolicy(thumbnail_px=96,
                                                                       jpeg_quality=50))
-    triggers = Triggers(rare_labels=frozenset(RARE_LABELS))
+    triggers = (triggers or Triggers()).model_copy(
+        update={"rare_labels": frozenset(RARE_LABELS)})
     hv_total: Counter[str] = Counter()
     hv_kept: Counter[str] = Counter()
-    kept_events = kept_routine = hv_events = hv_events_kept = 0
+    kept_events = kept_routine = hv_events = hv_events_kept = hv_as_repeat = 0
     with Outbox(workdir / "outbox.sqlite3", clock=clock, seed=seed) as box, \
             IngestServer(db_path=workdir / "ingest.sqlite3") as server:
         curator = Curator(outbox=box, triggers=triggers, redactor=redactor, embedder=embedder,
@@ -250,15 +252,18 @@ def simulate(minutes: float, seed: int, workdir: Path) -> dict[str, Any]:
                 next_upload += 300
             decision = curator.consider(ev.answer, image=ev.image)
             kept = decision.kept
+            as_repeat = decision.repeat_of is not None
             if ev.feedback is not None:
                 clock.t += 5
                 fb = curator.feedback(ev.answer.id, good=ev.feedback[0],
                                       correction=ev.feedback[1])
                 kept = kept or fb.kept
+                as_repeat = as_repeat and not fb.kept
             kept_events += kept
             if ev.high_value:
                 hv_events += 1
                 hv_events_kept += kept
+                hv_as_repeat += kept and as_repeat
                 for label in ev.high_value:
                     hv_total[label] += 1
                     hv_kept[label] += kept
@@ -285,6 +290,7 @@ def simulate(minutes: float, seed: int, workdir: Path) -> dict[str, Any]:
                      "thumbnails": len(thumbs), "thumbnail_bytes": sum(thumbs)},
         "ratio_observed_to_uploaded": round(total_observed / max(wire, 1), 1),
         "high_value": {"events": hv_events, "kept": hv_events_kept,
+                       "kept_as_repeat": hv_as_repeat,
                        "share_kept": round(hv_events_kept / max(hv_events, 1), 3),
                        "by_label": {k: {"events": hv_total[k], "kept": hv_kept[k]}
                                     for k in sorted(hv_total)}},
@@ -313,7 +319,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"{r['uploaded']['thumbnails']} with a face-blurred thumbnail "
         f"({r['uploaded']['thumbnail_bytes']:,} bytes).",
         f"High-value events kept: **{hv['kept']}/{hv['events']} "
-        f"({hv['share_kept']:.0%})**; routine events kept: {r['routine']['kept']}/"
+        f"({hv['share_kept']:.0%})**, {hv['kept_as_repeat']} of them as a repeat count "
+        "(a question kept earlier asked again); routine events kept: {r['routine']['kept']}/"
         f"{r['routine']['events']}; precision of what was kept: {r['precision']:.0%}.", "",
         "| high-value label | events | kept |", "|---|---:|---:|",
         *[f"| {k} | {v['events']} | {v['kept']} |" for k, v in hv["by_label"].items()], "",

@@ -143,21 +143,24 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _export_distill(args: argparse.Namespace) -> int:
-    from edgesdk.data.distill import export_distill, records_from_ingest_db, records_from_outbox
+    from edgesdk.data.distill import (
+        MIN_TEACHER_CONFIDENCE,
+        export_distill,
+        records_from_ingest_db,
+        records_from_outbox,
+    )
     from edgesdk.data.outbox import Outbox
 
-    floor: dict[str, float] = {}
-    if args.min_confidence is not None:
-        if not 0.0 <= args.min_confidence <= 1.0:
-            print("edgesdk: --min-confidence must be between 0 and 1", file=sys.stderr)
-            return 2
-        floor["min_confidence"] = args.min_confidence
+    floor = MIN_TEACHER_CONFIDENCE if args.min_confidence is None else args.min_confidence
+    if not 0.0 <= floor <= 1.0:
+        print("edgesdk: --min-confidence must be between 0 and 1", file=sys.stderr)
+        return 2
     if args.ingest_db is not None:
         n = export_distill(records_from_ingest_db(args.ingest_db), args.out, system=args.system,
-                           **floor)
+                           min_confidence=floor)
     else:
         with Outbox(args.outbox) as outbox:
             n = export_distill(records_from_outbox(outbox), args.out, system=args.system,
-                               **floor)
+                               min_confidence=floor)
     print(f"wrote {n} examples to {args.out}")
     return 0

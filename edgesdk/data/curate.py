@@ -7,6 +7,11 @@ rate caps bound the volume, and only then the record goes to the crash-safe :cla
 Curation never breaks the request path: a full or read-only disk is logged and reported in the
 decision (``dropped="storage_error"``), so answering the user is never blocked by the outbox.
 
+A question asked again (a near-duplicate of a record kept recently) is not stored again: a
+small ``repeat`` record (no text; which record it repeats, the confidence, whether it went up
+a tier) counts it, so the server still learns how often the device meets a question it gets
+wrong, which is what fleet answer packs rank by, at about a tenth of the bytes.
+
 User feedback comes later than the answer, so the Curator remembers the last few hundred
 interactions in memory (never on disk unredacted) to attach them, redacted, to a ``feedback``
 record when the interaction itself was not kept.
@@ -35,6 +40,7 @@ log = logging.getLogger(__name__)
 
 INTERACTION = "interaction"
 FEEDBACK = "feedback"
+REPEAT = "repeat"
 
 
 class CurationDecision(BaseModel):
@@ -47,6 +53,9 @@ class CurationDecision(BaseModel):
     value: float = 0.0
     dropped: str | None = None
     redactions: dict[str, int] = {}
+    repeat_of: str | None = None
+    """Set when the interaction was counted as a repeat of this kept record (kind ``repeat``)
+    instead of being stored again."""
 
 
 class CuratorStats(BaseModel):
@@ -106,6 +115,11 @@ class Curator:
         """Score one answered request; store a redacted record if it is worth it."""
         self._considered += 1
         assessment, vector = self.scorer.assess(answer, device_text=device_text)
+        if assessment.duplicate_of is not None:
+            decision = self._repeat(answer, assessment.duplicate_of, assessment.reasons,
+                                    assessment.value)
+            self._remember(answer, device_text, None)
+            return decision
         if not assessment.keep:
             self._remember(answer, device_text, None)
             return self._drop(assessment.dropped or "not_valuable", assessment.reasons)
@@ -115,7 +129,7 @@ class Curator:
         decision = self._store(INTERACTION, payload, assessment.value, assessment.reasons,
                                report)
         if decision.kept:
-            self.scorer.kept(vector, assessment.reasons)
+            self.scorer.kept(vector, assessment.reasons, decision.record_id)
         self._remember(answer, device_text, decision.record_id)
         return decision
 
@@ -188,6 +202,17 @@ class Curator:
         if extra:
             raw["extra"] = extra
         return raw
+
+    def _repeat(self, answer: Answer, of: str, reasons: list[str], value: float
+                 ) -> CurationDecision:
+        """Count a near-duplicate against the record it repeats: no text, a few numbers."""
+        raw = {"repeat_of": of, "answer_id": answer.id, "tier": answer.tier,
+               "confidence": round(answer.confidence, 4), "escalated": answer.escalated,
+               "declined": answer.declined, "reasons": reasons}
+        report = RedactionReport()
+        decision = self._store(REPEAT, self.redactor.redacted(raw, report=report), value,
+                               [*reasons, "repeat"], report)
+        return decision.model_copy(update={"repeat_of": of}) if decision.kept else decision
 
     def _store(self, kind: str, payload: Redacted, value: float, reasons: list[str],
                report: RedactionReport) -> CurationDecision:

@@ -6,6 +6,11 @@ teacher) did. Exporting those pairs in the chat fine-tuning format
 fine-tuned on exactly the questions it gets wrong. Records are read after redaction (from the
 outbox or from an ingest server's database), answers that are fallbacks, empty, declined or
 below the teacher's own confidence floor are skipped, and repeated questions are kept once.
+
+The export file leaves the device or the server (to a training job), so it is a boundary like
+the outbox: every message is run through the :class:`Redactor` again. Redaction is idempotent,
+so records that were redacted at ``Outbox.put`` come through unchanged, and payloads an app
+builds itself cannot carry a secret into the training set.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from edgesdk.data.outbox import Outbox
+from edgesdk.data.redact import Redactor
 from edgesdk.textnorm import question_key
 
 TEACHER_TIERS = frozenset({"edge", "cloud"})
@@ -43,9 +50,10 @@ def records_from_ingest_db(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def distill_example(payload: dict[str, Any], *, system: str | None = None,
-                    min_confidence: float = MIN_TEACHER_CONFIDENCE) -> dict[str, Any] | None:
-    """One chat example from an interaction payload, or None if it teaches nothing: not an
-    upper tier's answer, empty, a fallback, declined, or one its tier was unsure of."""
+                    min_confidence: float = MIN_TEACHER_CONFIDENCE,
+                    redactor: Redactor | None = None) -> dict[str, Any] | None:
+    """One redacted chat example from an interaction payload, or None if it teaches nothing:
+    not an upper tier's answer, empty, a fallback, declined, or one its tier was unsure of."""
     question = str(payload.get("question") or "").strip()
     answer = str(payload.get("answer") or "").strip()
     if not (payload.get("escalated") and payload.get("tier") in TEACHER_TIERS):
@@ -56,16 +64,24 @@ def distill_example(payload: dict[str, Any], *, system: str | None = None,
     if payload.get("declined") or (isinstance(confidence, (int, float))
                                    and confidence < min_confidence):
         return None
-    messages = [] if system is None else [{"role": "system", "content": system}]
-    messages += [{"role": "user", "content": question},
-                 {"role": "assistant", "content": answer}]
+    redact = (redactor or _default_redactor()).redact_text
+    messages = [] if system is None else [{"role": "system", "content": redact(system)}]
+    messages += [{"role": "user", "content": redact(question)},
+                 {"role": "assistant", "content": redact(answer)}]
     return {"messages": messages}
+
+
+@lru_cache(maxsize=1)
+def _default_redactor() -> Redactor:
+    return Redactor()
 
 
 def export_distill(payloads: Iterable[dict[str, Any]], out: str | Path, *,
                    system: str | None = None,
-                   min_confidence: float = MIN_TEACHER_CONFIDENCE) -> int:
-    """Write chat fine-tuning JSONL to ``out`` (atomically); returns the number of examples."""
+                   min_confidence: float = MIN_TEACHER_CONFIDENCE,
+                   redactor: Redactor | None = None) -> int:
+    """Write redacted chat fine-tuning JSONL to ``out`` (atomically); returns the number of
+    examples."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
@@ -73,7 +89,8 @@ def export_distill(payloads: Iterable[dict[str, Any]], out: str | Path, *,
     count = 0
     with tmp.open("w", encoding="utf-8") as fh:
         for payload in payloads:
-            example = distill_example(payload, system=system, min_confidence=min_confidence)
+            example = distill_example(payload, system=system, min_confidence=min_confidence,
+                                      redactor=redactor)
             if example is None:
                 continue
             key = question_key(str(payload.get("question", "")))

@@ -28,15 +28,19 @@ import base64
 import io
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
+from edgesdk.data.pii_rules import RULES, Rule, cn_id_ok, iban_ok, luhn_ok
 from edgesdk.errors import MissingExtra, UnredactablePayload
 from edgesdk.types import Face
+
+__all__ = ["RULES", "FaceDetector", "ImagePolicy", "Redacted", "RedactionReport", "Redactor",
+           "Rule", "cn_id_ok", "iban_ok", "is_jpeg_b64", "luhn_ok"]
 
 
 @runtime_checkable
@@ -47,144 +51,6 @@ class FaceDetector(Protocol):
     """
 
     def detect(self, rgb: NDArray[np.uint8]) -> Sequence[Face]: ...
-
-
-# --------------------------------------------------------------------------- checksums
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
-def cn_id_ok(number: str) -> bool:
-    """GB 11643-1999 check digit of an 18-character resident ID number."""
-    if len(number) != 18 or not number[:17].isdigit():
-        return False
-    total = sum(int(c) * w for c, w in zip(number[:17], _ID_WEIGHTS))
-    return _ID_CHECK[total % 11] == number[17].upper()
-
-
-def iban_ok(text: str) -> bool:
-    """ISO 13616: move the first four characters to the end, letters to numbers, mod 97 == 1."""
-    compact = re.sub(r"\s", "", text).upper()
-    if not 15 <= len(compact) <= 34:
-        return False
-    digits = "".join(str(int(c, 36)) for c in compact[4:] + compact[:4])
-    return int(digits) % 97 == 1
-
-
-def _gps_ok(text: str) -> bool:
-    numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", text)]
-    return len(numbers) >= 2 and abs(numbers[0]) <= 90 and abs(numbers[1]) <= 180
-
-
-def _ipv4_ok(text: str) -> bool:
-    parts = text.split(".")
-    return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 and len(p) <= 3 for p in parts)
-
-
-def _ipv6_ok(text: str) -> bool:
-    hexdigits = sum(c in "0123456789abcdefABCDEF" for c in text)
-    return hexdigits >= 2 and (text.count(":") >= 3 or "::" in text) and ":::" not in text
-
-
-# --------------------------------------------------------------------------- rules
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    pattern: re.Pattern[str]
-    placeholder: str
-    check: Callable[[str], bool] | None = None
-    group: int = 0
-
-
-_SEP = r"[ \-]?"
-_PLACEHOLDER = re.compile(r"\[[A-Z]+\]")
-"""What a rule leaves behind; redacting it again must find nothing (the uploader re-checks)."""
-_NOT_DIGIT_BEFORE = r"(?<![0-9A-Za-z])"
-_NOT_DIGIT_AFTER = r"(?![0-9])"
-
-_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-_STREET = (r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Parkway|Pkwy|Way|"
-           r"Court|Ct|Place|Pl|Square|Sq|Terrace|Strasse|Straße|Rue)")
-
-RULES: tuple[Rule, ...] = (
-    Rule("private_key", re.compile(
-        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
-        "[KEY]"),
-    Rule("bearer", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*"), "Bearer [TOKEN]"),
-    Rule("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"),
-         "[TOKEN]"),
-    Rule("api_key", re.compile(
-        r"(?<![A-Za-z0-9])(?:sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}|AKIA[0-9A-Z]{16}"
-        r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|AIza[0-9A-Za-z_\-]{30,}"
-        r"|xox[abposr]-[A-Za-z0-9\-]{10,}|glpat-[A-Za-z0-9_\-]{20,})"), "[KEY]"),
-    Rule("secret_assignment", re.compile(
-        r"(?i)(?<![A-Za-z])(?:api[_\- ]?key|access[_\- ]?token|secret(?:[_\- ]?key)?|"
-        r"password|passwd|"
-        r"token|密码|密钥|令牌)\s*(?:[:=：]|is|是|为)\s*[\"']?([^\s\"',，。;；]{6,})"),
-        "[SECRET]", group=1, check=lambda s: _PLACEHOLDER.fullmatch(s) is None),
-    Rule("iban", re.compile(
-        r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
-        r"(?![A-Za-z0-9])"), "[IBAN]", check=iban_ok),
-    Rule("mac", re.compile(r"(?<![0-9A-Fa-f:\-])(?:[0-9A-Fa-f]{2}([:\-]))(?:[0-9A-Fa-f]{2}\1){4}"
-                           r"[0-9A-Fa-f]{2}(?![0-9A-Fa-f:\-])"), "[MAC]"),
-    Rule("gps", re.compile(
-        r"(?<![0-9.])-?\d{1,2}\.\d{4,}°?(?:\s*[NS])?\s*[,，/ ]\s*-?\d{1,3}\.\d{4,}°?"
-        r"(?:\s*[EW](?![A-Za-z]))?(?![0-9])"), "[LOCATION]", check=_gps_ok),
-    Rule("cn_plate", re.compile(
-        rf"[{_PROVINCES}][A-HJ-NP-Z][·• ]?[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警港澳]{{1,2}}"
-        r"(?![A-Za-z0-9])"), "[PLATE]"),
-    Rule("street_address", re.compile(
-        rf"\b\d{{1,5}}(?:[A-Za-z])?\s+(?:[A-Z][a-zäöüß]+\.?\s+){{1,4}}{_STREET}\b\.?"
-        r"|[\u4e00-\u9fff]{2,12}(?:路|街|大道|巷|胡同)\d{1,5}号(?:院)?(?:\d{1,4}(?:室|号楼))?"),
-        "[ADDRESS]"),
-    Rule("name_en", re.compile(
-        r"(?i:\bmy\s+name\s+is|\bmy\s+name's|\bcall\s+me|\bi\s+am\s+called)\s+"
-        r"([A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})"), "[NAME]", group=1),
-    Rule("name_zh", re.compile(
-        r"(?:我叫|我的名字是|我的名字叫)([\u4e00-\u9fff]{2,4}?)(?=[，。,.!！、\s]|$)"),
-        "[NAME]", group=1),
-    Rule("email", re.compile(
-        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u4e00-\u9fff]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
-        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+"), "[EMAIL]"),
-    Rule("cn_id", re.compile(
-        _NOT_DIGIT_BEFORE + r"[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
-        r"\d{3}[0-9Xx]" + r"(?![0-9A-Za-z])"), "[ID]", check=cn_id_ok),
-    Rule("cn_mobile", re.compile(
-        r"(?<![0-9A-Za-z+])(?:(?:\+|00)?86[ \-]?)?1[3-9]\d[ \-]?\d{4}[ \-]?\d{4}"
-        + _NOT_DIGIT_AFTER), "[PHONE]"),
-    Rule("phone_intl", re.compile(
-        r"(?<![0-9A-Za-z])(?:\+|00)[1-9]\d{0,2}[ \-.]?(?:\(\d{1,4}\)[ \-.]?)?"
-        r"\d{1,4}(?:[ \-.]?\d{2,4}){1,4}" + _NOT_DIGIT_AFTER), "[PHONE]"),
-    Rule("card", re.compile(
-        r"(?<![0-9A-Za-z+])\d(?:" + _SEP + r"\d){12,18}" + _NOT_DIGIT_AFTER), "[CARD]",
-        check=lambda s: luhn_ok(re.sub(r"\D", "", s))),
-    Rule("ipv4", re.compile(r"(?<![0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9]|\.\d)"), "[IP]",
-         check=_ipv4_ok),
-    Rule("ipv6", re.compile(
-        r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])"),
-        "[IP]", check=_ipv6_ok),
-    Rule("phone_national", re.compile(
-        r"(?<![0-9A-Za-z])(?:(?:\(\d{2,4}\)[ \-.]?|\d{2,4}[ \-.])\d{3,4}[ \-.]\d{4}"
-        r"|0\d{2,3}[ \-]\d{7,8})" + _NOT_DIGIT_AFTER), "[PHONE]"),
-    Rule("phone_digits", re.compile(_NOT_DIGIT_BEFORE + r"0\d{9,11}" + _NOT_DIGIT_AFTER),
-         "[PHONE]"),
-)
 
 
 @dataclass

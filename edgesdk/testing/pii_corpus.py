@@ -11,7 +11,11 @@ licence plates), and ``HARD_NEGATIVES``: what looks like personal data and must 
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 CORPUS: list[tuple[str, list[str]]] = [
@@ -152,33 +156,97 @@ RULE_TYPE = {"email": "email", "cn_mobile": "phone", "phone_intl": "phone",
              "phone_national": "phone", "phone_digits": "phone", "cn_id": "cn_id",
              "card": "card", "iban": "iban", "api_key": "api_key", "bearer": "api_key",
              "jwt": "api_key", "private_key": "api_key", "secret_assignment": "api_key",
-             "street_address": "address", "name_en": "name", "name_zh": "name",
-             "gps": "gps", "ipv4": "ip", "ipv6": "ip", "mac": "mac", "cn_plate": "plate"}
+             "url_password": "api_key", "street_address": "address", "name_en": "name",
+             "name_zh": "name", "gps": "gps", "ipv4": "ip", "ipv6": "ip", "mac": "mac",
+             "cn_plate": "plate"}
+_CORPUS_TYPE = {"phone_cn": "phone", "phone_us": "phone", "phone_eu": "phone",
+                "id_cn": "cn_id", "bank_card": "card", "street_address": "address",
+                "name_en": "name", "name_zh": "name", "cn_plate": "plate"}
+"""The held-out corpora's type names → the names above."""
 
 
-def measure(redactor: Any) -> dict[str, dict[str, float]]:
-    """Per type: recall (share of ``TYPED`` entries of the type with every secret gone) and
-    precision (share of the rules' firings for the type that were not on ``HARD_NEGATIVES``)."""
-    from edgesdk.data.redact import RedactionReport
+@dataclass(frozen=True)
+class Item:
+    """One labelled line: its type (``negative``: must come through unchanged), language, text
+    and the secrets that must not survive."""
 
-    kinds = sorted({t.split("_")[0] if t.startswith("phone") else t for t, _, _ in TYPED})
-    hits: Counter[str] = Counter()
-    total: Counter[str] = Counter()
+    type: str
+    lang: str
+    text: str
+    secrets: tuple[str, ...] = ()
+
+
+def load_heldout(name: str) -> list[Item]:
+    """``a`` or ``b``: a corpus written by someone who had not seen the rules (``docs/data.md``
+    says how each was used)."""
+    path = Path(__file__).with_name(f"pii_heldout_{name}.jsonl")
+    items = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        items.append(Item(type=_CORPUS_TYPE.get(row["type"], row["type"]), lang=row["lang"],
+                          text=row["text"], secrets=tuple(row.get("secrets", ()))))
+    return items
+
+
+def typed_items() -> list[Item]:
+    """``TYPED`` and ``HARD_NEGATIVES`` as items (written together with the rules)."""
+    def lang(text: str) -> str:
+        return "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
+
+    return [*(Item(type=_CORPUS_TYPE.get(t, "phone" if t.startswith("phone") else t),
+                   lang=lang(text), text=text, secrets=tuple(secrets))
+              for t, text, secrets in TYPED),
+            *(Item(type="negative", lang=lang(text), text=text) for text in HARD_NEGATIVES)]
+
+
+HELD_OUT: list[Item] = [*load_heldout("a"), *load_heldout("b")]
+
+
+def _spans(text: str, needle: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in re.finditer(re.escape(needle), text)]
+
+
+def _firings(redactor: Any, text: str) -> list[tuple[str, int, int]]:
+    """Each rule's confirmed matches on the original text: (type, start, end)."""
+    out = []
+    for rule in redactor.rules:
+        for match in rule.pattern.finditer(text):
+            target = match.group(rule.group)
+            if target is None or (rule.check is not None and not rule.check(target)):
+                continue
+            out.append((RULE_TYPE.get(rule.name, rule.name), *match.span(rule.group)))
+    return out
+
+
+def measure(redactor: Any, items: list[Item] | None = None) -> dict[str, dict[str, float]]:
+    """Per type, over ``items`` (default: the typed corpus):
+
+    - ``recall``: the share of lines of the type with every secret gone after redaction;
+    - ``precision``: the share of the rules' firings for the type that touch a labelled secret
+      (a firing on a negative, or on an unlabelled part of a line, is a false positive);
+    - ``negatives_intact`` (under the key ``negative``): the share of negatives unchanged.
+    """
+    items = typed_items() if items is None else items
+    lines: Counter[str] = Counter()
+    clean: Counter[str] = Counter()
     fired: Counter[str] = Counter()
-    false: Counter[str] = Counter()
-    for kind, text, secrets in TYPED:
-        kind = "phone" if kind.startswith("phone") else kind
-        report = RedactionReport()
-        out = redactor.redact_text(text, report)
-        total[kind] += 1
-        hits[kind] += all(s not in out for s in secrets)
-        for rule, n in report.found.items():
-            fired[RULE_TYPE.get(rule, rule)] += n
-    for text in HARD_NEGATIVES:
-        report = RedactionReport()
-        redactor.redact_text(text, report)
-        for rule, n in report.found.items():
-            fired[RULE_TYPE.get(rule, rule)] += n
-            false[RULE_TYPE.get(rule, rule)] += n
-    return {k: {"n": total[k], "recall": hits[k] / total[k],
-                "precision": (1 - false[k] / fired[k]) if fired[k] else 1.0} for k in kinds}
+    true: Counter[str] = Counter()
+    negatives = intact = 0
+    for item in items:
+        out = redactor.redact_text(item.text)
+        secret_spans = [s for secret in item.secrets for s in _spans(item.text, secret)]
+        for kind, start, end in _firings(redactor, item.text):
+            fired[kind] += 1
+            true[kind] += any(start < e and s < end for s, e in secret_spans)
+        if item.type == "negative":
+            negatives += 1
+            intact += out == item.text
+            continue
+        lines[item.type] += 1
+        clean[item.type] += all(secret not in out for secret in item.secrets)
+    report = {kind: {"n": lines[kind], "recall": clean[kind] / lines[kind],
+                     "precision": true[kind] / fired[kind] if fired[kind] else 1.0}
+              for kind in sorted(lines)}
+    report["negative"] = {"n": negatives, "recall": 1.0,
+                          "precision": intact / negatives if negatives else 1.0}
+    return report

@@ -30,6 +30,9 @@ pytestmark = pytest.mark.integration
 
 RECORDS = 400
 KILLS = 30
+MIN_KILLS_MID_FLIGHT = 10
+"""Issue 25: the uploader process itself (``edgesdk upload``, not a wrapper) is killed with
+SIGKILL at least this many times after it has started sending."""
 
 
 def test_uploader_killed_many_times_delivers_every_record_exactly_once(tmp_path: Path) -> None:
@@ -56,14 +59,14 @@ def test_uploader_killed_many_times_delivers_every_record_exactly_once(tmp_path:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             progressed_kills += server.requests > before
-            if len(server.ids()) > RECORDS * 0.85:
+            if progressed_kills >= MIN_KILLS_MID_FLIGHT and len(server.ids()) > RECORDS * 0.85:
                 break  # leave work for the final, unkilled drain
         killed_with_work_left = RECORDS - len(server.ids())
         final = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert final.returncode == 0, final.stderr
         stored = server.ids()
         duplicates = server.counter("duplicates")
-    assert progressed_kills >= 8, "the kills must land while the uploader is working"
+    assert progressed_kills >= MIN_KILLS_MID_FLIGHT, "the kills must land while it is sending"
     assert killed_with_work_left > 0, "the last kill must leave work for the final drain"
     assert len(stored) == len(set(stored)) == RECORDS
     assert set(stored) == ids

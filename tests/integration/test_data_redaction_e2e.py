@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgesdk.data.curate import Curator
+from edgesdk.data.curate import CurationDecision, Curator
 from edgesdk.data.outbox import Outbox
 from edgesdk.data.redact import ImagePolicy, Redactor
 from edgesdk.data.uploader import Uploader
@@ -106,16 +106,19 @@ def test_curator_with_minilm_drops_paraphrased_duplicates_keeps_novel(tmp_path: 
                           triggers=Triggers(sample_rates={"baseline": 0.0},
                                             near_duplicate_below=0.08))
 
-        def ask(q: str, aid: str, conf: float = 0.2) -> bool:
+        def ask(q: str, aid: str, conf: float = 0.2) -> CurationDecision:
             return curator.consider(Answer(text="?", tier="device", confidence=conf,
                                            escalated=False, latency_ms=1.0, question=q,
-                                           id=aid)).kept
+                                           id=aid))
 
-        assert ask("What is the boiling point of water at sea level?", "1")
-        assert not ask("what is the boiling point of water at sea level", "2")
-        assert ask("Translate 'thank you' into Japanese", "3")
+        first = ask("What is the boiling point of water at sea level?", "1")
+        again = ask("what is the boiling point of water at sea level", "2")
+        assert first.kept and first.repeat_of is None
+        assert again.repeat_of == first.record_id and again.bytes < first.bytes / 2
+        assert ask("Translate 'thank you' into Japanese", "3").repeat_of is None
         stats = curator.stats()
-        assert stats.kept == 2 and stats.dropped == {"near_duplicate": 1}
+        assert stats.kept == 3 and stats.reasons["repeat"] == 1 and stats.dropped == {}
+        assert [r.kind for r in box.records()].count("repeat") == 1
 
 
 def test_real_blazeface_blurs_the_astronaut_in_the_kept_thumbnail(tmp_path: Path) -> None:

@@ -106,9 +106,9 @@ def test_novelty_against_reservoir_and_near_duplicates_dropped() -> None:
     # near-duplicates of a *kept* record are dropped, whatever their triggers
     low, vec = s.assess(answer("translate good morning into french", conf=0.1))
     assert low.keep
-    s.kept(vec, low.reasons)
+    s.kept(vec, low.reasons, "rec-1")
     dup, _ = s.assess(answer("translate good morning into French?", conf=0.1))
-    assert not dup.keep and dup.dropped == "near_duplicate"
+    assert not dup.keep and dup.dropped == "near_duplicate" and dup.duplicate_of == "rec-1"
 
 
 def test_reservoir_is_bounded() -> None:
@@ -190,6 +190,26 @@ def test_curator_keeps_redacted_records_and_reports(tmp_path: Path) -> None:
     assert not skipped.kept and skipped.record_id is None and skipped.dropped == "not_valuable"
     stats = cur.stats()
     assert stats.considered == 2 and stats.kept == 1 and stats.redactions["email"] == 1
+
+
+def test_a_question_asked_again_is_counted_against_the_kept_record_not_stored_again(
+        tmp_path: Path) -> None:
+    cur, box, _ = _curator(tmp_path)
+    first = cur.consider(answer("what is on my desk, call 13812345678", conf=0.2, aid="q1"))
+    again = cur.consider(answer("What is on my desk, call 13812345678?", conf=0.3, aid="q2",
+                                escalated=True))
+    assert first.kept and first.repeat_of is None
+    assert again.kept and again.repeat_of == first.record_id and "repeat" in again.reasons
+    assert again.record_id is not None and again.bytes < first.bytes / 2
+    rec = box.get(again.record_id)
+    assert rec is not None and rec.kind == "repeat"
+    assert rec.payload == {"repeat_of": first.record_id, "answer_id": "q2", "tier": "device",
+                           "confidence": 0.3, "escalated": True, "declined": False,
+                           "reasons": ["low_confidence", "escalated"]}
+    # the user's correction of a repeat is still stored in full (feedback is never a repeat)
+    fb = cur.feedback("q2", good=False, correction="the desk has a lamp")
+    assert fb.kept and fb.repeat_of is None
+    assert cur.stats().reasons["repeat"] == 1
 
 
 def test_curator_caps_records_per_minute(tmp_path: Path) -> None:
