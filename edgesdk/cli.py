@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edgesdk.commands.router",
     "edgesdk.commands.bench",
     "edgesdk.commands.perceive",
+    "edgesdk.commands.transcribe",
     "edgesdk.commands.cloud",
     "edgesdk.commands.standin",
     "edgesdk.commands.data",

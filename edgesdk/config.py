@@ -9,6 +9,7 @@ leak through logs, traces or ``--json`` output by accident.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     CPU; ``EDGESDK_NATIVE_CHECK=0`` skips it where child processes are not allowed."""
 
     profile: str = "phone"
+    speech_language: Literal["en", "zh", "auto"] | None = None
+    """What the speech recogniser expects (``EDGESDK_SPEECH_LANGUAGE``); unset: the profile's
+    (English on the watch and glasses, ``auto`` on the phone and edge)."""
     mode: str = "prefer-on-device"
     deadline_s: float = Field(default=30.0, gt=0)
     max_question_chars: int = Field(default=4000, gt=0)

@@ -12,7 +12,7 @@ for every profile, so figures stay comparable across versions) and its generatio
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,16 @@ from edgesdk.local.percept_skills import answer_from_percepts
 from edgesdk.local.prompts import qa_prompt, stop_for
 from edgesdk.local.skills import try_skills
 from edgesdk.protocols import PerceptionLike
-from edgesdk.types import Generation, Percept, RouteDecision, SkillResult, TraceStep
+from edgesdk.routing.policy import UNSURE_TRANSCRIPT
+from edgesdk.textnorm import CJK
+from edgesdk.types import (
+    Generation,
+    Percept,
+    RouteDecision,
+    SkillResult,
+    TraceStep,
+    Transcript,
+)
 from edgesdk.wiring import image_bytes, percept_context
 
 ImageInput = bytes | str | Path | Any
@@ -153,3 +162,25 @@ class DevicePath:
             for _ in self.generate(attempt, deadline=deadline):
                 pass
         return attempt
+
+
+DECLINED_TEXT = "I'm not sure enough to answer that."
+DECLINED_TEXT_ZH = "我没有把握回答这个问题。"
+ASK_AGAIN_TEXT = "I'm not sure I heard you right: did you say “{heard}”? Please say it again."
+ASK_AGAIN_TEXT_ZH = "我没听清，您是说“{heard}”吗？请再说一遍。"
+
+
+def declined_text(attempt: DeviceAttempt) -> str:
+    """What a declined answer says, in the question's language (English or Chinese): what was
+    heard, when it was declined because the recogniser was unsure of it."""
+    zh = CJK.search(attempt.question) is not None
+    decision = attempt.decision
+    if decision is not None and decision.reasons[0].startswith(UNSURE_TRANSCRIPT):
+        return (ASK_AGAIN_TEXT_ZH if zh else ASK_AGAIN_TEXT).format(heard=attempt.question)
+    return DECLINED_TEXT_ZH if zh else DECLINED_TEXT
+
+
+def heard(percepts: Sequence[Percept]) -> list[str]:
+    """The reason that says what a spoken question was heard as, and how surely."""
+    return [f"heard ({t.language or '?'}, confidence {t.confidence:.2f}, {t.model or 'asr'}): "
+            f"\u201c{t.text}\u201d" for t in percepts if isinstance(t, Transcript) and t.text][:1]

@@ -94,6 +94,16 @@ class DeviceProfile(BaseModel):
     """Below this battery level, unless charging, the uploader waits (``UploadPolicy.
     for_profile``): an upload is never worth the last of a small battery. Watch and glasses
     0.3 (a day's charge is small and the radio is costly), phone 0.2, edge 0 (on mains)."""
+    transcript_floor: float | None = Field(default=0.5, ge=0.0, le=1.0)
+    """A spoken question whose transcript confidence (calibrated P(WER ≤ 0.2)) is below this
+    is not answered: the assistant says what it heard and asks the user to say it again, rather
+    than answer a question nobody asked. ``None``: answer whatever was heard."""
+    asr_model: str | None = None
+    """The speech recogniser for English (a catalog id); Chinese or ``auto`` takes the
+    multilingual ``asr-whisper-base`` (:func:`asr_model_for`)."""
+    speech_language: Literal["en", "zh", "auto"] = "en"
+    """What the recogniser expects unless the app or ``EDGESDK_SPEECH_LANGUAGE`` says
+    otherwise: ``auto`` chooses between English and Chinese per utterance."""
     router_probe: bool = False
     """Costlier router signal: the hidden-state probe (``routing/hidden.py``), one extra prompt
     pass of the local model per LLM answer (~50-80 ms here) in an embedding context over the
@@ -115,6 +125,22 @@ class DeviceProfile(BaseModel):
 
 
 DEFAULT_REFUSE_BELOW = 0.05
+WHISPER_TINY_EN = "asr-whisper-tiny-en"
+WHISPER_BASE = "asr-whisper-base"
+ENGLISH_ONLY_ASR = frozenset({WHISPER_TINY_EN})
+
+
+def asr_model_for(profile: DeviceProfile, language: str | None = None) -> str | None:
+    """The recogniser a profile loads for ``language`` (default: the profile's): its own for
+    English; the multilingual Whisper base when Chinese or ``auto`` is asked of an
+    English-only model (glasses with Chinese on)."""
+    if "asr" not in profile.perceivers or profile.asr_model is None:
+        return None
+    language = language or profile.speech_language
+    if language != "en" and profile.asr_model in ENGLISH_ONLY_ASR:
+        return WHISPER_BASE
+    return profile.asr_model
+
 
 PROFILES: dict[str, DeviceProfile] = {
     p.name: p
@@ -141,6 +167,7 @@ PROFILES: dict[str, DeviceProfile] = {
             llm="smollm2-135m-instruct",
             allowed_llms=("smollm2-135m-instruct",),
             perceivers=("faces", "objects", "ocr", "vad", "wakeword", "denoise", "asr"),
+            asr_model=WHISPER_TINY_EN,
             n_ctx=1024,
             max_tokens=40,
             target_device_accuracy=0.6,
@@ -155,6 +182,8 @@ PROFILES: dict[str, DeviceProfile] = {
             llm="gemma3-270m",
             allowed_llms=("gemma3-270m", "smollm2-135m-instruct"),
             perceivers=("faces", "objects", "ocr", "vad", "asr"),
+            asr_model=WHISPER_BASE,
+            speech_language="auto",
             n_ctx=2048,
             max_tokens=64,
             refuse_below=DEFAULT_REFUSE_BELOW,
@@ -167,6 +196,8 @@ PROFILES: dict[str, DeviceProfile] = {
             llm="gemma3-270m",
             allowed_llms=("gemma3-270m", "smollm2-135m-instruct"),
             perceivers=("faces", "objects", "ocr", "vad", "wakeword", "denoise", "asr"),
+            asr_model=WHISPER_BASE,
+            speech_language="auto",
             n_ctx=4096,
             max_tokens=96,
             refuse_below=DEFAULT_REFUSE_BELOW,

@@ -150,7 +150,7 @@ def _llama_build(home: Path, llama: SmokeResult, features: frozenset[str],
 
 def diagnose(*, settings: Settings | None = None, catalog: Catalog | None = None,
              timeout_s: float = 180.0) -> DoctorReport:
-    """Run every check (three child processes, every model's sha256); takes a few seconds."""
+    """Run every check (a child process per runtime, every model's sha256); a few seconds."""
     settings = settings or load_settings()
     catalog = catalog or Catalog(settings=settings)
     features = cpu_features()

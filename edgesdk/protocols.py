@@ -72,6 +72,11 @@ class RouterLike(Protocol):
         """Question-only work (an embedding) before generating; False if some failed."""
         ...
 
+    def heard(self, question: str, percepts: Sequence[Percept]) -> RouteDecision | None:
+        """A refusal (ask the user again) for a spoken question heard too unsurely, else
+        ``None``; decided before any skill, model or tier answers it."""
+        ...
+
     def before_generation(self, *, question: str, skill: SkillResult | None,
                           percepts: Sequence[Percept], mode: Mode, state: Any = None,
                           ) -> RouteDecision | None:

@@ -68,10 +68,47 @@ class WakeWord(Frozen):
     at_s: float = 0.0
 
 
+class TranscriptWord(Frozen):
+    text: str
+    start_s: float
+    end_s: float
+    probability: float = Field(ge=0.0, le=1.0)
+
+
+class TranscriptSegment(Frozen):
+    text: str
+    start_s: float
+    end_s: float
+    words: tuple[TranscriptWord, ...] = ()
+
+
+class TranscriptEvidence(Frozen):
+    """The recogniser's own evidence, from which ``Transcript.confidence`` is calibrated."""
+
+    avg_logprob: float
+    """Mean token log-probability of the kept segments, weighted by their token counts."""
+    no_speech_prob: float = Field(ge=0.0, le=1.0)
+    """The model's probability that the audio held no speech (highest over the segments)."""
+    compression_ratio: float
+    """gzip ratio of the text: a repetition loop compresses well (Whisper's own check: > 2.4)."""
+    word_prob_mean: float | None = None
+    word_prob_min: float | None = None
+    language_probability: float = Field(default=1.0, ge=0.0, le=1.0)
+    words_per_second: float = 0.0
+
+
 class Transcript(Frozen):
     kind: Literal["transcript"] = "transcript"
     text: str
     confidence: float = Field(ge=0.0, le=1.0)
+    """Calibrated P(the transcript is right enough to answer: WER ≤ 0.2) for a Whisper model;
+    the mean word posterior for PocketSphinx."""
+    language: str | None = None
+    """ISO 639-1 code the text is in (``en``, ``zh``), when the recogniser knows it."""
+    segments: tuple[TranscriptSegment, ...] = ()
+    """Timed pieces of the text (with word timings when the recogniser gives them)."""
+    evidence: TranscriptEvidence | None = None
+    model: str | None = None
 
     @property
     def score(self) -> float:

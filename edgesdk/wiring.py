@@ -15,10 +15,11 @@ from pydantic import BaseModel, Field
 
 from edgesdk.catalog import Catalog
 from edgesdk.config import Settings
-from edgesdk.devices import DeviceProfile
+from edgesdk.devices import DeviceProfile, asr_model_for
 from edgesdk.errors import CloudError, ConfigError, MemoryBudgetExceeded
 from edgesdk.local.embed import RESIDENT_MB as EMBEDDER_RESIDENT_MB
 from edgesdk.local.llm import LocalLLM
+from edgesdk.local.whisper import RESIDENT_MB as ASR_RESIDENT_MB
 from edgesdk.protocols import ChatResultLike, RouterLike, TextRedactor, TierClient
 from edgesdk.streams import FinalStream
 from edgesdk.types import (
@@ -52,7 +53,8 @@ def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog,
     if probe_for is not None:
         total += PROBE_MB_PER_MODEL_MB * catalog.manifest(probe_for).size / 1e6
     for perceiver_model in perceiver_models(profile, catalog):
-        total += 2 * catalog.manifest(perceiver_model).size / 1e6
+        total += ASR_RESIDENT_MB.get(perceiver_model,
+                                     2 * catalog.manifest(perceiver_model).size / 1e6)
     return math.ceil(total)
 
 
@@ -62,15 +64,19 @@ def embedder_mb(embedder_id: str | None) -> int:
     return EMBEDDER_RESIDENT_MB.get(embedder_id or "", 0)
 
 
-def perceiver_models(profile: DeviceProfile, catalog: Catalog) -> list[str]:
-    """Catalog ids of the perception models a profile's perceivers load."""
+def perceiver_models(profile: DeviceProfile, catalog: Catalog,
+                     language: str | None = None) -> list[str]:
+    """Catalog ids of the perception models a profile's perceivers load (the recogniser for
+    ``language``, default the profile's)."""
     tasks = {
         "faces": ("face",), "objects": ("object",), "ocr": ("ocr-det", "ocr-rec", "ocr-cls"),
         "vad": ("vad",), "wakeword": ("wakeword",), "denoise": ("denoise",), "asr": ("asr",),
     }
-    wanted = {task for name in profile.perceivers for task in tasks.get(name, ())}
-    return sorted(m.id for m in catalog.manifests.values()
-                  if m.task in wanted and (not m.profiles or profile.name in m.profiles))
+    wanted = {task for name in profile.perceivers for task in tasks.get(name, ())} - {"asr"}
+    models = [m.id for m in catalog.manifests.values()
+              if m.task in wanted and (not m.profiles or profile.name in m.profiles)]
+    asr = asr_model_for(profile, language)
+    return sorted([*models, *([asr] if asr else [])])
 
 
 def build_default_tiers(settings: Settings) -> list[TierClient]:

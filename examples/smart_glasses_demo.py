@@ -164,7 +164,7 @@ def describe_percepts(answer: Answer) -> str:
         elif p.kind == "wake_word":
             parts.append(f"wake:{p.name}")
         elif p.kind == "transcript":
-            parts.append(f"heard: {p.text!r}")
+            parts.append(f"heard ({p.language or '?'}, {p.confidence:.2f}): {p.text!r}")
     return ", ".join(parts) or "-"
 
 
@@ -245,7 +245,11 @@ def main() -> int:
                     f"{answer.latency_ms:.0f}", cost,
                     f"kept: {why}" if kept else f"[dim]dropped: {why}[/dim]",
                 )
+                heard = next((p for p in answer.percepts if p.kind == "transcript"), None)
                 rows.append({"event": event.title, "question": answer.question,
+                             "heard": None if heard is None else {
+                                 "text": heard.text, "confidence": heard.confidence,
+                                 "language": heard.language},
                              "answer": answer.text, "tier": answer.tier,
                              "confidence": answer.confidence,
                              "confidence_known": answer.confidence_known,

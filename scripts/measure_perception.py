@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from edgesdk.catalog import Catalog
-from edgesdk.local.asr import PocketSphinxASR
 from edgesdk.local.audio import SAMPLE_RATE, SileroVAD, WakeWordDetector, to_mono16k
 from edgesdk.local.deepfilter import DeepFilterNet3
 from edgesdk.local.denoise import RNNoiseDenoiser, snr_db
 from edgesdk.local.ocr import TextReader
 from edgesdk.local.vision import FaceDetector, ObjectDetector
+from edgesdk.local.whisper import WhisperASR
 
 FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 
@@ -179,11 +179,14 @@ def measure(threads: int, runs: int) -> list[dict[str, Any]]:
               snr_db={k: {"in": a, "out": b, "gain": round(b - a, 2)}
                       for k, (a, b) in dgains.items()})
 
-    asr, load_ms = _load(lambda: PocketSphinxASR.load(catalog=catalog))
-    lat = _time(lambda: asr.transcribe(speech), 3)
-    audio_row("asr-pocketsphinx-en-us", load_ms, lat, f"{seconds:.1f} s utterance",
-              rtf=round(_pct(lat, 50) / 1000 / seconds, 3),
-              text=asr.transcribe(speech).text)
+    for model_id in ("asr-whisper-tiny-en", "asr-whisper-base"):  # WER: measure_speech.py
+        asr, load_ms = _load(lambda m=model_id: WhisperASR.load(  # type: ignore[misc]
+            catalog=catalog, model_id=m, language="en", threads=threads,
+            vad=SileroVAD.load(catalog=catalog)))
+        lat = _time(lambda a=asr: a.transcribe(speech), 3)
+        audio_row(model_id, load_ms, lat, f"{seconds:.1f} s utterance",
+                  rtf=round(_pct(lat, 50) / 1000 / seconds, 3),
+                  text=asr.transcribe(speech).text)
     return rows
 
 

@@ -120,4 +120,10 @@ fi
 if [ "$status" != 0 ]; then
   die "llama.cpp does not run on this machine (see above). Run '.venv/bin/edgesdk doctor' for the full report; if your OS or emulator hides CPU features, set CMAKE flags by hand (edgesdk/native.py) and report the CPU line above"
 fi
+# 7. Prove CTranslate2 (Whisper's runtime, a prebuilt wheel that picks its CPU kernels at run
+#    time) decodes here, in a child process, so a CPU or OS it cannot run on fails at setup.
+if ! .venv/bin/python -m edgesdk.local.smoke ctranslate2 \
+     "$EDGESDK_HOME/models/asr-whisper-tiny-en/whisper-tiny-en" >/dev/null; then
+  die "CTranslate2 (speech recognition) does not run on this machine; run '.venv/bin/edgesdk doctor' for the report"
+fi
 log "ready"

@@ -101,6 +101,11 @@ class FakeRouter:
     def close(self) -> None:
         return None
 
+    def heard(self, question: str, percepts: Sequence[Percept]) -> RouteDecision | None:
+        from edgesdk.routing.policy import Policy
+
+        return Policy(threshold=self.threshold).heard(question, percepts)
+
     def blocked(self, question: str, mode: Mode, state: object = None) -> str | None:
         from edgesdk.routing.policy import Policy, PolicyState
 

@@ -198,7 +198,8 @@ class FakeBackend:
                 DetectedObject(label="thing", box=(0.0, 0.0, 1.0, 1.0), score=0.5)
             )
         if audio is not None:
-            percepts.append(Transcript(text=f"{len(audio)} bytes of audio", confidence=0.5))
+            percepts.append(Transcript(text=f"{len(audio)} bytes of audio", confidence=0.5,
+                                       language="en", model="fake"))
         return percepts
 
     def feedback(

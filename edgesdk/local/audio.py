@@ -4,12 +4,13 @@ Glasses and watches hear all day; almost all of it is silence or noise and must 
 the device. The cheapest networks run first, on 16 kHz mono frames as they arrive: Silero VAD
 (32 ms frames, recurrent state) says *whether* someone speaks, microWakeWord (10 ms features)
 says whether they addressed the device. Only then do the heavier steps run (noise suppression
-in :mod:`edgesdk.local.denoise`, speech-to-text in :mod:`edgesdk.local.asr`).
+in :mod:`edgesdk.local.denoise`, speech-to-text in :mod:`edgesdk.local.whisper`).
 
 Input conventions (:func:`to_mono16k`), documented so nothing surprises a caller:
 
 * WAV files/bytes (8/16/24/32-bit PCM) at any rate are mixed down to mono (channel mean) and
-  resampled to 16 kHz;
+  resampled to 16 kHz; other formats (FLAC, MP3, OGG, M4A) go through PyAV (FFmpeg), which
+  the ``audio`` extra installs;
 * numpy arrays are taken to be 16 kHz already; 1-D float (-1..1) or int16; 2-D arrays raise
   :class:`~edgesdk.errors.InvalidAudio` (we cannot know which axis is time); NaN/inf raise;
 * empty clips raise; clips longer than :data:`MAX_SECONDS` raise (split them and stream).
@@ -51,13 +52,18 @@ def to_mono16k(audio: AudioInput) -> Samples:
     if isinstance(audio, (bytes, bytearray)):
         if not audio:
             raise InvalidAudio("the audio is empty (0 bytes); pass a 16 kHz mono WAV")
-        return _check(_decode_wav(io.BytesIO(bytes(audio)), "audio bytes"))
+        decode = _decode_wav if bytes(audio[:4]) == b"RIFF" else _decode_other
+        return _check(decode(io.BytesIO(bytes(audio)), "audio bytes"))
     if isinstance(audio, (str, Path)):
         path = Path(audio)
         if not path.is_file():
             raise InvalidAudio(f"audio file {path} does not exist; check the path")
         with path.open("rb") as fh:
-            return _check(_decode_wav(fh, str(path)))
+            if path.stat().st_size == 0:
+                raise InvalidAudio(f"{path} is empty (0 bytes); record again")
+            decode = _decode_wav if fh.read(4) == b"RIFF" else _decode_other
+            fh.seek(0)
+            return _check(decode(fh, str(path)))
     raise InvalidAudio(
         f"unsupported audio type {type(audio).__name__}; pass a WAV path, WAV bytes or a "
         "1-D float32/int16 numpy array at 16 kHz"
@@ -76,6 +82,9 @@ def _decode_wav(fh: Any, name: str) -> Samples:
     except InvalidAudio:
         raise
     except (wave.Error, EOFError, OSError) as exc:
+        if isinstance(exc, wave.Error) and "unknown format" in str(exc):
+            fh.seek(0)  # float or extensible WAV: FFmpeg reads those
+            return _decode_other(fh, name)
         raise InvalidAudio(f"{name} is not a readable PCM WAV file ({exc})") from exc
     if width == 1:
         data = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
@@ -93,6 +102,36 @@ def _decode_wav(fh: Any, name: str) -> Samples:
     usable = len(data) - len(data) % channels
     mono = data[:usable].reshape(-1, channels).mean(axis=1).astype(np.float32)
     return resample(mono, rate, SAMPLE_RATE)
+
+
+def _decode_other(fh: Any, name: str) -> Samples:
+    """FLAC, MP3, OGG, M4A, ... through PyAV (FFmpeg; installed with the ``audio`` extra as
+    faster-whisper's dependency), mixed down and resampled to 16 kHz mono by FFmpeg."""
+    try:
+        import av
+    except ImportError:
+        raise InvalidAudio(f"{name} is not a WAV file; other formats (FLAC, MP3, OGG, M4A) "
+                           "need PyAV: pip install 'edgesdk[audio]'") from None
+    chunks: list[npt.NDArray[Any]] = []
+    try:
+        with av.open(fh, mode="r") as container:
+            if not container.streams.audio:
+                raise InvalidAudio(f"{name} has no audio stream")
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+            for frame in container.decode(audio=0):
+                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+                if sum(c.size for c in chunks) > MAX_SECONDS * SAMPLE_RATE:
+                    raise InvalidAudio(f"{name} is longer than {MAX_SECONDS:.0f} s; split it "
+                                       "and stream the parts")
+            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    except InvalidAudio:
+        raise
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise InvalidAudio(f"{name} is not audio FFmpeg can decode ({exc}); pass a WAV, "
+                           "FLAC, MP3 or OGG file") from exc
+    if not chunks:
+        raise InvalidAudio(f"{name} holds no audio samples")
+    return (np.concatenate(chunks).astype(np.float32) / 32768.0).astype(np.float32)
 
 
 def _array_to_float(arr: npt.NDArray[Any]) -> Samples:

@@ -24,9 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesdk.catalog import Catalog
-from edgesdk.devices import DeviceProfile
+from edgesdk.config import load_settings
+from edgesdk.devices import DeviceProfile, asr_model_for
 from edgesdk.errors import ConfigError, MissingExtra, ModelError
-from edgesdk.local.asr import PocketSphinxASR
 from edgesdk.local.audio import (
     WAKE_WORDS,
     AudioInput,
@@ -39,6 +39,7 @@ from edgesdk.local.denoise import RNNoiseDenoiser
 from edgesdk.local.images import ImageInput, image_nbytes, to_rgb
 from edgesdk.local.ocr import TextReader
 from edgesdk.local.vision import FaceDetector, ObjectDetector
+from edgesdk.local.whisper import WhisperASR
 from edgesdk.types import Percept, Speech, Transcript, WakeWord
 
 PERCEIVER_NAMES: tuple[str, ...] = ("faces", "objects", "ocr", "vad", "wakeword", "denoise", "asr")
@@ -131,7 +132,8 @@ class PerceptionSuite:
                 speech = next((f for f in found if isinstance(f, Speech)), None)
             if (speech is not None or self.vad is None) and self.audio_perceivers:
                 heard = samples
-                needs_clean = any(p.name == "asr" for p in self.audio_perceivers)
+                needs_clean = any(p.name == "asr" and getattr(p, "wants_denoised", True)
+                                  for p in self.audio_perceivers)
                 snr = estimate_snr_db(samples, speech) if speech is not None else None
                 if (self.denoiser is not None and needs_clean
                         and (snr is None or snr < self.denoise_below_db)):
@@ -212,8 +214,12 @@ def build_perceivers(
     wake_words: Sequence[str] = tuple(WAKE_WORDS),
     strict: bool = True,
     denoiser: Literal["rnnoise", "deepfilternet3"] = "rnnoise",
+    speech_language: Literal["en", "zh", "auto"] | None = None,
 ) -> PerceptionSuite:
     """Load the perceivers ``profile`` lists (or only ``names``), at the profile's threads.
+
+    ``speech_language``: what the recogniser expects (default: ``EDGESDK_SPEECH_LANGUAGE``,
+    else the profile's); Chinese or ``auto`` on an English-only profile loads Whisper base.
 
     ``strict`` (default): a model that is not fetched/corrupted or a missing extra raises
     (``ModelError``/``MissingExtra``). ``strict=False`` leaves such perceivers out and records
@@ -227,18 +233,34 @@ def build_perceivers(
             f"unknown perceiver(s) {unknown}; choose from {', '.join(PERCEIVER_NAMES)}"
         )
     threads = profile.threads
+    language = speech_language or load_settings().speech_language or profile.speech_language
+    vad: list[SileroVAD] = []
+
+    def load_vad() -> list[Any]:
+        if not vad:
+            vad.append(SileroVAD.load(catalog=catalog, threads=threads))
+        return [vad[0]]
+
+    def load_asr() -> list[Any]:
+        model_id = asr_model_for(profile, language)
+        if model_id is None:
+            raise ConfigError(f"profile '{profile.name}' has no speech recogniser")
+        gate = SileroVAD.load(catalog=catalog, threads=1)  # its own state: the suite's runs too
+        return [WhisperASR.load(catalog=catalog, model_id=model_id, language=language,
+                                threads=threads, vad=gate)]
+
     loaders: dict[str, Callable[[], list[Any]]] = {
         "faces": lambda: [FaceDetector.load(catalog=catalog, threads=threads)],
         "objects": lambda: [ObjectDetector.load(catalog=catalog, threads=threads)],
         "ocr": lambda: [TextReader.load(catalog=catalog, threads=threads)],
-        "vad": lambda: [SileroVAD.load(catalog=catalog, threads=threads)],
+        "vad": load_vad,
         "wakeword": lambda: [WakeWordDetector.load(catalog=catalog, word=w, threads=threads)
                              for w in wake_words],
         "denoise": lambda: [
             RNNoiseDenoiser.load(catalog=catalog) if denoiser == "rnnoise"
             else DeepFilterNet3.load(catalog=catalog, threads=threads)
         ],
-        "asr": lambda: [PocketSphinxASR.load(catalog=catalog)],
+        "asr": load_asr,
     }
     perceivers: list[Perceiver] = []
     clean: Denoiser | None = None

@@ -30,12 +30,13 @@ from pydantic import BaseModel, ConfigDict
 from edgesdk.errors import NativeRuntimeCrashed
 from edgesdk.native import cpu_features, describe_exit, machine, signal_name, simd_features
 
-Runtime = Literal["llama.cpp", "onnxruntime", "litert"]
-RUNTIMES: tuple[Runtime, ...] = ("llama.cpp", "onnxruntime", "litert")
+Runtime = Literal["llama.cpp", "onnxruntime", "litert", "ctranslate2"]
+RUNTIMES: tuple[Runtime, ...] = ("llama.cpp", "onnxruntime", "litert", "ctranslate2")
 SMOKE_MODELS: dict[Runtime, str] = {
     "llama.cpp": "smollm2-135m-instruct",
     "onnxruntime": "minilm-l6-int8",
     "litert": "face-blazeface-short",
+    "ctranslate2": "asr-whisper-tiny-en",
 }
 """The smallest default model of each runtime, the one a smoke test loads."""
 SMOKE_PROMPT = "The capital of France is"
@@ -177,6 +178,25 @@ def _smoke_tensor(path: Path, engine: Literal["litert", "onnxruntime"]) -> dict[
             "outputs": {name: list(np.shape(value)) for name, value in outputs.items()}}
 
 
+def _smoke_ctranslate2(path: Path) -> dict[str, Any]:
+    """Whisper on a second of a tone: CTranslate2's int8 kernels (MKL picks AVX-512 or AMX
+    by itself and falls back when the OS refuses AMX) run the encoder and the decoder."""
+    import ctranslate2
+
+    from edgesdk.local.whisper import _import_faster_whisper
+
+    model = _import_faster_whisper().WhisperModel(str(path), device="cpu", compute_type="int8",
+                                                  cpu_threads=2, local_files_only=True)
+    tone = (0.1 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
+    started = time.perf_counter()
+    segments, _ = model.transcribe(tone, language="en", beam_size=1, temperature=0.0,
+                                   max_new_tokens=8)
+    text = " ".join(seg.text for seg in segments)
+    return {"run_s": round(time.perf_counter() - started, 4), "text": text,
+            "ctranslate2": ctranslate2.__version__,
+            "compute_types": sorted(ctranslate2.get_supported_compute_types("cpu"))}
+
+
 def _child(argv: list[str]) -> int:
     runtime, path = argv[0], Path(argv[1])
     try:
@@ -184,6 +204,8 @@ def _child(argv: list[str]) -> int:
             report = _smoke_llama(path)
         elif runtime in ("onnxruntime", "litert"):
             report = _smoke_tensor(path, "litert" if runtime == "litert" else "onnxruntime")
+        elif runtime == "ctranslate2":
+            report = _smoke_ctranslate2(path)
         else:
             raise ValueError(f"unknown runtime {runtime!r}; one of {', '.join(RUNTIMES)}")
     except Exception as exc:  # the parent reports whatever stopped the child

@@ -23,7 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from edgesdk.devices import DeviceProfile, DeviceState
-from edgesdk.types import Mode, RouteDecision
+from edgesdk.types import Mode, Percept, RouteDecision, Transcript
+
+UNSURE_TRANSCRIPT = "transcript unsure"
+"""How a decision to ask again starts its reason (the Assistant words its answer by it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +56,8 @@ class Policy:
     """Words or regexes (case-insensitive): questions matching any are never sent up."""
     metered_threshold: float | None = None
     """Threshold used on a metered network (lower = fewer calls); ``None`` = same."""
+    transcript_floor: float | None = 0.5
+    """A spoken question heard with less confidence than this is asked again, not answered."""
 
     @classmethod
     def for_profile(
@@ -72,7 +77,21 @@ class Policy:
             threshold = threshold_for_quality(quantiles, profile.target_device_accuracy)
             metered = threshold_for_quality(quantiles, profile.target_device_accuracy - 0.1)
         return cls(threshold=threshold, metered_threshold=metered,
-                   private_topics=tuple(private_topics), refuse_below=refuse_below)
+                   private_topics=tuple(private_topics), refuse_below=refuse_below,
+                   transcript_floor=profile.transcript_floor)
+
+    def heard(self, question: str, percepts: Sequence[Percept]) -> RouteDecision | None:
+        """Before anything answers a spoken question: refuse it, so the user is asked to say it
+        again, when the recogniser was unsure of it; else ``None``."""
+        spoken = next((p for p in percepts if isinstance(p, Transcript)
+                       and p.text.strip() and p.text.strip() == question.strip()), None)
+        floor = self.transcript_floor
+        if spoken is None or floor is None or spoken.confidence >= floor:
+            return None
+        return RouteDecision(
+            action="refuse", confidence=spoken.confidence, threshold=floor,
+            reasons=(f"{UNSURE_TRANSCRIPT}: confidence {spoken.confidence:.2f} below "
+                     f"{floor:.2f} ({spoken.model or 'recogniser'}); asked to say it again",))
 
     def private_match(self, question: str) -> str | None:
         for topic in self.private_topics:

@@ -206,6 +206,10 @@ class Router:
             reasons=(f"prior {prior:.2f} below {min(skip, floor):.2f}: skipped local "
                      "generation", blocked, f"confidence below refusal floor {floor:.2f}"))
 
+    def heard(self, question: str, percepts: Sequence[Percept]) -> RouteDecision | None:
+        """Ask again instead of answering a spoken question the recogniser was unsure of."""
+        return self.policy.heard(question, percepts)
+
     @staticmethod
     def overflowed() -> RouteDecision:
         """The question does not fit the device model's context: it goes up, confidence

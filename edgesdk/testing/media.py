@@ -133,3 +133,33 @@ def babble_noise(seconds: float, *, seed: int = 0) -> npt.NDArray[np.float32]:
     pink = np.fft.irfft(spectrum, n=white.size)
     out: npt.NDArray[np.float32] = (pink / np.abs(pink).max() * 0.3).astype(np.float32)
     return out
+
+
+BECKETT_TEXT = "Ever tried. Ever failed. No matter. Try again. Fail again. Fail better."
+
+
+def recorded_speech(cache: Path) -> Path:
+    """A real 10 s recording (``BECKETT_TEXT``) from the ``useful-moonshine-onnx`` wheel,
+    downloaded once with pip into ``cache``; ``MediaUnavailable`` when the registry cannot be
+    reached."""
+    import sys
+    import zipfile
+
+    target = cache / "beckett.wav"
+    if target.exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / "dl"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d",
+                        str(tmp), "useful-moonshine-onnx==20251121"],
+                       check=True, capture_output=True, timeout=300)
+        with zipfile.ZipFile(next(tmp.glob("*.whl"))) as zf:
+            target.write_bytes(zf.read("moonshine_onnx/assets/beckett.wav"))
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, StopIteration) as exc:
+        raise MediaUnavailable(f"could not download the speech sample: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+

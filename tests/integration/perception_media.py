@@ -8,10 +8,6 @@ seen them; speech comes from espeak-ng (Debian) and from the recording shipped i
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,25 +41,7 @@ def espeak(text: str, path: Path, *, speed: int = 140) -> Path:
 
 def beckett_wav() -> Path:
     """A real 10 s recording (Beckett: 'Ever tried. Ever failed. ...') from a PyPI wheel."""
-    target = CACHE / "beckett.wav"
-    if target.exists():
-        return target
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = CACHE / "dl"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(tmp),
-             "useful-moonshine-onnx==20251121"],
-            check=True, capture_output=True, timeout=300,
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"could not download the speech sample: {exc}")
-    wheel = next(tmp.glob("*.whl"))
-    with zipfile.ZipFile(wheel) as zf:
-        target.write_bytes(zf.read("moonshine_onnx/assets/beckett.wav"))
-    shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return _or_skip(media.recorded_speech, CACHE)
 
 
 mix_at_snr = media.mix_at_snr

@@ -46,3 +46,30 @@ def test_smoke_bench_writes_json_markdown_and_plots(tmp_path: Path, real_catalog
     for png in ("tokens_per_s.png", "latency.png", "cost_quality.png"):
         assert (tmp_path / png).stat().st_size > 1000, png
     assert report["profile"] == "watch"
+    # the watch has no recogniser, and the report says why
+    assert saved["speech"]["model"] is None and "memory budget" in saved["speech"]["why"]
+    assert "## Speech recognition" in md
+
+
+def test_the_speech_section_times_the_recogniser_and_shows_the_real_speech_table(
+        tmp_path: Path, real_catalog) -> None:
+    from edgesdk.bench_speech import bench_speech, speech_lines
+
+    report = tmp_path / "speech.json"
+    report.write_text(json.dumps({
+        "date": "2026-12-06", "corpus": {"summary": "en: 213 utterances, 11.1 min"},
+        "table": [{"recogniser": r, "lang": "en", "condition": "clean", "front_end": "none",
+                   "metric": "WER", "rate": w, "rtf": 0.1}
+                  for r, w in (("asr-whisper-tiny-en", 0.06), ("asr-whisper-base", 0.09),
+                               ("pocketsphinx", 0.4))],
+        "calibration": {"asr-whisper-tiny-en": {"auroc_held_out": 0.9,
+                                                "auroc_avg_logprob_alone": 0.8}}}))
+    speech = bench_speech("glasses", catalog=real_catalog, progress=lambda m: None,
+                          repeats=1, report=report)
+    assert speech["model"] == "asr-whisper-tiny-en" and speech["live"]["rtf"] > 0
+    assert speech["live"]["heard"].startswith("Ever tried.")
+    rows = speech["measured"]["rows"]
+    assert [r["recogniser"] for r in rows] == ["asr-whisper-tiny-en", "pocketsphinx"]
+    md = "\n".join(speech_lines(speech))
+    assert "| asr-whisper-tiny-en | en | clean | none | WER | 0.060 |" in md
+    assert "AUROC 0.900" in md

@@ -63,7 +63,8 @@ def test_doctor_json_reports_every_runtime_passing() -> None:
                           capture_output=True, text=True, timeout=600, check=False)
     report = json.loads(proc.stdout)
     runtimes = {r["runtime"]: r for r in report["runtimes"]}
-    assert set(runtimes) == {"llama.cpp", "onnxruntime", "litert"}
+    assert set(runtimes) == {"llama.cpp", "onnxruntime", "litert", "ctranslate2"}
+    assert "int8" in runtimes["ctranslate2"]["output"]["compute_types"]
     for name, result in runtimes.items():
         assert result["ok"], f"{name}: {result['detail']}"
         assert result["seconds"] > 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from edgesdk.assistant import DECLINED_TEXT, DECLINED_TEXT_ZH, Assistant
+from edgesdk.assistant import Assistant
 from edgesdk.config import Settings
+from edgesdk.device_path import DECLINED_TEXT, DECLINED_TEXT_ZH
 from edgesdk.devices import DeviceProfile, get_profile
 from edgesdk.errors import (
     CloudBalanceError,

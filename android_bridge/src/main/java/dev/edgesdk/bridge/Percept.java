@@ -14,6 +14,7 @@ public final class Percept {
     private final double score;
     private final String label;
     private final String text;
+    private final String language;
     private final double[] box;
     private final Map<String, Object> raw;
 
@@ -23,6 +24,7 @@ public final class Percept {
         score = m.containsKey("score") ? Json.num(m, "score", 0.0) : Json.num(m, "confidence", 0.0);
         label = m.containsKey("label") ? Json.str(m, "label", null) : Json.str(m, "name", null);
         text = Json.str(m, "text", null);
+        language = Json.str(m, "language", null);
         List<Object> b = Json.list(m, "box");
         if (b.size() == 4) {
             box = new double[4];
@@ -56,6 +58,13 @@ public final class Percept {
 
     /** Text of a text line or transcript. */
     public String getText() { return text; }
+
+    /**
+     * Language of a transcript ("en", "zh"), or null. A transcript's {@link #getScore()} is its
+     * calibrated confidence: the assistant asks the user to repeat a question heard below its
+     * floor instead of answering it.
+     */
+    public String getLanguage() { return language; }
 
     /** (x0, y0, x1, y1) in source-image pixels, or null. */
     public double[] getBox() { return box == null ? null : box.clone(); }

@@ -175,6 +175,12 @@ public final class BridgeClientTests {
             t.test("perceive, feedback and stats" + tag, () -> {
                 List<Percept> percepts = client.perceive(null, new byte[] {1, 2, 3});
                 check(percepts != null, "a list");
+                if (!real) { // the stand-in hears "3 bytes of audio" in English at 0.5
+                    Percept heard = percepts.get(0);
+                    equal("transcript", heard.getKind(), "kind");
+                    equal("en", heard.getLanguage(), "language");
+                    check(Math.abs(heard.getScore() - 0.5) < 1e-9, "confidence: " + heard);
+                }
                 Answer a = client.ask(real ? "What is 6 times 7?" : "2+2");
                 client.feedback(a, false);
                 client.feedback(a.getId(), true, "42");
