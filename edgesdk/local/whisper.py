@@ -37,7 +37,6 @@ import json
 import math
 import sys
 import threading
-import time
 import types
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -411,10 +410,3 @@ def _checked(samples: Samples, *, allow_empty: bool = False) -> Samples:
     if not np.isfinite(samples).all():
         raise InvalidAudio("the audio holds NaN or infinite samples")
     return samples
-
-
-def timed_transcribe(asr: WhisperASR, samples: Samples) -> tuple[Transcript, float]:
-    """A transcript and the seconds it took (for benchmarks and the CLI)."""
-    started = time.perf_counter()
-    transcript = asr.transcribe(samples)
-    return transcript, time.perf_counter() - started
