@@ -272,20 +272,11 @@ def fit_calibration(name: str, rows: Sequence[dict[str, Any]], fit_speakers: set
                                 fitted_on=(f"{len(fit)} utterance-conditions of "
                                            f"{len(fit_speakers)} speakers, "
                                            "scripts/measure_speech.py"))
-    from edgesdk.types import TranscriptEvidence
-
-    def prob(r: dict[str, Any]) -> float:
-        f = r["features"]
-        ev = TranscriptEvidence(avg_logprob=f[0], no_speech_prob=min(max(f[1], 0), 1),
-                                compression_ratio=float(np.exp(f[2])), word_prob_mean=f[3],
-                                word_prob_min=f[4], language_probability=min(max(f[5], 0), 1))
-        return cal.probability(ev)
-
     labels = [r["rate"] <= GOOD_WER for r in held]
     naive = auroc([r["features"][0] for r in held], labels)
     report = {"fit_rows": len(fit), "held_rows": len(held),
               "held_good_share": round(float(np.mean(labels)), 3) if labels else None,
-              "auroc_held_out": auroc([prob(r) for r in held], labels),
+              "auroc_held_out": auroc([cal.probability_of(r["features"]) for r in held], labels),
               "auroc_avg_logprob_alone": naive,
               "weights": dict(zip(FEATURES, map(float, weights)))}
     return cal, report

@@ -50,6 +50,7 @@ from edgesdk.catalog import Catalog
 from edgesdk.devices import ENGLISH_ONLY_ASR, WHISPER_BASE, WHISPER_TINY_EN
 from edgesdk.errors import ConfigError, InvalidAudio, MissingExtra, ModelLoadError
 from edgesdk.local.audio import SAMPLE_RATE, Samples, SileroVAD
+from edgesdk.textnorm import CJK
 from edgesdk.types import (
     Transcript,
     TranscriptEvidence,
@@ -138,8 +139,11 @@ class TranscriptCalibration:
     fitted_on: str = ""
 
     def probability(self, evidence: TranscriptEvidence) -> float:
-        x = np.asarray(evidence_features(evidence))
-        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return self.probability_of(evidence_features(evidence))
+
+    def probability_of(self, features: Sequence[float]) -> float:
+        """The same from the feature vector (``evidence_features``) a benchmark stored."""
+        z = (np.asarray(features) - np.asarray(self.mean)) / np.asarray(self.scale)
         logit = float(self.bias + np.dot(np.asarray(self.weights), z))
         return 1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0)))
 
@@ -330,7 +334,8 @@ class WhisperASR:
 
     def _clean(self, text: str) -> str:
         text = " ".join(text.split())
-        return _to_simplified()(text) if self.language == "zh" or _has_cjk(text) else text
+        zh = self.language == "zh" or CJK.search(text) is not None
+        return _to_simplified()(text) if zh else text
 
     def _transcript(self, decoded: Sequence[Any], language: str, language_p: float,
                     duration: float, timeline: _Timeline) -> Transcript:
@@ -393,10 +398,6 @@ def _join(samples: Samples, clips: Sequence[tuple[float, float]]) -> tuple[Sampl
         at += piece.size / SAMPLE_RATE
     return (np.concatenate(pieces).astype(np.float32),
             _Timeline(starts=tuple(starts), origins=tuple(a for a, _ in clips)))
-
-
-def _has_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def _checked(samples: Samples, *, allow_empty: bool = False) -> Samples:
