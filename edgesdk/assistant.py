@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal, overload
 
@@ -31,7 +31,10 @@ from edgesdk.device_path import (
     DeviceAttempt,
     DevicePath,
     ImageInput,
+    confirmation,
     declined_text,
+    declines,
+    device_source,
     heard,
     step,
 )
@@ -45,7 +48,6 @@ from edgesdk.errors import (
 )
 from edgesdk.escalation import Escalator, tier_confidence
 from edgesdk.local.llm import LlamaCppLLM, LocalLLM
-from edgesdk.local.percept_skills import PERCEPT_SKILLS
 from edgesdk.local.skills import warm_up as warm_up_skills
 from edgesdk.protocols import (
     CuratorLike,
@@ -57,6 +59,9 @@ from edgesdk.protocols import (
 from edgesdk.routing.calibration import question_embedder
 from edgesdk.routing.peer import AnswerMatcher
 from edgesdk.routing.policy import PolicyState
+from edgesdk.textnorm import CJK
+from edgesdk.tool_path import ToolPath, ToolSpec
+from edgesdk.tools import Toolbox
 from edgesdk.types import MODES, Answer, Cost, DeclinedText, Mode, Percept, Usage
 from edgesdk.wiring import (
     AnswerStream,
@@ -96,6 +101,8 @@ class Assistant:
         device_state: DeviceState | None = None,
         budget: Budget | None = None,
         now: Callable[[], datetime] | None = None,
+        tools: Iterable[ToolSpec] = (),
+        contacts: Sequence[str] = (),
     ) -> None:
         """``peer`` / ``probe``: the router's costlier optional signals (a second local model's
         agreement, or the hidden-state probe); ``None`` takes the profile's ``peer_llm`` /
@@ -103,7 +110,9 @@ class Assistant:
         model unless a peer, a router of your own or a non-llama.cpp LLM is given). Both are
         checked against the profile's memory budget before anything loads. ``online``:
         recalibrate the router on the device from the cloud's answers (opt-in, bounded,
-        ``routing/online.py``)."""
+        ``routing/online.py``). ``tools``: the app's tools (typed functions or OpenAI
+        definitions; more with ``@assistant.tool``); ``contacts``: names a command may call
+        or message (matched on the device, never sent anywhere for it)."""
         self.settings = settings or load_settings()
         self.profile = profile if isinstance(profile, DeviceProfile) else get_profile(profile)
         self.mode: Mode = _check_mode(mode)
@@ -140,8 +149,10 @@ class Assistant:
         self.ledger = CostLedger(daily_budget=(
             {self.budget.currency: self.budget.daily_money}
             if self.budget.daily_money is not None else None))
-        self.device = DevicePath(llm=self.llm, max_tokens=self.profile.max_tokens,
-                                 now=now or (lambda: datetime.now().astimezone()),
+        clock = now or (lambda: datetime.now().astimezone())
+        self.actions = ToolPath(tools=tools, contacts=contacts, now=clock)
+        """The app's tools: read on the device first (``tool_path.py``)."""
+        self.device = DevicePath(llm=self.llm, max_tokens=self.profile.max_tokens, now=clock,
                                  perception=perception, keep_image=curator is not None,
                                  peer=self.peer)
         """Steps 1-2 (perceive, skills, the local LLM), shared with ``edgesdk eval``."""
@@ -205,6 +216,15 @@ class Assistant:
             if close is not None:
                 close()
 
+    def tool(self, function: Callable[..., Any] | None = None, *, name: str | None = None,
+             description: str | None = None, examples: Sequence[str] = ()) -> Any:
+        """Register a typed function as a tool (``@assistant.tool`` or
+        ``@assistant.tool(examples=[...])``); the function is returned unchanged."""
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.actions.register(fn, name=name, description=description, examples=examples)
+            return fn
+        return register(function) if function is not None else register
+
     def reset_cloud(self) -> None:
         """Leave device-only mode entered after a 402 (insufficient balance)."""
         self.escalator.device_only_reason = None
@@ -214,12 +234,14 @@ class Assistant:
     @overload
     def ask(self, question: str | None = ..., *, image: ImageInput | None = ...,
             audio: AudioInput | None = ..., mode: Mode | str | None = ...,
-            stream: Literal[False] = ..., deadline_s: float | None = ...) -> Answer: ...
+            stream: Literal[False] = ..., deadline_s: float | None = ...,
+            tools: Iterable[ToolSpec] | None = ..., execute: bool = ...) -> Answer: ...
 
     @overload
     def ask(self, question: str | None = ..., *, image: ImageInput | None = ...,
             audio: AudioInput | None = ..., mode: Mode | str | None = ...,
-            stream: Literal[True], deadline_s: float | None = ...) -> AnswerStream: ...
+            stream: Literal[True], deadline_s: float | None = ...,
+            tools: Iterable[ToolSpec] | None = ..., execute: bool = ...) -> AnswerStream: ...
 
     def ask(
         self,
@@ -230,8 +252,12 @@ class Assistant:
         mode: Mode | str | None = None,
         stream: bool = False,
         deadline_s: float | None = None,
+        tools: Iterable[ToolSpec] | None = None,
+        execute: bool = False,
     ) -> Answer | AnswerStream:
-        """Answer ``question`` (or the question spoken in ``audio``) about ``image``."""
+        """Answer ``question`` (or the question spoken in ``audio``) about ``image``. With
+        tools (the assistant's and ``tools``), a command becomes ``Answer.tool_calls``;
+        ``execute=True`` also runs the registered functions (``tool_path.py``)."""
         chosen: Mode = _check_mode(mode) if mode is not None else self.mode
         if question is not None and len(question) > self.settings.max_question_chars:
             raise InputTooLong(
@@ -243,8 +269,9 @@ class Assistant:
             raise EmptyQuestion("the question is empty. Pass a question, or audio that asks one")
         budget = deadline_s if deadline_s is not None else self.settings.deadline_s
         deadline = time.monotonic() + budget
+        offered = self.actions.offered(tools)
         answer_stream = AnswerStream(self._path(question or "", image, audio, chosen, deadline,
-                                                stream))
+                                                stream, offered, execute))
         if stream:
             return answer_stream
         return answer_stream.result()
@@ -276,6 +303,11 @@ class Assistant:
         decision (``attempt.decision``), yielding the LLM's tokens when ``stream_tokens``.
         ``skills=False`` when they already declined this question (a fall-back after a failed
         escalation)."""
+        if attempt.tools is not None and attempt.reading is None:  # a command for a tool?
+            self.actions.read(attempt, router=self.router, mode=mode,
+                              state=self._policy_state(deadline))
+            if attempt.decision is not None:
+                return
         if skills:
             self.device.skills(attempt)
         state = self._policy_state(deadline)
@@ -321,9 +353,11 @@ class Assistant:
         )
 
     def _path(self, question: str, image: ImageInput | None, audio: AudioInput | None,
-              mode: Mode, deadline: float, stream: bool) -> Iterator[str | Answer]:
+              mode: Mode, deadline: float, stream: bool, tools: Toolbox | None = None,
+              execute: bool = False) -> Iterator[str | Answer]:
         started = time.perf_counter()
         attempt = DeviceAttempt(question)
+        attempt.tools = tools
         reasons: list[str] = []
         outcome: TierOutcome | None = None
         live = False  # whether the device's tokens were streamed as they were decoded
@@ -365,10 +399,14 @@ class Assistant:
                             yield from self._fall_back(attempt, deadline, reasons, skills=False)
                         else:
                             reasons.append("fell back to the device answer")
-        declined = self._declines(attempt, outcome, reasons)
+        declined = declines(attempt, outcome, reasons, floor=self.router.refuse_below)
         if stream and (outcome is None or outcome.answer is None) and not live:
             yield DeclinedText(declined_text(attempt)) if declined else attempt.text
         answer = self._finish(attempt, outcome, reasons, started, declined=declined)
+        if execute and answer.tool_calls and tools is not None:
+            answer = self.actions.execute(
+                answer, tools, tier=outcome.tier if outcome is not None else None,
+                deadline=deadline, redact=self.escalator.redact)
         yield answer
 
     def _fall_back(self, attempt: DeviceAttempt, deadline: float, reasons: list[str], *,
@@ -380,33 +418,6 @@ class Assistant:
         assert attempt.decision is not None
         reasons.extend(attempt.decision.reasons)
         reasons.append("fell back to the device answer")
-
-    def _declines(self, attempt: DeviceAttempt, outcome: TierOutcome | None,
-                  reasons: list[str]) -> bool:
-        """Whether the device's answer is withheld: the policy refused it (too unsure, and it
-        could not go up), or it tried to go up, no tier answered, and the device's confidence is
-        below the refusal floor (``DeviceProfile.refuse_below``) — or there is no device answer
-        to show (an empty generation). Never when declining is off (no floor)."""
-        decision = attempt.decision
-        if outcome is not None and outcome.answer is not None:
-            return False
-        if decision is not None and decision.action == "refuse":
-            return True
-        floor = self.router.refuse_below
-        if floor is not None and attempt.skill is None and not attempt.text:
-            # the local model produced nothing (or ran out of time before a word): an empty
-            # answer helps nobody, a decline says what happened
-            reasons.append("declined: the device model gave no answer and no upper tier did")
-            return True
-        if (outcome is None or floor is None or attempt.skill is not None
-                or (decision is not None and not decision.confidence_known)):
-            return False
-        conf = decision.confidence if decision is not None else 0.0
-        if conf >= floor:
-            return False
-        reasons.append(f"declined: device confidence {conf:.2f} below the refusal floor "
-                       f"{floor:.2f} and no upper tier answered")
-        return True
 
     def _free_label(self, attempt: DeviceAttempt, tier_text: str, *, tier: str) -> None:
         """An escalation labels the device's answer for nothing: did the cloud agree? (matched
@@ -440,7 +451,10 @@ class Assistant:
                 self._free_label(attempt, result.text, tier=outcome.tier.tier)
             tier_conf, tier_known = tier_confidence(result)
             answer = Answer(
-                id=answer_id, text=result.text.strip(), tier=outcome.tier.tier,
+                id=answer_id, text=result.text.strip() or (
+                    confirmation(outcome.calls, zh=bool(CJK.search(attempt.question)))
+                    if outcome.calls else ""),
+                tool_calls=list(outcome.calls), tier=outcome.tier.tier,
                 confidence=tier_conf, confidence_known=tier_known,
                 escalated=True, reasons=reasons, latency_ms=latency_ms, usage=result.usage,
                 cost=result.cost, usage_estimated=getattr(result, "usage_estimated", False) is True,
@@ -457,14 +471,15 @@ class Assistant:
                           ) if gen is not None else Usage()
             answer = Answer(
                 id=answer_id, text=declined_text(attempt) if declined else attempt.text,
+                tool_calls=[] if declined else list(attempt.calls),
                 tier="device", confidence=device_conf,
                 confidence_known=(attempt.decision is not None
                                   and attempt.decision.confidence_known),
                 escalated=False, reasons=reasons, latency_ms=latency_ms, usage=usage,
                 cost=Cost(), percepts=attempt.percepts, trace=attempt.trace,
-                model=(self.llm.model_id if attempt.skill is None
+                model=("actions" if attempt.calls else self.llm.model_id if attempt.skill is None
                        else f"skill:{attempt.skill.skill}"),
-                source=_device_source(attempt),
+                source=device_source(attempt),
                 question=attempt.question,
                 device_text=(attempt.text or None) if declined else None,
                 declined=declined,
@@ -485,12 +500,6 @@ class Assistant:
             self._answers[answer.id] = answer
             if len(self._answers) > 256:
                 self._answers.pop(next(iter(self._answers)))
-
-
-def _device_source(attempt: DeviceAttempt) -> Literal["skill", "llm", "percept", "none"]:
-    if attempt.skill is not None:
-        return "percept" if attempt.skill.skill in PERCEPT_SKILLS else "skill"
-    return "llm" if attempt.generation is not None else "none"
 
 
 def _check_mode(mode: str) -> Mode:

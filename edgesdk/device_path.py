@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from edgesdk.errors import ContextOverflow, EmptyQuestion
 from edgesdk.local.llm import LocalLLM
-from edgesdk.local.percept_skills import answer_from_percepts
+from edgesdk.local.percept_skills import PERCEPT_SKILLS, answer_from_percepts
 from edgesdk.local.prompts import qa_prompt, stop_for
 from edgesdk.local.skills import try_skills
 from edgesdk.protocols import PerceptionLike
@@ -30,10 +30,15 @@ from edgesdk.types import (
     Percept,
     RouteDecision,
     SkillResult,
+    ToolCall,
     TraceStep,
     Transcript,
 )
 from edgesdk.wiring import image_bytes, percept_context
+
+if TYPE_CHECKING:
+    from edgesdk.local.actions import CallReading
+    from edgesdk.tools import Toolbox
 
 ImageInput = bytes | str | Path | Any
 AudioInput = bytes | str | Path | Any
@@ -44,8 +49,9 @@ PEER_MAX_TOKENS = 40
 class DeviceAttempt:
     """What the device produced for one question, before any escalation."""
 
-    __slots__ = ("context", "decision", "generation", "image_bytes", "percepts", "question",
-                 "saw_image", "skill", "trace", "transcript")
+    __slots__ = ("calls", "context", "decision", "generation", "image_bytes", "percepts",
+                 "question", "reading", "redactions", "saw_image", "skill", "tools", "trace",
+                 "transcript")
 
     def __init__(self, question: str) -> None:
         self.question = question
@@ -58,9 +64,20 @@ class DeviceAttempt:
         self.trace: list[TraceStep] = []
         self.saw_image = False
         self.image_bytes: bytes | None = None
+        self.tools: Toolbox | None = None
+        """The app's tools offered for this request (its own and the assistant's)."""
+        self.reading: CallReading | None = None
+        """What the device read the command as, when tools were offered."""
+        self.calls: list[ToolCall] = []
+        """The validated calls the device makes (escalated ones are on the tier's outcome)."""
+        self.redactions: list[tuple[str, str]] = []
+        """(placeholder, original) pairs redacted from what left the device, in order, so a
+        tier's tool call can be given the user's words back on the device."""
 
     @property
     def text(self) -> str:
+        if self.calls:
+            return confirmation(self.calls, zh=CJK.search(self.question) is not None)
         if self.skill is not None:
             return self.skill.text
         return self.generation.text.strip() if self.generation is not None else ""
@@ -184,3 +201,53 @@ def heard(percepts: Sequence[Percept]) -> list[str]:
     """The reason that says what a spoken question was heard as, and how surely."""
     return [f"heard ({t.language or '?'}, confidence {t.confidence:.2f}, {t.model or 'asr'}): "
             f"\u201c{t.text}\u201d" for t in percepts if isinstance(t, Transcript) and t.text][:1]
+
+
+def declines(attempt: DeviceAttempt, outcome: Any, reasons: list[str], *,
+             floor: float | None) -> bool:
+    """Whether the device's answer is withheld: the policy refused it (too unsure, and it
+    could not go up), or it tried to go up, no tier answered, and the device's confidence is
+    below the refusal floor (``DeviceProfile.refuse_below``) — or there is no device answer
+    to show (an empty generation). Never when declining is off (no floor)."""
+    decision = attempt.decision
+    if outcome is not None and outcome.answer is not None:
+        return False
+    if decision is not None and decision.action == "refuse":
+        return True
+    if attempt.reading is not None and attempt.reading.tool is not None and not attempt.calls:
+        reasons.append(f"declined: the device's call of {attempt.reading.tool} was not sure "
+                       "enough, and no upper tier made a valid one")
+        return True
+    if floor is not None and attempt.skill is None and not attempt.text:
+        # the local model produced nothing (or ran out of time before a word): an empty
+        # answer helps nobody, a decline says what happened
+        reasons.append("declined: the device model gave no answer and no upper tier did")
+        return True
+    if (outcome is None or floor is None or attempt.skill is not None
+            or (decision is not None and not decision.confidence_known)):
+        return False
+    conf = decision.confidence if decision is not None else 0.0
+    if conf >= floor:
+        return False
+    reasons.append(f"declined: device confidence {conf:.2f} below the refusal floor "
+                   f"{floor:.2f} and no upper tier answered")
+    return True
+
+
+def device_source(attempt: DeviceAttempt) -> Literal["skill", "llm", "percept", "action",
+                                                     "none"]:
+    if attempt.calls:
+        return "action"
+    if attempt.skill is not None:
+        return "percept" if attempt.skill.skill in PERCEPT_SKILLS else "skill"
+    return "llm" if attempt.generation is not None else "none"
+
+
+def confirmation(calls: Sequence[ToolCall], *, zh: bool) -> str:
+    """The short text beside tool calls the app is about to run: what is being done, not a
+    claim that it was done (the SDK runs nothing unless ``execute=True``)."""
+    parts = []
+    for call in calls:
+        args = ", ".join(f"{k}={v}" for k, v in call.arguments.items())
+        parts.append(f"{call.name}({args})")
+    return ("好的：" if zh else "OK: ") + "; ".join(parts)

@@ -35,7 +35,12 @@ never on message strings. Every message ends with what to do about it.
     │   ├── CloudUnavailable        500 / 503 / connection faults
     │   ├── CloudTimeout            no answer inside the deadline
     │   ├── CloudProtocolError      the server broke the wire format
+    │   │   └── CloudToolCallInvalid    a tier called an unknown tool or broke its schema
     │   └── CircuitOpen             the tier failed repeatedly and is cooling down
+    ├── ToolError                   an app's tool cannot be registered or called
+    │   ├── ToolSchemaError         a schema the SDK cannot express (or validate, or decode)
+    │   ├── DuplicateTool           two tools share a name
+    │   └── ToolArgumentsInvalid    arguments that do not validate against the tool's schema
     ├── CalibrationError            a router calibration file is missing or belongs to another model
     ├── StorageError                the on-device store cannot be written (read-only, full)
     └── UploadError                 the ingest server refused the upload
@@ -223,8 +228,32 @@ class CloudProtocolError(CloudError):
     retryable = True
 
 
+class CloudToolCallInvalid(CloudProtocolError):
+    """A tier answered with a call to a tool that was not offered, or with arguments that do
+    not validate: the call is never executed, and the request falls back as for other faults."""
+
+    code = "cloud_tool_call_invalid"
+    retryable = False
+
+
 class CircuitOpen(CloudError):
     code = "circuit_open"
+
+
+class ToolError(EdgeSDKError):
+    code = "tool_error"
+
+
+class ToolSchemaError(ToolError, ValueError):
+    code = "tool_schema"
+
+
+class DuplicateTool(ToolError, ValueError):
+    code = "duplicate_tool"
+
+
+class ToolArgumentsInvalid(ToolError, ValueError):
+    code = "tool_arguments_invalid"
 
 
 class CalibrationError(EdgeSDKError):

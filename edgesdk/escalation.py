@@ -19,12 +19,14 @@ from typing import Any
 
 from edgesdk.cloud.pricing import CostLedger
 from edgesdk.config import Settings
+from edgesdk.data.redact import RedactionReport, Redactor
 from edgesdk.device_path import DeviceAttempt, step
 from edgesdk.devices import DeviceState
 from edgesdk.errors import CloudBalanceError, CloudError, CloudUnavailable
 from edgesdk.local.prompts import cloud_messages
 from edgesdk.protocols import TextRedactor, TierClient
 from edgesdk.routing.kinds import question_kind
+from edgesdk.tools import calls_from_tier
 from edgesdk.types import TraceStep
 from edgesdk.wiring import TierOutcome
 
@@ -91,7 +93,9 @@ class Escalator:
             return TierOutcome(answer=None, error=CloudError(
                 "no upper tier is configured. Set DEEPSEEK_API_KEY, or pass --cloud-url / "
                 "EDGESDK_CLOUD_BASE_URL for an OpenAI-compatible server"), tier=None)
-        messages = cloud_messages(*self.outgoing(attempt))
+        messages = cloud_messages(*self.outgoing(attempt), tools=attempt.tools is not None)
+        options: dict[str, Any] = ({"tools": attempt.tools.openai(), "tool_choice": "auto"}
+                                   if attempt.tools is not None and len(attempt.tools) else {})
         last_error: CloudError | None = None
         declined: TierOutcome | None = None  # the first tier that said "not sure" unseen
         for tier in self.tiers:
@@ -103,7 +107,10 @@ class Escalator:
             relay = _CountingRelay(on_delta) if on_delta is not None else None
             try:
                 result = tier.chat(messages, deadline=deadline, on_delta=relay,
-                                   model=self.model_for(tier, attempt.question))
+                                   model=self.model_for(tier, attempt.question), **options)
+                calls = (calls_from_tier(attempt.tools, result.tool_calls,
+                                         restore=attempt.redactions)
+                         if attempt.tools is not None and result.tool_calls else [])
             except CloudError as exc:
                 attempt.trace.append(step(f"tier:{tier.name}", t, error=exc.code))
                 reasons.append(f"{tier.name} failed: {exc.code}: {exc}")
@@ -125,22 +132,36 @@ class Escalator:
                     declined = declined or TierOutcome(answer=None, error=None, tier=None,
                                                        declined=result, declined_tier=tier)
                     continue
+            elif calls:
+                reasons.append(f"{tier.name} ({result.model}) called "
+                               f"{', '.join(c.name for c in calls)}")
             else:
                 reasons.append(f"answered by {tier.name} ({result.model})")
-            return TierOutcome(answer=result, error=None, tier=tier)
+            return TierOutcome(answer=result, error=None, tier=tier, calls=tuple(calls))
         if declined is not None:
             return replace(declined, error=last_error)
         return TierOutcome(answer=None, error=last_error, tier=None)
 
     def outgoing(self, attempt: DeviceAttempt) -> tuple[str, list[str]]:
-        """The question and percept lines as they may leave the device: redacted."""
+        """The question and percept lines as they may leave the device: redacted (what was
+        replaced is kept on the attempt, on the device, for the tool calls that come back)."""
         if self.redactor is None:
             return attempt.question, attempt.context
-        question = self.redactor.redact_text(attempt.question)
-        context = [self.redactor.redact_text(line) for line in attempt.context]
+        report = RedactionReport()
+        redactor = self.redactor
+        redact: Callable[[str], str] = (
+            (lambda text: redactor.redact_text(text, report))
+            if isinstance(redactor, Redactor) else redactor.redact_text)
+        question = redact(attempt.question)
+        context = [redact(line) for line in attempt.context]
+        attempt.redactions = list(report.replaced)
         if question != attempt.question or context != attempt.context:
             attempt.trace.append(TraceStep(step="redact", ms=0.0, detail={"changed": True}))
         return question, context
+
+    def redact(self, text: str) -> str:
+        """``text`` as it may leave the device."""
+        return self.redactor.redact_text(text) if self.redactor is not None else text
 
     def model_for(self, tier: TierClient, question: str) -> str | None:
         """The thinking model for multi-step math at the cloud tier; the tier's default else."""

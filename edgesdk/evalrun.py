@@ -186,8 +186,10 @@ class CachedLLM:
 
     def generate(self, prompt: Any, *, max_tokens: int, stop: Sequence[str] = (),
                  temperature: float = 0.0, deadline: float | None = None,
-                 evidence: bool = True, seed: int | None = None) -> Generation:
-        key = GenerationCache.key(self.model_id, prompt, max_tokens)
+                 evidence: bool = True, seed: int | None = None,
+                 grammar: str | None = None) -> Generation:
+        key = GenerationCache.key(self.model_id, prompt if grammar is None else [prompt, grammar],
+                                  max_tokens)
         found = self.cache.get(key)
         if found is not None:
             return found
@@ -196,14 +198,15 @@ class CachedLLM:
         if self._llm is None:
             self._llm = self._factory()
         generation = self._llm.generate(prompt, max_tokens=max_tokens, stop=stop,
-                                        temperature=0.0, seed=0)
+                                        temperature=0.0, seed=0, grammar=grammar)
         self.cache.put(key, generation)
         return generation
 
     def stream(self, prompt: Any, *, max_tokens: int, stop: Sequence[str] = (),
                temperature: float = 0.0, deadline: float | None = None,
-               evidence: bool = True, seed: int | None = None) -> GenerationStream:
-        generation = self.generate(prompt, max_tokens=max_tokens, stop=stop)
+               evidence: bool = True, seed: int | None = None,
+               grammar: str | None = None) -> GenerationStream:
+        generation = self.generate(prompt, max_tokens=max_tokens, stop=stop, grammar=grammar)
         return GenerationStream(iter([generation.text, generation]))
 
     def count_tokens(self, text: str) -> int:

@@ -32,6 +32,8 @@ class ChatResultLike(Protocol):
     def cost(self) -> Cost: ...
     @property
     def finish_reason(self) -> str: ...
+    @property
+    def tool_calls(self) -> tuple[dict[str, Any], ...]: ...
 
 
 @runtime_checkable
@@ -43,11 +45,14 @@ class TierClient(Protocol):
 
     def chat(
         self,
-        messages: Sequence[Mapping[str, str]],
+        messages: Sequence[Mapping[str, Any]],
         *,
         deadline: float,
         on_delta: Callable[[str], None] | None = None,
         model: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> ChatResultLike: ...
 
     def close(self) -> None: ...
@@ -82,6 +87,11 @@ class RouterLike(Protocol):
                           ) -> RouteDecision | None:
         """The decision when no local generation is needed (a skill answered, a request to
         act, a hopeless prior), else ``None``."""
+        ...
+
+    def decide_call(self, *, tool: str, features: Mapping[str, float], mode: Mode,
+                    state: Any = None, command: str = "") -> RouteDecision:
+        """Stay with, escalate or refuse the device's call of an app's tool."""
         ...
 
     def overflowed(self) -> RouteDecision:

@@ -8,7 +8,8 @@ Modules exchange these, never each other's internals: the router reads a
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -167,6 +168,21 @@ class SkillResult(Frozen):
     confidence: float = 1.0
 
 
+class ToolCall(Frozen):
+    """One call of an app's tool, in the OpenAI shape (``arguments`` as a JSON object, not the
+    wire's JSON string). The SDK never runs it unless asked (``ask(..., execute=True)``)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+    def openai(self) -> dict[str, Any]:
+        """The call as chat-completions messages carry it (``arguments`` a JSON string)."""
+        return {"id": self.id, "type": "function",
+                "function": {"name": self.name,
+                             "arguments": json.dumps(self.arguments, ensure_ascii=False)}}
+
+
 # --------------------------------------------------------------------------- accounting
 
 
@@ -224,6 +240,10 @@ class Answer(Frozen):
     tier: Tier
     confidence: float = Field(ge=0.0, le=1.0)
     escalated: bool
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    """The app's tools to call (``ask(..., tools=...)``), in the order to call them; ``text``
+    is then a short confirmation. Validated against each tool's schema, never executed unless
+    ``execute=True`` (then ``trace`` holds each step and ``text`` the final answer)."""
     reasons: list[str] = Field(default_factory=list)
     latency_ms: float
     confidence_known: bool = True
@@ -240,7 +260,7 @@ class Answer(Frozen):
     percepts: list[Percept] = Field(default_factory=list)
     trace: list[TraceStep] = Field(default_factory=list)
     model: str = ""
-    source: Literal["skill", "llm", "percept", "tier", "none"] = "llm"
+    source: Literal["skill", "llm", "percept", "action", "tier", "none"] = "llm"
     question: str = ""
     device_text: str | None = None
     reasoning: str | None = None

@@ -28,6 +28,7 @@ from edgesdk.types import (
     Face,
     Percept,
     TextLine,
+    ToolCall,
 )
 
 KV_MB_PER_CTX_TOKEN = 0.08
@@ -147,6 +148,9 @@ class TierOutcome:
     """No tier answered, and this one said it is not sure instead (``tier_declined``) before
     showing anything; ``declined_tier`` is the tier that did."""
     declined_tier: TierClient | None = None
+    calls: tuple[ToolCall, ...] = ()
+    """The tools the tier called, validated against the ones offered (placeholders filled
+    back in from the device's own record of what was redacted)."""
 
 
 class AnswerStream(FinalStream[Answer]):

@@ -25,6 +25,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from edgesdk import Assistant
 from edgesdk.devices import get_profile
@@ -104,9 +105,9 @@ class StubCloud:
     name = "cloud"
     tier: Tier = "cloud"
 
-    def chat(self, messages: Sequence[Mapping[str, str]], *, deadline: float,
+    def chat(self, messages: Sequence[Mapping[str, Any]], *, deadline: float,
              on_delta: Callable[[str], None] | None = None,
-             model: str | None = None) -> StubResult:
+             model: str | None = None, **options: Any) -> StubResult:
         return StubResult(text=f"[the cloud would answer: {messages[-1]['content']!r}]")
 
     def close(self) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from edgesdk.devices import DEFAULT_REFUSE_BELOW
 from edgesdk.errors import CloudError
 from edgesdk.local.llm import GenerationStream, Prompt
+from edgesdk.routing.actions import decide_call, load_call_calibration
+from edgesdk.routing.policy import Policy, PolicyState
 from edgesdk.routing.router import Router
 from edgesdk.types import (
     Cost,
@@ -73,6 +76,8 @@ class FakeRouter:
     skip_below = 0.0
     refuse_below: float | None = DEFAULT_REFUSE_BELOW
     """The built-in profiles' floor, as ``Router.for_model`` would take it from them."""
+    call_threshold: float | None = None
+    """Keep the device's tool calls at or above this P(right) (None: the shipped one)."""
     peer_model_id: str | None = None
 
     def __init__(self, threshold: float = 0.5, prior: float | None = None,
@@ -82,6 +87,15 @@ class FakeRouter:
         self.refuse_below = refuse_below
         self.calls = 0
         self.prepared: list[str] = []
+
+    def decide_call(self, *, tool: str, features: Mapping[str, float], mode: Mode,
+                    state: Any = None, command: str = "") -> RouteDecision:
+        """The shipped call scorer under this fake's policy (threshold, refusal floor)."""
+        policy = Policy(threshold=self.threshold, refuse_below=self.refuse_below)
+        return decide_call(policy, load_call_calibration(), tool=tool,
+                           features=features or {"score": -9.0}, mode=mode,
+                           state=state or PolicyState(), command=command,
+                           threshold=self.call_threshold)
 
     def prior(self, question: str) -> float | None:
         return self._prior
@@ -136,13 +150,16 @@ class FakeResult:
     finish_reason: str = "stop"
     usage_estimated: bool = False
     tier_declined: bool = False
+    tool_calls: tuple[dict[str, Any], ...] = ()
 
 
 class FakeTier:
     def __init__(self, name: str = "cloud", *, text: str = "Paris", error: CloudError | None = None,
                  tier: str = "cloud", usage_estimated: bool = False,
-                 declined: bool = False, declined_shown: bool = False) -> None:
+                 declined: bool = False, declined_shown: bool = False,
+                 tool_calls: Sequence[dict[str, Any]] = ()) -> None:
         self.name = name
+        self.tool_calls = tuple(tool_calls)
         self.declined = declined
         # an edgesdk edge tier marks a decline before its text (the client withholds it); a
         # tier that says so only at the end has shown its text already
@@ -151,14 +168,17 @@ class FakeTier:
         self.tier = tier
         self.text = text
         self.error = error
-        self.calls: list[Sequence[Mapping[str, str]]] = []
+        self.calls: list[Sequence[Mapping[str, Any]]] = []
         self.models: list[str | None] = []
+        self.tools: list[Sequence[Mapping[str, Any]] | None] = []
         self.closed = False
 
-    def chat(self, messages: Sequence[Mapping[str, str]], *, deadline: float,
+    def chat(self, messages: Sequence[Mapping[str, Any]], *, deadline: float,
              on_delta: Callable[[str], None] | None = None,
-             model: str | None = None) -> FakeResult:
+             model: str | None = None, tools: Sequence[Mapping[str, Any]] | None = None,
+             tool_choice: Any = None, response_format: Any = None) -> FakeResult:
         self.calls.append(messages)
+        self.tools.append(tools)
         self.models.append(model)
         if self.error is not None:
             raise self.error
@@ -166,7 +186,8 @@ class FakeTier:
             for word in self.text.split(" "):
                 on_delta(word + " ")
         return FakeResult(text=self.text, usage_estimated=self.usage_estimated,
-                          tier_declined=self.declined)
+                          tier_declined=self.declined,
+                          tool_calls=self.tool_calls if tools else ())
 
     def close(self) -> None:
         self.closed = True

@@ -51,7 +51,8 @@ from edgesdk.types import Tier
 
 log = logging.getLogger("edgesdk.cloud")
 
-Messages = Sequence[Mapping[str, str]]
+Messages = Sequence[Mapping[str, Any]]
+ToolDefs = Sequence[Mapping[str, Any]]
 DEFAULT_BALANCE_TIMEOUT_S = 15.0
 
 
@@ -96,9 +97,12 @@ class _ClientBase:
                          breaker=self.breaker, rng=self._rng, tier=self.tier, url=url)
 
     def _body(self, messages: Messages, *, model: str, stream: bool, max_tokens: int | None,
-              temperature: float | None) -> dict[str, Any]:
+              temperature: float | None, tools: ToolDefs | None = None,
+              tool_choice: str | Mapping[str, Any] | None = None,
+              response_format: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return chat_body(messages, model=model, stream=stream, max_tokens=max_tokens,
-                         temperature=temperature, extra=self._extra)
+                         temperature=temperature, extra=self._extra, tools=tools,
+                         tool_choice=tool_choice, response_format=response_format)
 
     def _status_error(self, resp: httpx.Response, body: bytes, url: str) -> CloudError:
         return error_from_status(resp.status_code, resp.headers, body, tier=self.tier, url=url,
@@ -117,6 +121,7 @@ class _ClientBase:
             attempts=plan.attempts, request_id=c.response_id, tier=self.tier,
             usage_estimated=estimated, tier_confidence=c.confidence,
             tier_confidence_known=c.confidence_known, tier_declined=c.declined,
+            tool_calls=c.tool_calls,
         )
         if self.ledger is not None:
             self.ledger.record(usage=result.usage, cost=result.cost)
@@ -147,12 +152,17 @@ class ChatClient(_ClientBase):
 
     def chat(self, messages: Messages, *, deadline: float, model: str | None = None,
              max_tokens: int | None = None, temperature: float | None = None,
-             on_delta: Callable[[str], None] | None = None) -> ChatResult:
-        """One chat completion; streams (calling ``on_delta`` per text delta) if it is given."""
+             on_delta: Callable[[str], None] | None = None, tools: ToolDefs | None = None,
+             tool_choice: str | Mapping[str, Any] | None = None,
+             response_format: Mapping[str, Any] | None = None) -> ChatResult:
+        """One chat completion; streams (calling ``on_delta`` per text delta) if it is given.
+        ``tools`` / ``tool_choice`` / ``response_format`` go to the server as they are; the
+        result's ``tool_calls`` are what it called (validated by the caller)."""
         use_model = model or self.model
         url = endpoint(self.base_url, "/chat/completions")
         body = self._body(messages, model=use_model, stream=on_delta is not None,
-                          max_tokens=max_tokens, temperature=temperature)
+                          max_tokens=max_tokens, temperature=temperature, tools=tools,
+                          tool_choice=tool_choice, response_format=response_format)
         plan = self._plan(deadline, url)
         while True:
             limit = plan.start()
@@ -275,12 +285,16 @@ class AsyncChatClient(_ClientBase):
 
     async def chat(self, messages: Messages, *, deadline: float, model: str | None = None,
                    max_tokens: int | None = None, temperature: float | None = None,
-                   on_delta: Callable[[str], None] | None = None) -> ChatResult:
+                   on_delta: Callable[[str], None] | None = None,
+                   tools: ToolDefs | None = None,
+                   tool_choice: str | Mapping[str, Any] | None = None,
+                   response_format: Mapping[str, Any] | None = None) -> ChatResult:
         """One chat completion; streams (calling ``on_delta`` per text delta) if it is given."""
         use_model = model or self.model
         url = endpoint(self.base_url, "/chat/completions")
         body = self._body(messages, model=use_model, stream=on_delta is not None,
-                          max_tokens=max_tokens, temperature=temperature)
+                          max_tokens=max_tokens, temperature=temperature, tools=tools,
+                          tool_choice=tool_choice, response_format=response_format)
         plan = self._plan(deadline, url)
         while True:
             limit = plan.start()

@@ -65,6 +65,9 @@ class ChatResult(BaseModel):
     """False when the tier said ``tier_confidence`` is a placeholder (``Answer``)."""
     tier_declined: bool = False
     """An edgesdk edge tier declined: ``text`` says it is not sure (``Answer.declined``)."""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    """The tools the tier called, as it sent them (OpenAI shape, arguments a JSON string);
+    the escalation validates them against the tools it offered."""
     usage_estimated: bool = False
     """True when the server reported no usage (llama.cpp streams) and it was estimated from
     the text (0.3 token per character), so the cost is an estimate too."""
@@ -101,10 +104,13 @@ class TierClient(Protocol):
     tier: Tier
     model: str
 
-    def chat(self, messages: Sequence[Mapping[str, str]], *, deadline: float,
+    def chat(self, messages: Sequence[Mapping[str, Any]], *, deadline: float,
              model: str | None = None, max_tokens: int | None = None,
              temperature: float | None = None,
-             on_delta: Callable[[str], None] | None = None) -> ChatResult: ...
+             on_delta: Callable[[str], None] | None = None,
+             tools: Sequence[Mapping[str, Any]] | None = None,
+             tool_choice: str | Mapping[str, Any] | None = None,
+             response_format: Mapping[str, Any] | None = None) -> ChatResult: ...
 
     def close(self) -> None: ...
 
@@ -123,9 +129,12 @@ def auth_headers(api_key: SecretStr | None) -> dict[str, str]:
     return headers
 
 
-def chat_body(messages: Sequence[Mapping[str, str]], *, model: str, stream: bool,
+def chat_body(messages: Sequence[Mapping[str, Any]], *, model: str, stream: bool,
               max_tokens: int | None, temperature: float | None,
-              extra: Mapping[str, Any] | None) -> dict[str, Any]:
+              extra: Mapping[str, Any] | None,
+              tools: Sequence[Mapping[str, Any]] | None = None,
+              tool_choice: str | Mapping[str, Any] | None = None,
+              response_format: Mapping[str, Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages],
                             "stream": stream}
     if stream:
@@ -134,6 +143,12 @@ def chat_body(messages: Sequence[Mapping[str, str]], *, model: str, stream: bool
         body["max_tokens"] = max_tokens
     if temperature is not None:
         body["temperature"] = temperature
+    if tools:
+        body["tools"] = [dict(t) for t in tools]
+        if tool_choice is not None:
+            body["tool_choice"] = tool_choice
+    if response_format is not None:
+        body["response_format"] = dict(response_format)
     if extra:
         body.update(extra)
     return body

@@ -130,6 +130,9 @@ class Completion:
     """False when that tier said its ``confidence`` is a placeholder (``Answer``)."""
     declined: bool = False
     """The tier said it is not sure instead of answering (``edgesdk.declined``)."""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    """The tools the tier called, OpenAI-shaped (``{"id", "type", "function": {"name",
+    "arguments"}}``, arguments a JSON string), not yet validated."""
 
 
 def _extension(obj: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +167,8 @@ def check_completion(c: Completion) -> Completion:
             "the server stopped the answer for lack of resources "
             "(finish_reason insufficient_system_resource); retry later or use another tier"
         )
-    if not c.text and not c.reasoning and c.finish_reason not in ("length", "tool_calls"):
+    if (not c.text and not c.reasoning and not c.tool_calls
+            and c.finish_reason not in ("length", "tool_calls")):
         raise CloudProtocolError(
             "the server returned an empty answer (it does that when overloaded); retry later"
         )
@@ -203,7 +207,23 @@ def parse_completion(body: bytes) -> Completion:
         confidence=_tier_confidence(obj),
         confidence_known=_tier_confidence_known(obj),
         declined=_tier_declined(obj),
+        tool_calls=_tool_calls(msg.get("tool_calls")),
     ))
+
+
+def _tool_calls(raw: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("function"), dict):
+            raise CloudProtocolError("the server's tool call is not an object with a "
+                                     "'function'; check the server speaks the OpenAI format")
+        fn = item["function"]
+        out.append({"id": str(item.get("id") or ""), "type": "function",
+                    "function": {"name": str(fn.get("name") or ""),
+                                 "arguments": fn.get("arguments") or "{}"}})
+    return tuple(out)
 
 
 @dataclass
@@ -231,6 +251,8 @@ class StreamAccumulator:
     ``text`` but not handed to the caller, who may still show another answer."""
     handed: bool = False
     """Some text delta has been returned by ``feed``."""
+    calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Tool calls being streamed, by index: their name and argument pieces joined."""
 
     def feed(self, chunk: bytes) -> list[str]:
         return [d for ev in self.decoder.feed(chunk) if (d := self._event(ev))]
@@ -270,6 +292,9 @@ class StreamAccumulator:
             r = _reasoning_of(delta)
             if r:
                 self.reasoning.append(r)
+            for piece in delta.get("tool_calls") or ():
+                if isinstance(piece, dict):
+                    self._tool_piece(piece)
             content = delta.get("content")
             if isinstance(content, str) and content:
                 self.text.append(content)
@@ -280,6 +305,16 @@ class StreamAccumulator:
             return None
         self.handed = True
         return "".join(out)
+
+    def _tool_piece(self, piece: dict[str, Any]) -> None:
+        index = piece.get("index", 0)
+        call = self.calls.setdefault(index if isinstance(index, int) else 0,
+                                     {"id": "", "name": "", "arguments": ""})
+        call["id"] = call["id"] or str(piece.get("id") or "")
+        fn = piece.get("function") or {}
+        if isinstance(fn, dict):
+            call["name"] += str(fn.get("name") or "")
+            call["arguments"] += str(fn.get("arguments") or "")
 
     def finish(self) -> Completion:
         """The stream closed: accept it if it finished (with or without [DONE])."""
@@ -298,6 +333,9 @@ class StreamAccumulator:
             model=self.model, finish_reason=self.finish_reason, usage=self.usage or Usage(),
             response_id=self.response_id, saw_done=self.done, confidence=self.confidence,
             confidence_known=self.confidence_known, declined=self.declined,
+            tool_calls=tuple({"id": c["id"], "type": "function",
+                              "function": {"name": c["name"], "arguments": c["arguments"] or "{}"}}
+                             for _, c in sorted(self.calls.items())),
         )
         try:
             return check_completion(completion)

@@ -37,6 +37,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="OpenAI-compatible base URL of the upper tier "
                         "(or EDGESDK_CLOUD_BASE_URL)")
     parser.add_argument("--cloud-model", default=None, help="model name at the upper tier")
+    parser.add_argument("--tools", type=Path, default=None, metavar="FILE",
+                        help="JSON file with a list of OpenAI-format tool definitions: a command "
+                        "is answered with tool_calls (never run by the CLI)")
+    parser.add_argument("--contacts", default=None, metavar="NAMES",
+                        help="comma-separated contact names a command may call or message")
     parser.set_defaults(handler=run)
 
 
@@ -44,11 +49,16 @@ def run(args: argparse.Namespace) -> int:
     from edgesdk.assistant import Assistant
     from edgesdk.config import load_settings
 
+    from edgesdk.tools import load_tools
+
     settings = load_settings(cloud_base_url=args.cloud_url, cloud_model=args.cloud_model)
     profile = args.profile or settings.profile
+    tools = list(load_tools(args.tools)) if args.tools is not None else []
+    contacts = [c.strip() for c in (args.contacts or "").split(",") if c.strip()]
     with Assistant(profile=profile, mode=args.mode or settings.mode, model=args.model,
                    peer=args.peer, probe=args.probe, settings=settings,
-                   perception=_perception(profile, args)) as assistant:
+                   perception=_perception(profile, args), tools=tools,
+                   contacts=contacts) as assistant:
         if args.stream:
             stream = assistant.ask(args.question, image=args.image, audio=args.audio,
                                    stream=True, deadline_s=args.deadline)
@@ -65,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         print(answer.model_dump_json())
     elif not args.stream:
         print(answer.text)
+        for call in answer.tool_calls:
+            print(f"  → {call.name}({', '.join(f'{k}={v!r}' for k, v in call.arguments.items())})")
     if not args.json:
         cost = f"{answer.cost.amount:.6f} {answer.cost.currency}" if answer.cost.amount else "free"
         conf = (f"confidence {answer.confidence:.2f}" if answer.confidence_known

@@ -58,6 +58,9 @@ class RedactionReport:
     found: Counter[str] = field(default_factory=Counter)
     images_dropped: int = 0
     faces_blurred: int = 0
+    replaced: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    """(placeholder, original) per replacement, in order: kept on the device only, so a tier's
+    tool call that carries a placeholder back can be given the user's words again."""
 
     @property
     def total(self) -> int:
@@ -131,6 +134,7 @@ class Redactor:
             if rule.check is not None and not rule.check(target):
                 return match.group(0)
             report.found[rule.name] += 1
+            report.replaced.append((rule.placeholder, target))
             if rule.group:
                 start = match.start(rule.group) - match.start(0)
                 end = match.end(rule.group) - match.start(0)

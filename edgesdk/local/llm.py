@@ -31,7 +31,7 @@ import numpy as np
 
 from edgesdk.catalog import Catalog
 from edgesdk.config import load_settings
-from edgesdk.errors import ContextOverflow, MissingExtra, ModelLoadError
+from edgesdk.errors import ContextOverflow, MissingExtra, ModelLoadError, ToolSchemaError
 from edgesdk.local.evidence import EvidenceMeter
 from edgesdk.local.smoke import ensure_llama_works
 from edgesdk.streams import FinalStream
@@ -59,6 +59,7 @@ class LocalLLM(Protocol):
         deadline: float | None = None,
         evidence: bool = True,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> Generation: ...
 
     def stream(
@@ -71,6 +72,7 @@ class LocalLLM(Protocol):
         deadline: float | None = None,
         evidence: bool = True,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> GenerationStream: ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -148,6 +150,7 @@ class LlamaCppLLM:
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
         self._meter = EvidenceMeter(self._n_vocab)
         self._lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
         self._chat_formatter: Any = None
 
     @classmethod
@@ -224,10 +227,11 @@ class LlamaCppLLM:
         deadline: float | None = None,
         evidence: bool = True,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> Generation:
         return self.stream(
             prompt, max_tokens=max_tokens, stop=stop, temperature=temperature,
-            deadline=deadline, evidence=evidence, seed=seed,
+            deadline=deadline, evidence=evidence, seed=seed, grammar=grammar,
         ).result()
 
     def stream(
@@ -240,7 +244,11 @@ class LlamaCppLLM:
         deadline: float | None = None,
         evidence: bool = True,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> GenerationStream:
+        """``grammar``: GBNF text (``local/grammar.py``) the output must follow; compiled once
+        per distinct text. The evidence is still read from the raw logits, so a token the
+        grammar forced against the model's wish shows as a low log-prob."""
         tokens = self.tokenize(self.render(prompt))
         room = self.n_ctx - len(tokens)
         if room < 1:
@@ -252,7 +260,23 @@ class LlamaCppLLM:
         return GenerationStream(self._run(
             tokens, max_new=min(max_tokens, room), stop=tuple(s for s in stop if s),
             temperature=temperature, deadline=deadline, evidence=evidence, seed=seed,
+            grammar=self._grammar(grammar) if grammar else None,
         ))
+
+    def _grammar(self, text: str) -> Any:
+        compiled = self._grammars.get(text)
+        if compiled is None:
+            try:
+                from llama_cpp.llama_grammar import LlamaGrammar
+
+                compiled = LlamaGrammar.from_string(text, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise ToolSchemaError(f"llama.cpp cannot compile the grammar ({exc}). Simplify "
+                                      "the schema") from exc
+            if len(self._grammars) >= 64:
+                self._grammars.pop(next(iter(self._grammars)))
+            self._grammars[text] = compiled
+        return compiled
 
     def _run(
         self,
@@ -264,6 +288,7 @@ class LlamaCppLLM:
         deadline: float | None,
         evidence: bool,
         seed: int | None,
+        grammar: Any = None,
     ) -> Iterator[str | Generation]:
         lib = self._llama_cpp
         with self._lock:
@@ -284,7 +309,7 @@ class LlamaCppLLM:
             first_token_at = 0.0
             generator = llm.generate(
                 tokens, temp=max(temperature, 0.0), top_k=40, top_p=0.95, min_p=0.05,
-                repeat_penalty=1.0, reset=True,
+                repeat_penalty=1.0, reset=True, grammar=grammar,
             )
             try:
                 for token in generator:

@@ -54,10 +54,12 @@ def stop_for(style: PromptStyle) -> tuple[str, ...]:
     return CHAT_STOP if style == "chat" else COMPLETION_STOP
 
 
-def cloud_messages(question: str, context: Sequence[str] = ()) -> list[dict[str, str]]:
-    """Text sent to an upper tier: a byte-stable system prompt, then the question (+ percepts)."""
+def cloud_messages(question: str, context: Sequence[str] = (), *,
+                   tools: bool = False) -> list[dict[str, str]]:
+    """Text sent to an upper tier: a byte-stable system prompt, then the question (+ percepts).
+    With ``tools`` the system prompt says that a command is answered by calling one."""
     return [
-        {"role": "system", "content": CLOUD_SYSTEM},
+        {"role": "system", "content": CLOUD_SYSTEM + (CLOUD_TOOLS if tools else "")},
         {"role": "user", "content": _question_block(question.strip(), context)},
     ]
 
@@ -67,4 +69,10 @@ CLOUD_SYSTEM = (
     "The device forwards questions it could not answer confidently, together with a text "
     "description of what its sensors perceived. Answer correctly and concisely: give the "
     "answer first, in a few words or one sentence, without preamble."
+)
+CLOUD_TOOLS = (
+    " The app's tools are attached: when the user asks for something a tool does, call it "
+    "with arguments taken from the user's words (placeholders such as [PHONE] or [NAME] "
+    "stand for private values the device fills in: copy them as they are); answer in text "
+    "only when no tool fits."
 )

@@ -26,6 +26,7 @@ from pathlib import Path
 from edgesdk.devices import DeviceProfile
 from edgesdk.errors import CalibrationError
 from edgesdk.protocols import Embedder
+from edgesdk.routing.actions import decide_call, load_call_calibration
 from edgesdk.routing.calibration import Calibration, load
 from edgesdk.routing.kinds import question_kind
 from edgesdk.routing.online import OnlineConfig, OnlineRecalibrator
@@ -205,6 +206,18 @@ class Router:
             action="refuse", confidence=prior, threshold=min(skip, floor),
             reasons=(f"prior {prior:.2f} below {min(skip, floor):.2f}: skipped local "
                      "generation", blocked, f"confidence below refusal floor {floor:.2f}"))
+
+    def decide_call(self, *, tool: str, features: Mapping[str, float], mode: Mode,
+                    state: PolicyState | None = None, command: str = "") -> RouteDecision:
+        """Stay with, escalate or refuse the device's call of ``tool`` (``routing/actions.py``);
+        empty ``features`` (arguments that did not validate) score 0."""
+        calibration = load_call_calibration()
+        if not features:
+            return self.policy.decide(question=command, confidence=0.0, mode=mode,
+                                      state=state or self.state,
+                                      reasons=(f"tool call {tool}: not valid",))
+        return decide_call(self.policy, calibration, tool=tool, features=features, mode=mode,
+                           state=state or self.state, command=command)
 
     def heard(self, question: str, percepts: Sequence[Percept]) -> RouteDecision | None:
         """Ask again instead of answering a spoken question the recogniser was unsure of."""

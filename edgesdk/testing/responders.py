@@ -8,6 +8,7 @@ still runs offline (``GGUFResponder`` over llama-cpp-python). Any callable with 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ class ChatRequest:
     max_tokens: int | None = None
     temperature: float | None = None
     stream: bool = False
+    tools: tuple[Mapping[str, Any], ...] = ()
+    tool_choice: Any = None
+    response_format: Mapping[str, Any] | None = None
 
     @property
     def question(self) -> str:
@@ -43,6 +47,8 @@ class Reply:
     text: str
     reasoning: str | None = None
     finish_reason: str = "stop"
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    """OpenAI-shaped calls (``finish_reason`` "tool_calls")."""
 
 
 class Responder(Protocol):
@@ -73,6 +79,36 @@ class ScriptedResponder:
                 self._turn += 1
             return r if isinstance(r, Reply) else Reply(text=r, reasoning=reasoning)
         return Reply(text=f"Stand-in answer to: {q}", reasoning=reasoning)
+
+
+@dataclass
+class ToolCallingResponder:
+    """Function calling in front of another responder, as DeepSeek does it: when tools are
+    offered and the last message is the user's, a command one of them does becomes a call
+    (read with the device's own reader: no model, deterministic); a ``tool`` message gets a
+    short final answer built from the results; anything else goes to ``inner``."""
+
+    inner: Responder = field(default_factory=ScriptedResponder)
+
+    def __call__(self, request: ChatRequest) -> Reply:
+        last = request.messages[-1] if request.messages else {}
+        if last.get("role") == "tool":
+            results = [str(m.get("content") or "") for m in request.messages
+                       if m.get("role") == "tool"]
+            return Reply(text="Done: " + "; ".join(results))
+        if request.tools and request.tool_choice != "none":
+            from edgesdk.local.actions import ActionReader  # the reader is the stand-in's model
+            from edgesdk.tools import Toolbox
+
+            question = request.question.rsplit("Question: ", 1)[-1]
+            reading = ActionReader(Toolbox(request.tools)).read(question)
+            if reading.tool is not None:
+                call = {"id": f"call_{abs(hash(question)) % 10**12:012d}", "type": "function",
+                        "function": {"name": reading.tool,
+                                     "arguments": json.dumps(reading.arguments,
+                                                             ensure_ascii=False)}}
+                return Reply(text="", tool_calls=(call,), finish_reason="tool_calls")
+        return self.inner(request)
 
 
 class GGUFResponder:

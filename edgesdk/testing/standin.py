@@ -27,7 +27,13 @@ from typing import Any
 from edgesdk.cloud.pricing import TOKENS_PER_CHAR, estimate_tokens
 from edgesdk.errors import ConfigError
 from edgesdk.httpserver import BackgroundHTTPServer, ThreadedHTTPServer
-from edgesdk.testing.responders import ChatRequest, Reply, Responder, ScriptedResponder
+from edgesdk.testing.responders import (
+    ChatRequest,
+    Reply,
+    Responder,
+    ScriptedResponder,
+    ToolCallingResponder,
+)
 
 log = logging.getLogger("edgesdk.testing.standin")
 
@@ -110,7 +116,7 @@ class StandIn(BackgroundHTTPServer):
                  balance: Sequence[tuple[str, str]] = (("CNY", "110.00"), ("USD", "15.00")),
                  trickle_s: float = 0.02, keepalive_lines: int = 3) -> None:
         self.host = host
-        self.responder: Responder = responder or ScriptedResponder()
+        self.responder: Responder = responder or ToolCallingResponder(ScriptedResponder())
         self.api_key = api_key
         self.models = tuple(models)
         self.balance = tuple(balance)
@@ -321,9 +327,14 @@ class _Handler(BaseHTTPRequestHandler):
         if "slow" in faults:
             self._wait(faults["slow"].delay_s)
         stream = bool(body.get("stream"))
+        tools = body.get("tools") or []
+        if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+            return self._error(400, "invalid_request_error", "tools must be a list of objects")
         request = ChatRequest(model=model, messages=tuple(messages), stream=stream,
                               max_tokens=body.get("max_tokens"),
-                              temperature=body.get("temperature"))
+                              temperature=body.get("temperature"), tools=tuple(tools),
+                              tool_choice=body.get("tool_choice"),
+                              response_format=body.get("response_format"))
         reply = self.si.responder(request)
         if "insufficient-resource" in faults:
             reply = Reply(text=reply.text[: len(reply.text) // 2], reasoning=reply.reasoning,
@@ -342,7 +353,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chunk(b"\n")
                 self._wait(self.si.trickle_s)
             return self._end_chunked()
-        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None
+                                   if reply.tool_calls else reply.text}
+        if reply.tool_calls:
+            message["tool_calls"] = [dict(c) for c in reply.tool_calls]
         if reply.reasoning is not None:
             message[rkey] = reply.reasoning
         obj = {**meta, "object": "chat.completion", "usage": usage, "choices": [
@@ -392,6 +406,14 @@ class _Handler(BaseHTTPRequestHandler):
         event({"role": "assistant", "content": ""})
         pieces = [(rkey, w) for w in _words(reply.reasoning or "")]
         pieces += [("content", w) for w in _words(reply.text)]
+        for index, call in enumerate(reply.tool_calls):  # the name first, then the arguments
+            fn = call["function"]
+            event({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                   "function": {"name": fn["name"], "arguments": ""}}]})
+            args = fn["arguments"]
+            for cut in range(0, len(args), 8):
+                event({"tool_calls": [{"index": index,
+                                       "function": {"arguments": args[cut:cut + 8]}}]})
         for n, (key, word) in enumerate(pieces):
             if n == 1 and "cut" in faults:
                 self.close_connection = True

@@ -49,7 +49,12 @@ public final class ErrorCodes {
         m.put("cloud_unavailable", "cloud_error");
         m.put("cloud_timeout", "cloud_error");
         m.put("cloud_protocol", "cloud_error");
+        m.put("cloud_tool_call_invalid", "cloud_protocol");
         m.put("circuit_open", "cloud_error");
+        m.put("tool_error", "edgesdk_error");
+        m.put("tool_schema", "tool_error");
+        m.put("duplicate_tool", "tool_error");
+        m.put("tool_arguments_invalid", "tool_error");
         m.put("calibration_error", "edgesdk_error");
         m.put("storage_error", "edgesdk_error");
         m.put("upload_error", "edgesdk_error");
