@@ -48,7 +48,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgesdk.assistant import Assistant
     from edgesdk.config import load_settings
-
     from edgesdk.tools import load_tools
 
     settings = load_settings(cloud_base_url=args.cloud_url, cloud_model=args.cloud_model)
