@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal, overload
 
+from pydantic import BaseModel
+
 from edgesdk.catalog import Catalog
 from edgesdk.cloud.pricing import CostLedger
 from edgesdk.config import Budget, Settings, load_settings
@@ -46,7 +48,7 @@ from edgesdk.errors import (
     InputTooLong,
     UnknownMode,
 )
-from edgesdk.escalation import Escalator, tier_confidence
+from edgesdk.escalation import Escalator, free_label, tier_confidence
 from edgesdk.local.llm import LlamaCppLLM, LocalLLM
 from edgesdk.local.skills import warm_up as warm_up_skills
 from edgesdk.protocols import (
@@ -57,11 +59,11 @@ from edgesdk.protocols import (
     TierClient,
 )
 from edgesdk.routing.calibration import question_embedder
-from edgesdk.routing.peer import AnswerMatcher
 from edgesdk.routing.policy import PolicyState
 from edgesdk.textnorm import CJK
 from edgesdk.tool_path import ToolPath, ToolSpec
 from edgesdk.tools import Toolbox
+from edgesdk.typed_path import output_schema, typed_answer
 from edgesdk.types import MODES, Answer, Cost, DeclinedText, Mode, Percept, Usage
 from edgesdk.wiring import (
     AnswerStream,
@@ -150,7 +152,7 @@ class Assistant:
             {self.budget.currency: self.budget.daily_money}
             if self.budget.daily_money is not None else None))
         clock = now or (lambda: datetime.now().astimezone())
-        self.actions = ToolPath(tools=tools, contacts=contacts, now=clock)
+        self.actions = ToolPath(tools=tools, contacts=contacts, now=clock, llm=self.llm)
         """The app's tools: read on the device first (``tool_path.py``)."""
         self.device = DevicePath(llm=self.llm, max_tokens=self.profile.max_tokens, now=clock,
                                  perception=perception, keep_image=curator is not None,
@@ -235,13 +237,15 @@ class Assistant:
     def ask(self, question: str | None = ..., *, image: ImageInput | None = ...,
             audio: AudioInput | None = ..., mode: Mode | str | None = ...,
             stream: Literal[False] = ..., deadline_s: float | None = ...,
-            tools: Iterable[ToolSpec] | None = ..., execute: bool = ...) -> Answer: ...
+            tools: Iterable[ToolSpec] | None = ..., execute: bool = ...,
+            schema: type[BaseModel] | None = ...) -> Answer: ...
 
     @overload
     def ask(self, question: str | None = ..., *, image: ImageInput | None = ...,
             audio: AudioInput | None = ..., mode: Mode | str | None = ...,
             stream: Literal[True], deadline_s: float | None = ...,
-            tools: Iterable[ToolSpec] | None = ..., execute: bool = ...) -> AnswerStream: ...
+            tools: Iterable[ToolSpec] | None = ..., execute: bool = ...,
+            schema: type[BaseModel] | None = ...) -> AnswerStream: ...
 
     def ask(
         self,
@@ -254,10 +258,13 @@ class Assistant:
         deadline_s: float | None = None,
         tools: Iterable[ToolSpec] | None = None,
         execute: bool = False,
+        schema: type[BaseModel] | None = None,
     ) -> Answer | AnswerStream:
         """Answer ``question`` (or the question spoken in ``audio``) about ``image``. With
         tools (the assistant's and ``tools``), a command becomes ``Answer.tool_calls``;
-        ``execute=True`` also runs the registered functions (``tool_path.py``)."""
+        ``execute=True`` also runs the registered functions (``tool_path.py``). With
+        ``schema`` (a pydantic model), ``Answer.output`` is a validated instance of it, or None
+        with the answer declined (``typed_path.py``); a typed answer does not stream."""
         chosen: Mode = _check_mode(mode) if mode is not None else self.mode
         if question is not None and len(question) > self.settings.max_question_chars:
             raise InputTooLong(
@@ -270,8 +277,10 @@ class Assistant:
         budget = deadline_s if deadline_s is not None else self.settings.deadline_s
         deadline = time.monotonic() + budget
         offered = self.actions.offered(tools)
+        if schema is not None:
+            output_schema(schema)  # a schema the device cannot decode fails here, typed
         answer_stream = AnswerStream(self._path(question or "", image, audio, chosen, deadline,
-                                                stream, offered, execute))
+                                                stream, offered, execute, schema))
         if stream:
             return answer_stream
         return answer_stream.result()
@@ -305,7 +314,7 @@ class Assistant:
         escalation)."""
         if attempt.tools is not None and attempt.reading is None:  # a command for a tool?
             self.actions.read(attempt, router=self.router, mode=mode,
-                              state=self._policy_state(deadline))
+                              state=self._policy_state(deadline), deadline=deadline)
             if attempt.decision is not None:
                 return
         if skills:
@@ -354,7 +363,8 @@ class Assistant:
 
     def _path(self, question: str, image: ImageInput | None, audio: AudioInput | None,
               mode: Mode, deadline: float, stream: bool, tools: Toolbox | None = None,
-              execute: bool = False) -> Iterator[str | Answer]:
+              execute: bool = False, schema: type[BaseModel] | None = None
+              ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         attempt = DeviceAttempt(question)
         attempt.tools = tools
@@ -364,6 +374,10 @@ class Assistant:
         self.device.perceive(attempt, image, audio)
         attempt.decision = self.router.heard(attempt.question, attempt.percepts)  # misheard?
         reasons.extend(attempt.decision.reasons if attempt.decision else heard(attempt.percepts))
+        if schema is not None and attempt.decision is None:
+            yield typed_answer(self, attempt, schema, mode=mode, deadline=deadline,
+                               started=started)
+            return
         if attempt.decision is None and mode in ("only-cloud", "prefer-cloud"):
             outcome = yield from self.escalator.streaming(attempt, deadline, reasons, stream)
             if outcome.answer is None and mode == "only-cloud" and outcome.declined is not None:
@@ -419,26 +433,6 @@ class Assistant:
         reasons.extend(attempt.decision.reasons)
         reasons.append("fell back to the device answer")
 
-    def _free_label(self, attempt: DeviceAttempt, tier_text: str, *, tier: str) -> None:
-        """An escalation labels the device's answer for nothing: did the cloud agree? (matched
-        like the evaluation scores answers). Fed to the router's online recalibration when it
-        has one (``Router.for_model(..., online=True)``); edge tiers are small models too, so
-        only cloud answers count as labels."""
-        gen = attempt.generation
-        if (tier != "cloud" or attempt.skill is not None or gen is None
-                or not gen.text.strip() or not tier_text.strip()):
-            return
-        t = time.perf_counter()
-        agreed = AnswerMatcher(attempt.question, gen.text).agrees(tier_text)
-        try:
-            used = self.router.observe(question=attempt.question, generation=gen,
-                                       agreed=agreed)
-        except Exception as exc:  # learning is optional; it must never cost an answer
-            log.warning("online recalibration skipped a label: %s", type(exc).__name__)
-            return
-        if used:
-            attempt.trace.append(step("online_label", t, agreed=agreed))
-
     def _finish(self, attempt: DeviceAttempt, outcome: TierOutcome | None, reasons: list[str],
                 started: float, *, declined: bool = False) -> Answer:
         latency_ms = (time.perf_counter() - started) * 1000
@@ -448,7 +442,7 @@ class Assistant:
             result = outcome.answer
             tier_declined = getattr(result, "tier_declined", False) is True
             if not tier_declined:
-                self._free_label(attempt, result.text, tier=outcome.tier.tier)
+                free_label(self.router, attempt, result.text, tier=outcome.tier.tier)
             tier_conf, tier_known = tier_confidence(result)
             answer = Answer(
                 id=answer_id, text=result.text.strip() or (

@@ -144,6 +144,15 @@ def markdown(result: dict[str, Any]) -> str:
             f"{s['full_call']:.3f} | {s['calls_made']} | {au} | "
             f"{s['kept_share_of_commands']:.3f} | {s['kept_accuracy']:.3f} | "
             f"{s['decision_ms_p50_typed']:.2f} |")
+    llm = result.get("llm_free_text")
+    if llm:
+        lines += ["", f"## Free-text arguments: the leftover rule vs {llm['model']} picking the "
+                  "span under the grammar", "",
+                  "| set | commands with free text | full call, leftover rule | "
+                  "full call, local model | model ms p50 |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {k} | {v['commands_with_free_text']} | {v['leftover_rule']:.3f} | "
+                  f"{v['local_model']:.3f} | {v['model_ms_p50'] or 0:.0f} |"
+                  for k, v in llm.items() if isinstance(v, dict)]
     for name, s in result["sets"].items():
         lines += ["", f"## {name}: per tool", "", "| expected tool | n | tool choice | full call |",
                   "|---|---:|---:|---:|"]

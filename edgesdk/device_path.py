@@ -37,6 +37,8 @@ from edgesdk.types import (
 from edgesdk.wiring import image_bytes, percept_context
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from edgesdk.local.actions import CallReading
     from edgesdk.tools import Toolbox
 
@@ -50,8 +52,8 @@ class DeviceAttempt:
     """What the device produced for one question, before any escalation."""
 
     __slots__ = ("calls", "context", "decision", "generation", "image_bytes", "percepts",
-                 "question", "reading", "redactions", "saw_image", "skill", "tools", "trace",
-                 "transcript")
+                 "question", "reading", "redactions", "saw_image", "schema", "skill", "tools",
+                 "trace", "transcript")
 
     def __init__(self, question: str) -> None:
         self.question = question
@@ -70,6 +72,8 @@ class DeviceAttempt:
         """What the device read the command as, when tools were offered."""
         self.calls: list[ToolCall] = []
         """The validated calls the device makes (escalated ones are on the tier's outcome)."""
+        self.schema: type[BaseModel] | None = None
+        """The pydantic model a typed answer must validate as (``typed_path.py``)."""
         self.redactions: list[tuple[str, str]] = []
         """(placeholder, original) pairs redacted from what left the device, in order, so a
         tier's tool call can be given the user's words back on the device."""
@@ -192,7 +196,8 @@ def declined_text(attempt: DeviceAttempt) -> str:
     heard, when it was declined because the recogniser was unsure of it."""
     zh = CJK.search(attempt.question) is not None
     decision = attempt.decision
-    if decision is not None and decision.reasons[0].startswith(UNSURE_TRANSCRIPT):
+    if decision is not None and decision.reasons and \
+            decision.reasons[0].startswith(UNSURE_TRANSCRIPT):
         return (ASK_AGAIN_TEXT_ZH if zh else ASK_AGAIN_TEXT).format(heard=attempt.question)
     return DECLINED_TEXT_ZH if zh else DECLINED_TEXT
 

@@ -35,7 +35,8 @@ never on message strings. Every message ends with what to do about it.
     │   ├── CloudUnavailable        500 / 503 / connection faults
     │   ├── CloudTimeout            no answer inside the deadline
     │   ├── CloudProtocolError      the server broke the wire format
-    │   │   └── CloudToolCallInvalid    a tier called an unknown tool or broke its schema
+    │   │   ├── CloudToolCallInvalid    a tier called an unknown tool or broke its schema
+    │   │   └── CloudOutputInvalid      a tier's typed answer does not validate
     │   └── CircuitOpen             the tier failed repeatedly and is cooling down
     ├── ToolError                   an app's tool cannot be registered or called
     │   ├── ToolSchemaError         a schema the SDK cannot express (or validate, or decode)
@@ -233,6 +234,14 @@ class CloudToolCallInvalid(CloudProtocolError):
     not validate: the call is never executed, and the request falls back as for other faults."""
 
     code = "cloud_tool_call_invalid"
+    retryable = False
+
+
+class CloudOutputInvalid(CloudProtocolError):
+    """A tier's answer to ``ask(..., schema=...)`` is not a valid instance: never returned,
+    the next tier (or a decline) follows."""
+
+    code = "cloud_output_invalid"
     retryable = False
 
 

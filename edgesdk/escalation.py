@@ -10,6 +10,7 @@ worker thread while the caller's generator drains them.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -22,14 +23,17 @@ from edgesdk.config import Settings
 from edgesdk.data.redact import RedactionReport, Redactor
 from edgesdk.device_path import DeviceAttempt, step
 from edgesdk.devices import DeviceState
-from edgesdk.errors import CloudBalanceError, CloudError, CloudUnavailable
+from edgesdk.errors import CloudBalanceError, CloudError, CloudOutputInvalid, CloudUnavailable
 from edgesdk.local.prompts import cloud_messages
-from edgesdk.protocols import TextRedactor, TierClient
+from edgesdk.protocols import RouterLike, TextRedactor, TierClient
 from edgesdk.routing.kinds import question_kind
+from edgesdk.routing.peer import AnswerMatcher
 from edgesdk.tools import calls_from_tier
+from edgesdk.typed_path import parse_output, tier_instructions
 from edgesdk.types import TraceStep
 from edgesdk.wiring import TierOutcome
 
+log = logging.getLogger("edgesdk.escalation")
 REASONER_KINDS = frozenset({"math_word"})
 """Question kinds escalated to the thinking model (deepseek-reasoner) rather than chat."""
 
@@ -96,6 +100,9 @@ class Escalator:
         messages = cloud_messages(*self.outgoing(attempt), tools=attempt.tools is not None)
         options: dict[str, Any] = ({"tools": attempt.tools.openai(), "tool_choice": "auto"}
                                    if attempt.tools is not None and len(attempt.tools) else {})
+        if attempt.schema is not None:  # a typed answer: JSON output, validated below
+            messages[0]["content"] += tier_instructions(attempt.schema)
+            options["response_format"] = {"type": "json_object"}
         last_error: CloudError | None = None
         declined: TierOutcome | None = None  # the first tier that said "not sure" unseen
         for tier in self.tiers:
@@ -111,6 +118,11 @@ class Escalator:
                 calls = (calls_from_tier(attempt.tools, result.tool_calls,
                                          restore=attempt.redactions)
                          if attempt.tools is not None and result.tool_calls else [])
+                if attempt.schema is not None:
+                    _, problem = parse_output(attempt.schema, result.text)
+                    if problem is not None:
+                        raise CloudOutputInvalid(f"{tier.name}'s answer is not a valid "
+                                                 f"{attempt.schema.__name__}: {problem}")
             except CloudError as exc:
                 attempt.trace.append(step(f"tier:{tier.name}", t, error=exc.code))
                 reasons.append(f"{tier.name} failed: {exc.code}: {exc}")
@@ -185,6 +197,28 @@ class _CountingRelay:
     def __call__(self, delta: str) -> None:
         self.count += 1
         self.on_delta(delta)
+
+
+def free_label(router: RouterLike, attempt: DeviceAttempt, tier_text: str, *,
+               tier: str) -> None:
+    """An escalation labels the device's answer for nothing: did the cloud agree? (matched
+    like the evaluation scores answers). Fed to the router's online recalibration when it
+    has one (``Router.for_model(..., online=True)``); edge tiers are small models too, so
+    only cloud answers count as labels."""
+    gen = attempt.generation
+    if (tier != "cloud" or attempt.skill is not None or gen is None
+            or not gen.text.strip() or not tier_text.strip()):
+        return
+    t = time.perf_counter()
+    agreed = AnswerMatcher(attempt.question, gen.text).agrees(tier_text)
+    try:
+        used = router.observe(question=attempt.question, generation=gen,
+                                   agreed=agreed)
+    except Exception as exc:  # learning is optional; it must never cost an answer
+        log.warning("online recalibration skipped a label: %s", type(exc).__name__)
+        return
+    if used:
+        attempt.trace.append(step("online_label", t, agreed=agreed))
 
 
 def tier_confidence(result: Any) -> tuple[float, bool]:

@@ -26,6 +26,8 @@ from typing import Any
 from edgesdk.device_path import DeviceAttempt, step
 from edgesdk.errors import CloudError, ToolArgumentsInvalid, ToolError
 from edgesdk.local.actions import ActionReader
+from edgesdk.local.llm import LocalLLM
+from edgesdk.local.slot_llm import fill_free_text
 from edgesdk.protocols import RouterLike
 from edgesdk.tools import Tool, Toolbox, as_tool
 from edgesdk.types import Answer, Mode, ToolCall, TraceStep
@@ -36,10 +38,14 @@ ToolSpec = Tool | Callable[..., Any] | Mapping[str, Any]
 
 class ToolPath:
     def __init__(self, *, tools: Iterable[ToolSpec] = (), contacts: Sequence[str] = (),
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], llm: LocalLLM | None = None) -> None:
+        """``llm``: picks a free-text argument the leftover rule could not (a span of the
+        command, under a grammar: ``local/slot_llm.py``)."""
         self.toolbox = Toolbox(tools)
         self.contacts = list(contacts)
         self.now = now
+        self.llm = llm
+        self._deadline: float | None = None
         self._readers: dict[tuple[int, tuple[str, ...], tuple[str, ...]], ActionReader] = {}
 
     def register(self, item: ToolSpec, **options: Any) -> Tool:
@@ -56,13 +62,14 @@ class ToolPath:
         return box if len(box) else None
 
     def read(self, attempt: DeviceAttempt, *, router: RouterLike, mode: Mode,
-             state: Any) -> None:
+             state: Any, deadline: float | None = None) -> None:
         """Read the command; set ``attempt.decision`` (and ``attempt.calls`` when the call
         stays on the device) when it is a call, leave it ``None`` when it is not."""
         tools = attempt.tools
         if tools is None:
             return
         t = time.perf_counter()
+        self._deadline = deadline
         reading = self._reader(tools).read(attempt.question)
         attempt.reading = reading
         if reading.tool is None:
@@ -92,9 +99,14 @@ class ToolPath:
         if reader is None:
             if len(self._readers) > 32:
                 self._readers.clear()
-            reader = self._readers[key] = ActionReader(tools, contacts=self.contacts,
-                                                       now=self.now)
+            reader = self._readers[key] = ActionReader(
+                tools, contacts=self.contacts, now=self.now,
+                fill=self._fill if self.llm is not None else None)
         return reader
+
+    def _fill(self, command: str, tool: Tool, fields: list[str]) -> dict[str, str] | None:
+        assert self.llm is not None
+        return fill_free_text(self.llm, command, tool, fields, deadline=self._deadline)
 
     # ------------------------------------------------------------------ execute=True
 

@@ -266,6 +266,20 @@ def _restore(value: Any, pending: list[tuple[str, str]]) -> Any:
     return value
 
 
+def check_output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A pydantic model's JSON schema for a typed answer, inlined and checked to be in the
+    subset the device decodes (``ToolSchemaError`` names what is not)."""
+    try:
+        schema = _inline(model.model_json_schema())
+    except Exception as exc:
+        raise ToolSchemaError(f"pydantic cannot build a JSON schema of {model.__name__} "
+                              f"({exc}). Use JSON-like field types") from exc
+    if schema.get("type") != "object":
+        raise ToolSchemaError(f"{model.__name__} must be an object model")
+    _check_schema(model.__name__, schema, "schema")
+    return schema
+
+
 def new_call_id() -> str:
     return "call_" + uuid.uuid4().hex[:24]
 
@@ -395,7 +409,10 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     dropped, so it stays inside the subset the device decodes."""
     defs = schema.pop("$defs", {})
 
-    def walk(node: Any) -> Any:
+    def walk(node: Any, names: bool = False) -> Any:
+        """``names``: ``node`` maps property names to schemas (a property may be "title")."""
+        if isinstance(node, dict) and names:
+            return {k: walk(v) for k, v in node.items()}
         if isinstance(node, dict):
             if "$ref" in node:
                 target = defs[node["$ref"].split("/")[-1]]
@@ -406,7 +423,8 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
                 merged = {**walk(other), **{k: v for k, v in node.items() if k != "anyOf"}}
                 merged["type"] = [merged.get("type", "string"), "null"]
                 return walk(merged)
-            return {k: walk(v) for k, v in node.items() if k != "title"}
+            return {k: walk(v, names=k == "properties") for k, v in node.items()
+                    if k != "title"}
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node

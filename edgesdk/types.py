@@ -240,6 +240,9 @@ class Answer(Frozen):
     tier: Tier
     confidence: float = Field(ge=0.0, le=1.0)
     escalated: bool
+    output: Any = Field(default=None, exclude=True)
+    """The validated instance of ``ask(..., schema=Model)`` (``text`` is its JSON); None when
+    no schema was asked for, or no tier produced a valid one (then ``declined``)."""
     tool_calls: list[ToolCall] = Field(default_factory=list)
     """The app's tools to call (``ask(..., tools=...)``), in the order to call them; ``text``
     is then a short confirmation. Validated against each tool's schema, never executed unless

@@ -90,7 +90,8 @@ def build_session(workdir: Path, frames: int) -> list[Event]:
         Event("Fact", "What is the largest ocean on Earth?"),
         Event("Multi-step word problem",
               "A shop sells pens at 3 for 2 dollars. How much do 12 pens cost in dollars?"),
-        Event("Private details in a request",
+        Event("A command (a tool call)", "Set a timer for ten minutes"),
+        Event("Private details in a command",
               "Remind me to email jane.doe@example.com and call +1 415 555 0100 about card "
               "4111 1111 1111 1111"),
         Event("User corrects the last answer", correction="Twelve pens cost 8 dollars."),
@@ -152,6 +153,35 @@ def start_edge(profile: str = "phone") -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the edge tier did not answer /health within 120 s")
 
 
+def create_reminder(text: str, at: str | None = None) -> str:
+    """Remind the user to do something, optionally at a time.
+
+    Args:
+        text: What to remind the user of.
+        at: When, as local date and time YYYY-MM-DDTHH:MM.
+    """
+    return f"Reminder saved: {text}" + (f" at {at}" if at else "")
+
+
+def set_timer(duration_seconds: int, label: str | None = None) -> str:
+    """Start a countdown timer.
+
+    Args:
+        duration_seconds: How long the timer runs, in seconds.
+        label: What the timer is for, if the user says.
+    """
+    return f"Timer set for {duration_seconds // 60} min {duration_seconds % 60} s"
+
+
+def take_photo() -> str:
+    """Take a picture with the glasses' camera."""
+    return "Photo taken"
+
+
+GLASSES_TOOLS = [create_reminder, set_timer, take_photo]
+"""The glasses app's own actions: the demo's commands become calls of these, on the glasses."""
+
+
 def describe_percepts(answer: Answer) -> str:
     parts = []
     for p in answer.percepts:
@@ -208,7 +238,7 @@ def main() -> int:
     last: Answer | None = None
     try:
         with Assistant(profile=glasses, settings=settings, catalog=catalog, tiers=tiers,
-                       perception=suite, curator=curator,
+                       perception=suite, curator=curator, tools=GLASSES_TOOLS,
                        device_state=DeviceState(network="unmetered", charging=True)) as assistant:
             for i, event in enumerate(events, 1):
                 session_clock.advance()
@@ -256,6 +286,7 @@ def main() -> int:
                              "latency_ms": answer.latency_ms,
                              "cost": answer.cost.amount, "escalated": answer.escalated,
                              "declined": answer.declined,
+                             "tool_calls": [c.model_dump() for c in answer.tool_calls],
                              "uploaded": kept, "upload_reason": why})
         console.print(table)
         home_wifi = DeviceState(network="unmetered", charging=True)
@@ -274,6 +305,7 @@ def main() -> int:
         "answered_on_device": sum(r["tier"] == "device" for r in asked),
         "escalated": sum(r["escalated"] for r in asked),
         "declined": sum(r["declined"] for r in asked),
+        "tool_calls": sum(bool(r["tool_calls"]) for r in asked),
         "uploaded_records": stats.get("records", 0),
         "uploaded_bytes": ingest.bytes_received,
         "observed_bytes": observed,

@@ -14,13 +14,23 @@ import subprocess
 from datetime import date
 
 from edgesdk.bench_actions import REPORT_DIR, measure_set, reader_for_commands, write_report
+from edgesdk.local.actions import ActionReader
 from edgesdk.routing.actions import (
     CALL_CALIBRATION,
+    CallCalibration,
     load_call_calibration,
     save_call_calibration,
 )
 from edgesdk.routing.fitting.actions import fit_call_calibration, proposals
-from edgesdk.testing.commands import COMMAND_SETS, load_commands
+from edgesdk.testing.commands import (
+    COMMAND_SETS,
+    COMMANDS_NOW,
+    call_right,
+    load_command_tools,
+    load_commands,
+    load_contacts,
+)
+from edgesdk.tools import Tool, Toolbox
 
 FIT_SETS = ("dev", "heldout_a")
 ROLES = {"dev": "parsers and cues written from it (fit)",
@@ -31,6 +41,9 @@ ROLES = {"dev": "parsers and cues written from it (fit)",
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fit", action="store_true", help="refit the call scorer first")
+    parser.add_argument("--llm", default=None, metavar="MODEL",
+                        help="also measure free-text arguments picked by this local model under "
+                        "the span grammar (every one, instead of the leftover rule)")
     args = parser.parse_args()
     reader, free = reader_for_commands()
     if args.fit:
@@ -53,11 +66,52 @@ def main() -> None:
               "command": "python scripts/measure_actions.py" + (" --fit" if args.fit else ""),
               "calibration": {"threshold": calibration.threshold, **calibration.fit_info},
               "sets": sets}
+    if args.llm:
+        result["llm_free_text"] = llm_free_text(args.llm, calibration)
     write_report(result, REPORT_DIR)
     for name, s in sets.items():
         print(f"{name:10s} n={s['n']} tool={s['tool_choice']:.3f} call={s['full_call']:.3f} "
               f"auroc={s['auroc']} kept={s['kept_share_of_commands']:.3f} "
               f"kept_acc={s['kept_accuracy']:.3f} p50={s['decision_ms_p50_typed']:.2f}ms")
+
+
+def llm_free_text(model_id: str, calibration: CallCalibration) -> dict[str, object]:
+    """Full-call accuracy on commands with a free-text argument: the leftover rule vs the
+    local model picking the span (same commands, same parsers for everything else)."""
+    import time
+
+    from edgesdk.catalog import Catalog
+    from edgesdk.local.llm import LlamaCppLLM
+    from edgesdk.local.slot_llm import fill_free_text
+
+    llm = LlamaCppLLM.load(model_id, catalog=Catalog(), n_ctx=1024, threads=2)
+    rule, free = reader_for_commands()
+    out: dict[str, object] = {"model": model_id}
+    for name in COMMAND_SETS:
+        items = [c for c in load_commands(name) if c.expected and any(
+            k in free for k in c.expected["arguments"])]
+        ms: list[float] = []
+
+        def fill(command: str, tool: Tool, fields: list[str],
+                 ms: list[float] = ms) -> dict[str, str] | None:
+            t = time.perf_counter()
+            try:
+                return fill_free_text(llm, command, tool, fields)
+            finally:
+                ms.append((time.perf_counter() - t) * 1000)
+
+        by_model = ActionReader(Toolbox(load_command_tools()), contacts=load_contacts(),
+                                now=lambda: COMMANDS_NOW, fill=fill, fill_mode="always")
+        scores = {}
+        for label, reader in (("leftover_rule", rule), ("local_model", by_model)):
+            right = sum(call_right(c.expected, (r := reader.read(c.text)).tool, r.arguments,
+                                   free=free) for c in items)
+            scores[label] = right / len(items) if items else 0.0
+        out[name] = {"commands_with_free_text": len(items), **scores,
+                     "model_ms_p50": sorted(ms)[len(ms) // 2] if ms else None}
+        print(name, out[name])
+    llm.close()
+    return out
 
 
 if __name__ == "__main__":

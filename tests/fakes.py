@@ -35,6 +35,7 @@ class FakeLLM:
         self.model_id = model_id
         self.n_ctx = n_ctx
         self.prompts: list[Prompt] = []
+        self.grammars: list[str | None] = []
 
     def _pick(self, prompt: Prompt) -> tuple[str, float]:
         text = prompt if isinstance(prompt, str) else prompt[-1]["content"]
@@ -46,8 +47,9 @@ class FakeLLM:
 
     def stream(self, prompt: Prompt, *, max_tokens: int, stop: Sequence[str] = (),
                temperature: float = 0.0, deadline: float | None = None, evidence: bool = True,
-               seed: int | None = None) -> GenerationStream:
+               seed: int | None = None, grammar: str | None = None) -> GenerationStream:
         self.prompts.append(prompt)
+        self.grammars.append(grammar)
         text, logprob = self._pick(prompt)
         words = text.split(" ")[:max_tokens]
 

@@ -46,6 +46,8 @@ from edgesdk.local.slots import (
 from edgesdk.textnorm import CJK
 from edgesdk.tools import Tool, Toolbox
 
+FreeTextFiller = Callable[[str, Tool, list[str]], "dict[str, str] | None"]
+"""(command, tool, argument names) → the free-text values picked for them, or None."""
 SlotKind = Literal["duration", "clock", "when", "date", "percent", "number", "language",
                    "contact", "enum", "flag", "text"]
 FEATURES = ("score", "cue", "cue_strong", "runner_up_gap", "missing_share", "typed_share",
@@ -147,6 +149,13 @@ def plan_slots(tool: Tool) -> tuple[Slot, ...]:
                 kind = "number"
         elif kind_of == "boolean":
             kind = "flag"
+        elif re.search(r"date and time|date-time|datetime|timestamp|yyyy-mm-ddthh", words) or \
+                name in ("at", "when", "due", "deadline", "datetime"):
+            kind = "when"
+        elif re.search(r"clock time|hh:mm", words) or name == "time":
+            kind = "clock"
+        elif re.search(r"yyyy-mm-dd|\bdate\b", words) or name in ("date", "day"):
+            kind = "date"
         elif re.search(r"\blanguage\b|\blang\b|locale", words):
             kind = "language"
         elif re.search(r"contact|recipient|callee|person|^to$|^who$", name) or (re.search(
@@ -164,9 +173,16 @@ class ActionReader:
     """Reads commands against one set of tools (plans are built once, at construction)."""
 
     def __init__(self, tools: Toolbox, *, contacts: Sequence[str] = (),
-                 now: Callable[[], datetime] = lambda: datetime.now().astimezone()) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+                 fill: FreeTextFiller | None = None,
+                 fill_mode: Literal["fallback", "always"] = "fallback") -> None:
+        """``fill``: picks free-text arguments the leftover rule could not (the local model
+        under a span grammar, ``slot_llm.py``); ``fill_mode="always"`` lets it pick every
+        free-text argument (to measure it against the rule)."""
         self.contacts = tuple(contacts)
         self.now = now
+        self.fill = fill
+        self.fill_mode = fill_mode
         self._plans = tuple(
             _Plan(tool=t, intent=bound_intent(t.name, t.description), slots=plan_slots(t),
                   words=frozenset(_words(" ".join((t.name.replace("_", " "), t.description,
@@ -199,6 +215,8 @@ class ActionReader:
             cand.score = 2.0 * cand.cue + filled - penalty
         candidates.sort(key=lambda c: c.score, reverse=True)
         best = candidates[0] if candidates else None
+        if best is not None and self.fill is not None:
+            self._fill_by_model(best, command, question=question)
         second = candidates[1] if len(candidates) > 1 else None
         reading = CallReading(command=command, tool=None,
                               runner_up=second.plan.tool.name if second else None)
@@ -301,6 +319,26 @@ class ActionReader:
         cand.free = tuple(free)
         cand.missing = tuple(missing)
         cand.leftover = " ".join(pieces)
+
+    def _fill_by_model(self, cand: _Candidate, command: str, *, question: bool) -> None:
+        free = [s for s in cand.plan.slots if s.kind == "text"]
+        if self.fill_mode == "always":
+            wanted = [s.name for s in free]
+        else:
+            wanted = [s.name for s in free if s.name in cand.missing]
+        others_missing = [m for m in cand.missing if m not in wanted]
+        if not wanted or others_missing or cand.cue < 1.0 or self.fill is None:
+            return  # only a command that is a call but for its free text is worth a decode
+        values = self.fill(command, cand.plan.tool, wanted) or {}
+        for name in wanted:
+            if values.get(name):
+                cand.arguments[name] = values[name]
+            elif self.fill_mode == "always":
+                cand.arguments.pop(name, None)
+        cand.free = tuple(n for n in (s.name for s in free) if n in cand.arguments)
+        cand.missing = tuple(m for m in cand.missing if m not in cand.arguments)
+        if not cand.missing and not question:
+            cand.score = max(cand.score, 2.0 * cand.cue + 1.0)
 
     def _typed(self, slot: Slot, command: str, now: datetime) -> Found[Any] | None:
         kind = slot.kind

@@ -31,7 +31,8 @@ import numpy as np
 
 from edgesdk.catalog import Catalog
 from edgesdk.config import load_settings
-from edgesdk.errors import ContextOverflow, MissingExtra, ModelLoadError, ToolSchemaError
+from edgesdk.errors import ContextOverflow, MissingExtra, ModelLoadError
+from edgesdk.local.constrained import GrammarDecoder
 from edgesdk.local.evidence import EvidenceMeter
 from edgesdk.local.smoke import ensure_llama_works
 from edgesdk.streams import FinalStream
@@ -150,7 +151,6 @@ class LlamaCppLLM:
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
         self._meter = EvidenceMeter(self._n_vocab)
         self._lock = threading.Lock()
-        self._grammars: dict[str, Any] = {}
         self._chat_formatter: Any = None
 
     @classmethod
@@ -246,9 +246,9 @@ class LlamaCppLLM:
         seed: int | None = None,
         grammar: str | None = None,
     ) -> GenerationStream:
-        """``grammar``: GBNF text (``local/grammar.py``) the output must follow; compiled once
-        per distinct text. The evidence is still read from the raw logits, so a token the
-        grammar forced against the model's wish shows as a low log-prob."""
+        """``grammar``: GBNF text (``local/grammar.py``) the output must follow, decoded greedily
+        (``local/constrained.py``). The evidence is still read from the raw logits, so a token
+        the grammar forced against the model's wish shows as a low log-prob."""
         tokens = self.tokenize(self.render(prompt))
         room = self.n_ctx - len(tokens)
         if room < 1:
@@ -260,23 +260,8 @@ class LlamaCppLLM:
         return GenerationStream(self._run(
             tokens, max_new=min(max_tokens, room), stop=tuple(s for s in stop if s),
             temperature=temperature, deadline=deadline, evidence=evidence, seed=seed,
-            grammar=self._grammar(grammar) if grammar else None,
+            grammar=grammar or None,
         ))
-
-    def _grammar(self, text: str) -> Any:
-        compiled = self._grammars.get(text)
-        if compiled is None:
-            try:
-                from llama_cpp.llama_grammar import LlamaGrammar
-
-                compiled = LlamaGrammar.from_string(text, verbose=False)
-            except (ValueError, RuntimeError) as exc:
-                raise ToolSchemaError(f"llama.cpp cannot compile the grammar ({exc}). Simplify "
-                                      "the schema") from exc
-            if len(self._grammars) >= 64:
-                self._grammars.pop(next(iter(self._grammars)))
-            self._grammars[text] = compiled
-        return compiled
 
     def _run(
         self,
@@ -288,7 +273,7 @@ class LlamaCppLLM:
         deadline: float | None,
         evidence: bool,
         seed: int | None,
-        grammar: Any = None,
+        grammar: str | None = None,
     ) -> Iterator[str | Generation]:
         lib = self._llama_cpp
         with self._lock:
@@ -307,10 +292,10 @@ class LlamaCppLLM:
             hold = max((len(s) for s in stop), default=1) - 1
             started = time.perf_counter()
             first_token_at = 0.0
-            generator = llm.generate(
+            generator = (GrammarDecoder(lib, llm, self._vocab, self._n_vocab, grammar)
+                         .tokens(tokens) if grammar else llm.generate(
                 tokens, temp=max(temperature, 0.0), top_k=40, top_p=0.95, min_p=0.05,
-                repeat_penalty=1.0, reset=True, grammar=grammar,
-            )
+                repeat_penalty=1.0, reset=True))
             try:
                 for token in generator:
                     if n_out == 0:

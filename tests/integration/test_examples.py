@@ -24,6 +24,8 @@ EXPECTED = {
     "quickstart.py": ["17 × 23 = 391", "tier=device", "4 requests"],
     "async_streaming.py": ["first text after", "concurrent:", "the event loop ticked"],
     "custom_signal.py": ["needs fresh data", "tier=cloud", "the default router alone would"],
+    "tools.py": ["call: set_timer({'duration_seconds': 600})", "text': 'take my pills'",
+                 "17 × 23 = 391", "all on the watch, offline"],
     "watch_offline.py": ["offline: no network", "blocked (no network)", "back on Wi-Fi: sent"],
 }
 

@@ -50,6 +50,7 @@ public final class ErrorCodes {
         m.put("cloud_timeout", "cloud_error");
         m.put("cloud_protocol", "cloud_error");
         m.put("cloud_tool_call_invalid", "cloud_protocol");
+        m.put("cloud_output_invalid", "cloud_protocol");
         m.put("circuit_open", "cloud_error");
         m.put("tool_error", "edgesdk_error");
         m.put("tool_schema", "tool_error");
