@@ -5,7 +5,9 @@ from edgesdk.async_assistant import AsyncAssistant
 from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile, DeviceState
 from edgesdk.errors import EdgeSDKError
-from edgesdk.types import Answer
+from edgesdk.session import Session
+from edgesdk.tools import Tool
+from edgesdk.types import Answer, ToolCall
 from edgesdk.wiring import AnswerStream, AssistantStats
 
 __all__ = [
@@ -17,7 +19,10 @@ __all__ = [
     "DeviceProfile",
     "DeviceState",
     "EdgeSDKError",
+    "Session",
     "Settings",
+    "Tool",
+    "ToolCall",
     "__version__",
 ]
 __version__ = "0.1.0"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal, overload
@@ -33,10 +32,8 @@ from edgesdk.device_path import (
     DeviceAttempt,
     DevicePath,
     ImageInput,
-    confirmation,
     declined_text,
     declines,
-    device_source,
     heard,
     step,
 )
@@ -48,7 +45,8 @@ from edgesdk.errors import (
     InputTooLong,
     UnknownMode,
 )
-from edgesdk.escalation import Escalator, free_label, tier_confidence
+from edgesdk.escalation import Escalator, free_label
+from edgesdk.finishing import build_answer
 from edgesdk.local.llm import LlamaCppLLM, LocalLLM
 from edgesdk.local.skills import warm_up as warm_up_skills
 from edgesdk.protocols import (
@@ -60,11 +58,18 @@ from edgesdk.protocols import (
 )
 from edgesdk.routing.calibration import question_embedder
 from edgesdk.routing.policy import PolicyState
-from edgesdk.textnorm import CJK
+from edgesdk.session import Session, Turn, depends_on_context
 from edgesdk.tool_path import ToolPath, ToolSpec
 from edgesdk.tools import Toolbox
 from edgesdk.typed_path import output_schema, typed_answer
-from edgesdk.types import MODES, Answer, Cost, DeclinedText, Mode, Percept, Usage
+from edgesdk.types import (
+    MODES,
+    Answer,
+    DeclinedText,
+    Mode,
+    Percept,
+    RouteDecision,
+)
 from edgesdk.wiring import (
     AnswerStream,
     AssistantStats,
@@ -218,6 +223,11 @@ class Assistant:
             if close is not None:
                 close()
 
+    def session(self, **kwargs: Any) -> Session:
+        """A conversation: ``session.ask(...)`` answers in context, keeps a bounded history,
+        and saves to JSON (``session.py``)."""
+        return Session(self, **kwargs)
+
     def tool(self, function: Callable[..., Any] | None = None, *, name: str | None = None,
              description: str | None = None, examples: Sequence[str] = ()) -> Any:
         """Register a typed function as a tool (``@assistant.tool`` or
@@ -238,14 +248,16 @@ class Assistant:
             audio: AudioInput | None = ..., mode: Mode | str | None = ...,
             stream: Literal[False] = ..., deadline_s: float | None = ...,
             tools: Iterable[ToolSpec] | None = ..., execute: bool = ...,
-            schema: type[BaseModel] | None = ...) -> Answer: ...
+            schema: type[BaseModel] | None = ...,
+            history: Sequence[Turn] | None = ...) -> Answer: ...
 
     @overload
     def ask(self, question: str | None = ..., *, image: ImageInput | None = ...,
             audio: AudioInput | None = ..., mode: Mode | str | None = ...,
             stream: Literal[True], deadline_s: float | None = ...,
             tools: Iterable[ToolSpec] | None = ..., execute: bool = ...,
-            schema: type[BaseModel] | None = ...) -> AnswerStream: ...
+            schema: type[BaseModel] | None = ...,
+            history: Sequence[Turn] | None = ...) -> AnswerStream: ...
 
     def ask(
         self,
@@ -259,12 +271,14 @@ class Assistant:
         tools: Iterable[ToolSpec] | None = None,
         execute: bool = False,
         schema: type[BaseModel] | None = None,
+        history: Sequence[Turn] | None = None,
     ) -> Answer | AnswerStream:
         """Answer ``question`` (or the question spoken in ``audio``) about ``image``. With
         tools (the assistant's and ``tools``), a command becomes ``Answer.tool_calls``;
         ``execute=True`` also runs the registered functions (``tool_path.py``). With
         ``schema`` (a pydantic model), ``Answer.output`` is a validated instance of it, or None
-        with the answer declined (``typed_path.py``); a typed answer does not stream."""
+        with the answer declined (``typed_path.py``); a typed answer does not stream.
+        ``history``: earlier turns this question follows (``session()`` passes them)."""
         chosen: Mode = _check_mode(mode) if mode is not None else self.mode
         if question is not None and len(question) > self.settings.max_question_chars:
             raise InputTooLong(
@@ -280,7 +294,7 @@ class Assistant:
         if schema is not None:
             output_schema(schema)  # a schema the device cannot decode fails here, typed
         answer_stream = AnswerStream(self._path(question or "", image, audio, chosen, deadline,
-                                                stream, offered, execute, schema))
+                                                stream, offered, execute, schema, history))
         if stream:
             return answer_stream
         return answer_stream.result()
@@ -312,6 +326,14 @@ class Assistant:
         decision (``attempt.decision``), yielding the LLM's tokens when ``stream_tokens``.
         ``skills=False`` when they already declined this question (a fall-back after a failed
         escalation)."""
+        if attempt.history and mode != "only-on-device" and depends_on_context(
+                attempt.question):  # a follow-up: the cloud resolves it, not a 135M model
+            blocked = self.router.blocked(attempt.question, mode, self._policy_state(deadline))
+            if blocked is None:
+                attempt.decision = RouteDecision(
+                    action="escalate", confidence=0.0, threshold=1.0, confidence_known=False,
+                    reasons=("follow-up that depends on the conversation: sent up with it",))
+                return
         if attempt.tools is not None and attempt.reading is None:  # a command for a tool?
             self.actions.read(attempt, router=self.router, mode=mode,
                               state=self._policy_state(deadline), deadline=deadline)
@@ -363,11 +385,12 @@ class Assistant:
 
     def _path(self, question: str, image: ImageInput | None, audio: AudioInput | None,
               mode: Mode, deadline: float, stream: bool, tools: Toolbox | None = None,
-              execute: bool = False, schema: type[BaseModel] | None = None
-              ) -> Iterator[str | Answer]:
+              execute: bool = False, schema: type[BaseModel] | None = None,
+              history: Sequence[Turn] | None = None) -> Iterator[str | Answer]:
         started = time.perf_counter()
         attempt = DeviceAttempt(question)
         attempt.tools = tools
+        attempt.history = [(t.question, t.answer) for t in history or ()]
         reasons: list[str] = []
         outcome: TierOutcome | None = None
         live = False  # whether the device's tokens were streamed as they were decoded
@@ -435,49 +458,11 @@ class Assistant:
 
     def _finish(self, attempt: DeviceAttempt, outcome: TierOutcome | None, reasons: list[str],
                 started: float, *, declined: bool = False) -> Answer:
-        latency_ms = (time.perf_counter() - started) * 1000
-        device_conf = attempt.decision.confidence if attempt.decision is not None else 0.0
-        answer_id = uuid.uuid4().hex
-        if outcome is not None and outcome.answer is not None and outcome.tier is not None:
-            result = outcome.answer
-            tier_declined = getattr(result, "tier_declined", False) is True
-            if not tier_declined:
-                free_label(self.router, attempt, result.text, tier=outcome.tier.tier)
-            tier_conf, tier_known = tier_confidence(result)
-            answer = Answer(
-                id=answer_id, text=result.text.strip() or (
-                    confirmation(outcome.calls, zh=bool(CJK.search(attempt.question)))
-                    if outcome.calls else ""),
-                tool_calls=list(outcome.calls), tier=outcome.tier.tier,
-                confidence=tier_conf, confidence_known=tier_known,
-                escalated=True, reasons=reasons, latency_ms=latency_ms, usage=result.usage,
-                cost=result.cost, usage_estimated=getattr(result, "usage_estimated", False) is True,
-                percepts=attempt.percepts, trace=attempt.trace,
-                model=result.model, source="tier", question=attempt.question,
-                device_text=attempt.text or None, reasoning=result.reasoning,
-                declined=tier_declined,
-            )
-        else:
-            gen = attempt.generation
-            usage = Usage(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
-                          prompt_cache_hit_tokens=gen.cached_prompt_tokens,
-                          prompt_cache_miss_tokens=gen.prompt_tokens - gen.cached_prompt_tokens,
-                          ) if gen is not None else Usage()
-            answer = Answer(
-                id=answer_id, text=declined_text(attempt) if declined else attempt.text,
-                tool_calls=[] if declined else list(attempt.calls),
-                tier="device", confidence=device_conf,
-                confidence_known=(attempt.decision is not None
-                                  and attempt.decision.confidence_known),
-                escalated=False, reasons=reasons, latency_ms=latency_ms, usage=usage,
-                cost=Cost(), percepts=attempt.percepts, trace=attempt.trace,
-                model=("actions" if attempt.calls else self.llm.model_id if attempt.skill is None
-                       else f"skill:{attempt.skill.skill}"),
-                source=device_source(attempt),
-                question=attempt.question,
-                device_text=(attempt.text or None) if declined else None,
-                declined=declined,
-            )
+        if outcome is not None and outcome.answer is not None and outcome.tier is not None \
+                and getattr(outcome.answer, "tier_declined", False) is not True:
+            free_label(self.router, attempt, outcome.answer.text, tier=outcome.tier.tier)
+        answer = build_answer(attempt, outcome, reasons, started, declined=declined,
+                              model_id=self.llm.model_id)
         if self.curator is not None:
             t = time.perf_counter()
             decision = self.curator.consider(answer, image=attempt.image_bytes)

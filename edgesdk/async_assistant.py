@@ -8,13 +8,15 @@ worker thread (``asyncio.to_thread``) and streamed deltas cross back through a q
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgesdk.assistant import Assistant
 from edgesdk.device_path import AudioInput, ImageInput
 from edgesdk.types import Answer, Mode, Percept
 from edgesdk.wiring import AssistantStats
 
+if TYPE_CHECKING:
+    from edgesdk.session import AsyncSession
 
 class AsyncAssistant:
     """The async twin of :class:`Assistant`: same names, awaitable.
@@ -47,13 +49,29 @@ class AsyncAssistant:
 
         await asyncio.to_thread(self._sync.close)
 
+    @property
+    def sync(self) -> Assistant:
+        """The blocking assistant underneath (its ``tool`` decorator, stats, ...)."""
+        return self._sync
+
+    def session(self, **kwargs: Any) -> AsyncSession:
+        """A conversation: ``await session.ask(...)`` answers in context (``session.py``)."""
+        from edgesdk.session import AsyncSession
+
+        return AsyncSession(self, **kwargs)
+
     async def ask(self, question: str | None = None, *, image: ImageInput | None = None,
                   audio: AudioInput | None = None, mode: Mode | str | None = None,
-                  deadline_s: float | None = None) -> Answer:
+                  deadline_s: float | None = None, **options: Any) -> Answer:
+        """``options``: ``tools``, ``execute``, ``schema``, ``history`` as for ``Assistant``."""
         import asyncio
 
-        return await asyncio.to_thread(self._sync.ask, question, image=image, audio=audio,
-                                       mode=mode, deadline_s=deadline_s)
+        def ask() -> Answer:
+            answer: Answer = self._sync.ask(question, image=image, audio=audio, mode=mode,
+                                            deadline_s=deadline_s, **options)
+            return answer
+
+        return await asyncio.to_thread(ask)
 
     async def stream(self, question: str | None = None, *, image: ImageInput | None = None,
                      audio: AudioInput | None = None, mode: Mode | str | None = None,

@@ -17,6 +17,7 @@ from edgesdk.errors import EdgeSDKError, InputError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "edgesdk.commands.ask",
+    "edgesdk.commands.chat",
     "edgesdk.commands.models",
     "edgesdk.commands.eval",
     "edgesdk.commands.router",

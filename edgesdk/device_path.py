@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 ImageInput = bytes | str | Path | Any
 AudioInput = bytes | str | Path | Any
+DEVICE_TURNS = 3
+"""Earlier turns the device model sees (a 135M-270M model loses the question in more)."""
 PEER_MAX_TOKENS = 40
 """The peer answers as in the router's evaluation (40 tokens, greedy), so its signals match."""
 
@@ -51,7 +53,8 @@ PEER_MAX_TOKENS = 40
 class DeviceAttempt:
     """What the device produced for one question, before any escalation."""
 
-    __slots__ = ("calls", "context", "decision", "generation", "image_bytes", "percepts",
+    __slots__ = ("calls", "context", "decision", "generation", "history", "image_bytes",
+                 "percepts",
                  "question", "reading", "redactions", "saw_image", "schema", "skill", "tools",
                  "trace", "transcript")
 
@@ -66,6 +69,8 @@ class DeviceAttempt:
         self.trace: list[TraceStep] = []
         self.saw_image = False
         self.image_bytes: bytes | None = None
+        self.history: list[tuple[str, str]] = []
+        """Earlier (question, answer) turns of a conversation, oldest first."""
         self.tools: Toolbox | None = None
         """The app's tools offered for this request (its own and the assistant's)."""
         self.reading: CallReading | None = None
@@ -138,7 +143,8 @@ class DevicePath:
         attempt.trace.append(step("skills", t, answered=attempt.skill is not None))
 
     def prompt(self, attempt: DeviceAttempt) -> Any:
-        return qa_prompt(self.llm.prompt_style, attempt.question, attempt.context)
+        earlier = [f"Earlier: Q: {q} A: {a}" for q, a in attempt.history[-DEVICE_TURNS:]]
+        return qa_prompt(self.llm.prompt_style, attempt.question, [*earlier, *attempt.context])
 
     def generate(self, attempt: DeviceAttempt, *, deadline: float | None,
                  stream_tokens: bool = False) -> Iterator[str]:

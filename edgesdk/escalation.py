@@ -97,7 +97,9 @@ class Escalator:
             return TierOutcome(answer=None, error=CloudError(
                 "no upper tier is configured. Set DEEPSEEK_API_KEY, or pass --cloud-url / "
                 "EDGESDK_CLOUD_BASE_URL for an OpenAI-compatible server"), tier=None)
-        messages = cloud_messages(*self.outgoing(attempt), tools=attempt.tools is not None)
+        messages = cloud_messages(*self.outgoing(attempt), tools=attempt.tools is not None,
+                                  history=[(self.redact(q), self.redact(a))
+                                           for q, a in attempt.history])
         options: dict[str, Any] = ({"tools": attempt.tools.openai(), "tool_choice": "auto"}
                                    if attempt.tools is not None and len(attempt.tools) else {})
         if attempt.schema is not None:  # a typed answer: JSON output, validated below

@@ -54,14 +54,17 @@ def stop_for(style: PromptStyle) -> tuple[str, ...]:
     return CHAT_STOP if style == "chat" else COMPLETION_STOP
 
 
-def cloud_messages(question: str, context: Sequence[str] = (), *,
-                   tools: bool = False) -> list[dict[str, str]]:
-    """Text sent to an upper tier: a byte-stable system prompt, then the question (+ percepts).
-    With ``tools`` the system prompt says that a command is answered by calling one."""
-    return [
-        {"role": "system", "content": CLOUD_SYSTEM + (CLOUD_TOOLS if tools else "")},
-        {"role": "user", "content": _question_block(question.strip(), context)},
-    ]
+def cloud_messages(question: str, context: Sequence[str] = (), *, tools: bool = False,
+                   history: Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
+    """Text sent to an upper tier: a byte-stable system prompt, the conversation's earlier
+    turns (oldest first, so each request's prefix is the last one plus its answer: cached),
+    then the question (+ percepts). With ``tools`` the system prompt says that a command is
+    answered by calling one."""
+    messages = [{"role": "system", "content": CLOUD_SYSTEM + (CLOUD_TOOLS if tools else "")}]
+    for q, a in history:
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    messages.append({"role": "user", "content": _question_block(question.strip(), context)})
+    return messages
 
 
 CLOUD_SYSTEM = (

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
     "quickstart.py": ["17 × 23 = 391", "tier=device", "4 requests"],
     "async_streaming.py": ["first text after", "concurrent:", "the event loop ticked"],
+    "conversation.py": ["12 × 12 = 144", "330 m tall.  [cloud]", "1889.  [cloud]",
+                        "restored 2 earlier turns"],
     "custom_signal.py": ["needs fresh data", "tier=cloud", "the default router alone would"],
     "tools.py": ["call: set_timer({'duration_seconds': 600})", "text': 'take my pills'",
                  "17 × 23 = 391", "all on the watch, offline"],

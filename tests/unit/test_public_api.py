@@ -4,7 +4,7 @@ import edgesdk
 
 EXPECTED = {
     "Answer", "AnswerStream", "Assistant", "AssistantStats", "AsyncAssistant", "DeviceProfile",
-    "DeviceState", "EdgeSDKError", "Settings", "__version__",
+    "DeviceState", "EdgeSDKError", "Session", "Settings", "Tool", "ToolCall", "__version__",
 }
 
 
