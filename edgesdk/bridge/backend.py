@@ -46,6 +46,7 @@ class BridgeBackend(Protocol):
         mode: Mode | None = None,
         stream: bool = False,
         deadline_s: float | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> Answer | AnswerStreamLike: ...
 
     def perceive(
@@ -74,12 +75,13 @@ class AssistantBackend:
         mode: Mode | None = None,
         stream: bool = False,
         deadline_s: float | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> Answer | AnswerStreamLike:
         if stream:
             return self.assistant.ask(question, image=image, audio=audio, mode=mode,
-                                      stream=True, deadline_s=deadline_s)
+                                      stream=True, deadline_s=deadline_s, tools=tools)
         return self.assistant.ask(question, image=image, audio=audio, mode=mode,
-                                  deadline_s=deadline_s)
+                                  deadline_s=deadline_s, tools=tools)
 
     def perceive(
         self, *, image: bytes | None = None, audio: bytes | None = None
@@ -148,6 +150,7 @@ class FakeBackend:
         mode: Mode | None = None,
         stream: bool = False,
         deadline_s: float | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> Answer | AnswerStreamLike:
         started = time.monotonic()
         if not question.strip():

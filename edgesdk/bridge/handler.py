@@ -146,7 +146,7 @@ class BridgeHandler(JSONHandler):
         result = self._call(
             lambda: self.bridge.backend.ask(
                 req.question, image=image, audio=audio, mode=req.mode, stream=False,
-                deadline_s=deadline,
+                deadline_s=deadline, tools=req.tools,
             ),
             deadline_s=deadline,
         )
@@ -189,7 +189,7 @@ class BridgeHandler(JSONHandler):
         produce_events(
             lambda: self.bridge.backend.ask(
                 req.question, image=image, audio=audio, mode=req.mode, stream=True,
-                deadline_s=deadline,
+                deadline_s=deadline, tools=req.tools,
             ),
             events, cancelled, on_done=self.bridge.release_slot, name="edgesdk-bridge-stream",
         )

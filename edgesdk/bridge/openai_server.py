@@ -218,16 +218,32 @@ class _Handler(JSONHandler):
         deadline = self.edge.config.deadline_for(req.deadline_s)
         mode = req.mode or self.edge.config.mode
         meta = w.Meta.new(self.edge.model)
-        if req.stream:
+        if req.stream and not req.tools:
             return self._chat_stream(req.question, mode, deadline, meta)
+        options: dict[str, Any] = {"tools": list(req.tools)} if req.tools else {}
         self.edge.acquire()
         answer = call_with_deadline(
-            lambda: self.edge.backend.ask(req.question, mode=mode, deadline_s=deadline),
+            lambda: self.edge.backend.ask(req.question, mode=mode, deadline_s=deadline,
+                                          **options),
             timeout_s=deadline + self.edge.config.grace_s, on_done=self.edge.release)
         if not isinstance(answer, Answer):
             raise TypeError(f"backend.ask returned {type(answer).__name__}, not an Answer")
-        _check_not_empty(answer)
+        if not answer.tool_calls:
+            _check_not_empty(answer)
+        if req.stream:  # with tools: the answer is decided first, then sent as a stream
+            return self._stream_whole(answer, meta)
         self._json(200, w.completion_body(answer, profile=self.edge.config.profile, meta=meta))
+
+    def _stream_whole(self, answer: Answer, meta: w.Meta) -> None:
+        self._start_sse()
+        profile = self.edge.config.profile
+        delta = (w.tool_call_deltas(answer) if answer.tool_calls
+                 else {"role": "assistant", "content": answer.text})
+        self._event(w.chunk_body(meta=meta, delta=delta))
+        self._event(w.chunk_body(meta=meta, delta={}, finish=w.finish_reason(answer),
+                                 answer=answer, profile=profile))
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")
 
     def _chat_stream(self, question: str, mode: Mode | None, deadline: float,
                      meta: w.Meta) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgesdk.bridge.statuses import status_for
-from edgesdk.errors import EdgeSDKError, InputError
+from edgesdk.errors import EdgeSDKError, InputError, ToolError
 from edgesdk.types import MODES, Answer, Mode
 
 EXTENSION = "edgesdk"
@@ -59,6 +59,8 @@ class ChatRequest:
     mode: Mode | None = None
     deadline_s: float | None = None
     requested_model: str | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+    """OpenAI-format tool definitions (empty, or ``tool_choice`` "none": answer in text)."""
 
 
 def _invalid(message: str) -> WireError:
@@ -122,10 +124,15 @@ def parse_chat_request(body: Any) -> ChatRequest:
     if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, int | float)
                                  or not 0 < deadline <= MAX_DEADLINE_S):
         raise _invalid(f"{EXTENSION}.deadline_s must be a number in (0, {MAX_DEADLINE_S:g}]")
+    tools = body.get("tools") or []
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        raise _invalid("'tools' must be a list of OpenAI-format tool definitions")
+    if body.get("tool_choice") == "none":
+        tools = []
     return ChatRequest(
         question=flatten(question), stream=stream, mode=mode,
         deadline_s=float(deadline) if deadline is not None else None,
-        requested_model=model if isinstance(model, str) else None,
+        requested_model=model if isinstance(model, str) else None, tools=tuple(tools),
     )
 
 
@@ -147,7 +154,10 @@ class Meta:
 
 
 def finish_reason(answer: Answer) -> str:
-    """``length`` when the device model ran out of tokens (or time), else ``stop``."""
+    """``tool_calls`` for a call, ``length`` when the device model ran out of tokens (or
+    time), else ``stop``."""
+    if answer.tool_calls:
+        return "tool_calls"
     if answer.source == "llm":
         for step in answer.trace:
             if step.step == "local_llm" and step.detail.get("finish") in ("length", "deadline"):
@@ -194,7 +204,7 @@ def completion_body(answer: Answer, *, meta: Meta, profile: str | None) -> dict[
         "system_fingerprint": "edgesdk",
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": answer.text},
+            "message": message_of(answer),
             "finish_reason": finish_reason(answer),
             "logprobs": None,
         }],
@@ -203,7 +213,21 @@ def completion_body(answer: Answer, *, meta: Meta, profile: str | None) -> dict[
     }
 
 
-def chunk_body(*, meta: Meta, delta: Mapping[str, str], finish: str | None = None,
+def message_of(answer: Answer) -> dict[str, Any]:
+    """The assistant message: its text, or (for a call) no content and the ``tool_calls``."""
+    if answer.tool_calls:
+        return {"role": "assistant", "content": None,
+                "tool_calls": [c.openai() for c in answer.tool_calls]}
+    return {"role": "assistant", "content": answer.text}
+
+
+def tool_call_deltas(answer: Answer) -> dict[str, Any]:
+    """A stream's one delta carrying every call whole (name and arguments at once)."""
+    return {"role": "assistant", "content": None,
+            "tool_calls": [{"index": i, **c.openai()} for i, c in enumerate(answer.tool_calls)]}
+
+
+def chunk_body(*, meta: Meta, delta: Mapping[str, Any], finish: str | None = None,
                answer: Answer | None = None, profile: str | None = None,
                declined: bool = False) -> dict[str, Any]:
     """One ``chat.completion.chunk``; the final one (``answer`` given) carries usage and the
@@ -251,4 +275,4 @@ def error_body(status: int, code: str, message: str) -> dict[str, Any]:
 
 def status_of(exc: EdgeSDKError) -> int:
     """The bridge's status table, except input errors: 400, as OpenAI servers answer them."""
-    return 400 if isinstance(exc, InputError) else status_for(exc)
+    return 400 if isinstance(exc, InputError | ToolError) else status_for(exc)

@@ -39,6 +39,9 @@ class AskRequest(Message):
     image_b64: str | None = Field(default=None, description="image file bytes, base64")
     audio_b64: str | None = Field(default=None, description="audio (WAV) bytes, base64")
     deadline_s: float | None = Field(default=None, gt=0, le=MAX_DEADLINE_S)
+    tools: list[dict[str, Any]] | None = Field(
+        default=None, max_length=128,
+        description="OpenAI-format tool definitions: a command comes back as tool_calls")
 
 
 class PerceiveRequest(Message):

@@ -32,6 +32,7 @@ _STATUS_BY_CLASS: dict[type[e.EdgeSDKError], int] = {
     e.UnknownMode: 422,
     e.MissingExtra: 501,
     e.InputError: 422,
+    e.ToolError: 422,
     e.ModelError: 503,
     e.DeadlineExceeded: 504,
     e.CloudError: 502,

@@ -79,6 +79,7 @@ class HangingBackend(FakeBackend):
         mode: Mode | None = None,
         stream: bool = False,
         deadline_s: float | None = None,
+        tools: Any = None,
     ) -> Answer | AnswerStreamLike:
         self.entered.release()
         self.release.wait(30)
@@ -112,6 +113,7 @@ class BrokenStreamBackend(FakeBackend):
         mode: Mode | None = None,
         stream: bool = False,
         deadline_s: float | None = None,
+        tools: Any = None,
     ) -> Answer | AnswerStreamLike:
         return BrokenStream(["partial ", "answer"], self.error)
 

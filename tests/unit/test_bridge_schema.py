@@ -45,7 +45,8 @@ def test_every_message_and_endpoint_is_described() -> None:
                      "/v1/stats"}
     ask = json.loads((schema.SCHEMA_DIR / "ask_request.json").read_text())
     assert ask["required"] == ["question"] and ask["additionalProperties"] is False
-    assert set(ask["properties"]) == {"question", "mode", "image_b64", "audio_b64", "deadline_s"}
+    assert set(ask["properties"]) == {"question", "mode", "image_b64", "audio_b64", "deadline_s",
+                                      "tools"}
 
 
 def test_error_table_covers_the_whole_tree() -> None:

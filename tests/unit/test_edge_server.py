@@ -398,3 +398,31 @@ def test_an_empty_phone_answer_never_reaches_the_glasses_as_an_answer(
         assert any("edge declined" in r for r in answer.reasons), answer.reasons
     else:  # a phone that never declines would send an empty 200: refused with 422 instead
         assert any("edge failed: cloud_bad_request" in r for r in answer.reasons)
+
+
+def test_the_edge_tier_calls_tools_in_the_openai_shape_streamed_or_not(tmp_path: Path) -> None:
+    from edgesdk.testing.commands import load_command_tools
+
+    tools = load_command_tools()
+    with phone(tmp_path) as edge_assistant, serving(edge_assistant) as server:
+        for stream in (False, True):
+            client = build_tier(name="edge", tier="edge", base_url=server.url,
+                                model="gemma3-270m", api_key=None)
+            deltas: list[str] = []
+            result = client.chat(cloud_messages("set a timer for ten minutes", tools=True),
+                                 deadline=time.monotonic() + 10, tools=tools,
+                                 tool_choice="auto", on_delta=deltas.append if stream else None)
+            client.close()
+            assert result.finish_reason == "tool_calls" and deltas == []
+            fn = result.tool_calls[0]["function"]
+            assert (fn["name"], json.loads(fn["arguments"])) == (
+                "set_timer", {"duration_seconds": 600})
+        # a device whose own call is unsure escalates to the phone, which makes it
+        unsure = ThresholdRouter()
+        unsure.call_threshold = 1.01
+        with Assistant(profile="glasses", settings=Settings(home=tmp_path / "g"),
+                       llm=cast(LocalLLM, FakeLLM()), router=unsure, tools=tools,
+                       tiers=[build_tier(name="edge", tier="edge", base_url=server.url,
+                                         model="gemma3-270m", api_key=None)]) as device:
+            answer = device.ask("set a timer for ten minutes")
+        assert (answer.tier, answer.tool_calls[0].name) == ("edge", "set_timer")

@@ -26,6 +26,7 @@ public final class Answer {
     private final boolean declined;
     private final String deviceText;
     private final List<Percept> percepts;
+    private final List<ToolCall> toolCalls;
     private final String model;
     private final String source;
     private final String question;
@@ -51,6 +52,7 @@ public final class Answer {
         this.declined = Json.bool(m, "declined", false);
         this.deviceText = m.get("device_text") instanceof String ? (String) m.get("device_text") : null;
         this.percepts = Percept.listFrom(Json.list(m, "percepts"));
+        this.toolCalls = ToolCall.listFrom(Json.list(m, "tool_calls"));
         this.model = Json.str(m, "model", "");
         this.source = Json.str(m, "source", "");
         this.question = Json.str(m, "question", "");
@@ -99,6 +101,9 @@ public final class Answer {
     public String getDeviceText() { return deviceText; }
 
     public List<Percept> getPercepts() { return percepts; }
+
+    /** The app's tools to call (empty when the answer is text); see {@link ToolCall}. */
+    public List<ToolCall> getToolCalls() { return toolCalls; }
 
     public String getModel() { return model; }
 

@@ -24,6 +24,7 @@ public final class AskRequest {
     private final byte[] image;
     private final byte[] audio;
     private final Double deadlineSeconds;
+    private final String toolsJson;
 
     private AskRequest(Builder b) {
         question = b.question;
@@ -31,6 +32,7 @@ public final class AskRequest {
         image = b.image;
         audio = b.audio;
         deadlineSeconds = b.deadlineSeconds;
+        toolsJson = b.toolsJson;
     }
 
     public static Builder builder(String question) {
@@ -63,6 +65,9 @@ public final class AskRequest {
         if (deadlineSeconds != null) {
             m.put("deadline_s", deadlineSeconds);
         }
+        if (toolsJson != null) {
+            m.put("tools", Json.parse(toolsJson));
+        }
         return Json.write(m);
     }
 
@@ -72,6 +77,7 @@ public final class AskRequest {
         private byte[] image;
         private byte[] audio;
         private Double deadlineSeconds;
+        private String toolsJson;
 
         private Builder(String question) {
             if (question == null) {
@@ -104,6 +110,20 @@ public final class AskRequest {
                 throw new IllegalArgumentException("deadline must be positive");
             }
             this.deadlineSeconds = seconds;
+            return this;
+        }
+
+        /**
+         * The app's tools, as a JSON array of OpenAI-format definitions (the same file
+         * {@code edgesdk ask --tools} reads): a command comes back as
+         * {@link Answer#getToolCalls()}.
+         */
+        public Builder tools(String toolsJsonArray) {
+            Object parsed = Json.parse(toolsJsonArray);
+            if (!(parsed instanceof java.util.List)) {
+                throw new IllegalArgumentException("tools must be a JSON array of tool definitions");
+            }
+            this.toolsJson = toolsJsonArray;
             return this;
         }
 

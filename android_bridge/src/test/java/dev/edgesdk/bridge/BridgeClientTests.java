@@ -113,6 +113,21 @@ public final class BridgeClientTests {
                 check(a.getLatencyMs() > 0, "latency recorded");
             });
         }
+        if (real) {
+            t.test("tool call on the device" + tag, () -> {
+                String tools = "[{\"type\":\"function\",\"function\":{\"name\":\"set_timer\","
+                        + "\"description\":\"Start a countdown timer.\",\"parameters\":{\"type\":\"object\","
+                        + "\"properties\":{\"duration_seconds\":{\"type\":\"integer\"}},"
+                        + "\"required\":[\"duration_seconds\"]}}}]";
+                Answer a = client.ask(AskRequest.builder("Set a timer for ten minutes").tools(tools)
+                        .mode(AskRequest.ONLY_ON_DEVICE).build());
+                equal(1, a.getToolCalls().size(), "one call: " + a.getReasons());
+                ToolCall c = a.getToolCalls().get(0);
+                equal("set_timer", c.getName(), "tool");
+                equal(600, ((Number) c.getArguments().get("duration_seconds")).intValue(), "seconds");
+                equal("device", a.getTier(), "made on the device");
+            });
+        }
         t.test("streaming" + tag, () -> {
             List<String> tokens = Collections.synchronizedList(new ArrayList<>());
             Answer a = client.askStream(AskRequest.builder("Write one short sentence about the sea.")

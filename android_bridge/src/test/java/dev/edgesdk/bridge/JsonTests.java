@@ -31,6 +31,21 @@ final class JsonTests {
             Answer older = Answer.fromJson(Json.parseObject("{\"text\":\"Paris\",\"tier\":\"device\",\"confidence\":0.9}"));
             check(older.isConfidenceKnown(), "a bridge without the field: measured, as before");
         });
+        t.test("answer reads its tool calls, and a request carries tools", () -> {
+            Answer call = Answer.fromJson(Json.parseObject("{\"text\":\"OK\",\"tier\":\"device\","
+                    + "\"confidence\":0.99,\"tool_calls\":[{\"id\":\"call_1\",\"name\":\"set_timer\","
+                    + "\"arguments\":{\"duration_seconds\":600}}]}"));
+            equal(1, call.getToolCalls().size(), "one call");
+            equal("set_timer", call.getToolCalls().get(0).getName(), "name");
+            equal(600, ((Number) call.getToolCalls().get(0).getArguments().get("duration_seconds")).intValue(),
+                    "argument");
+            check(Answer.fromJson(Json.parseObject("{\"text\":\"Paris\",\"tier\":\"device\",\"confidence\":0.9}")).getToolCalls().isEmpty(),
+                    "a text answer has no calls");
+            String body = AskRequest.builder("Set a timer for ten minutes")
+                    .tools("[{\"type\":\"function\",\"function\":{\"name\":\"set_timer\"}}]").build().toJson();
+            check(body.contains("\"tools\":[{\"type\":\"function\""), "tools in the body: " + body);
+            expect(IllegalArgumentException.class, () -> AskRequest.builder("x").tools("{}"));
+        });
         t.test("a server killed by a signal is named, with where to look", () -> {
             equal("exited with 1", ServerProcess.describeExit(1), "a normal failure");
             check(ServerProcess.describeExit(139).startsWith("was killed by SIGSEGV"), "128 + 11");
