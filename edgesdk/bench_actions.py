@@ -30,6 +30,7 @@ import numpy as np
 
 from edgesdk.local.actions import ActionReader
 from edgesdk.routing.actions import CallCalibration
+from edgesdk.routing.fitting.actions import keep_threshold
 from edgesdk.routing.fitting.metrics import auroc
 from edgesdk.testing.commands import (
     COMMANDS_NOW,
@@ -78,7 +79,7 @@ def summarise(name: str, rows: list[dict[str, Any]], threshold: float) -> dict[s
     right = [bool(r["call_right"]) for r in calls]
     kept = [r for r in calls if r["p"] >= threshold]
     typed_ms = [r["ms"] for r in rows if r["tool"] is not None and not r["free"]]
-    own = _own_threshold(probs, right)
+    own = keep_threshold(probs, right, target=0.95)
     kept_own = [r for r in calls if r["p"] >= own]
     by: dict[str, dict[str, dict[str, float]]] = {}
     for key in ("expected", "lang", "style"):
@@ -103,15 +104,6 @@ def summarise(name: str, rows: list[dict[str, Any]], threshold: float) -> dict[s
         "decision_ms_p95_typed": float(np.percentile(typed_ms, 95)) if typed_ms else None,
         "by": by, "rows": rows,
     }
-
-
-def _own_threshold(probs: np.ndarray, right: list[bool], target: float = 0.95) -> float:
-    y = np.asarray(right, dtype=bool)
-    for t in sorted(set(probs.round(4).tolist())):
-        keep = probs >= t
-        if keep.any() and y[keep].mean() >= target:
-            return float(t)
-    return 1.0
 
 
 def _mean(rows: Sequence[dict[str, Any]], key: str) -> float:
