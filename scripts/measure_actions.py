@@ -1,6 +1,6 @@
 """Measure (and with --fit, refit) the device's tool calls on the labelled command sets.
 
-    python scripts/measure_actions.py --fit   # refit P(call right) on dev + heldout_a, then measure
+    python scripts/measure_actions.py --fit   # refit P(call right) on dev, heldout_a, heldout_c
     python scripts/measure_actions.py         # measure with the shipped calibration
 
 Writes docs/reports/actions/{actions.json,actions.md,actions.png,rows.jsonl}. heldout_b is the
@@ -32,10 +32,11 @@ from edgesdk.testing.commands import (
 )
 from edgesdk.tools import Tool, Toolbox
 
-FIT_SETS = ("dev", "heldout_a")
+FIT_SETS = ("dev", "heldout_a", "heldout_c")
 ROLES = {"dev": "parsers and cues written from it (fit)",
          "heldout_a": "written apart; measured first, then used to widen cues (fit)",
-         "heldout_b": "written apart; unseen until this measurement"}
+         "heldout_c": "written apart, hard phrasings; fits the call scorer only",
+         "heldout_b": "written apart; never used to change or fit anything"}
 
 
 def main() -> None:

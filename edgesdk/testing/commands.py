@@ -5,7 +5,9 @@ Three sets, written by three people apart, from one brief (the tools in
 
 - ``dev`` — the commands the device's parsers and cues were written from;
 - ``heldout_a``, ``heldout_b`` — written without seeing the parsers, the cues or each other;
-  the figures in docs/actions.md are measured on them.
+  the figures in docs/actions.md are measured on them;
+- ``heldout_c`` — written later, apart, with more hard phrasings, to give the call scorer
+  wrong calls to learn from (fitted on; the cues were not changed from it).
 
 A call is right when the tool is right (or both are none) and every expected argument is
 right after normalisation: numbers and codes equal; contacts equal; free text (a message
@@ -24,7 +26,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-COMMAND_SETS = ("dev", "heldout_a", "heldout_b")
+COMMAND_SETS = ("dev", "heldout_a", "heldout_c", "heldout_b")
 COMMANDS_NOW = datetime(2026, 1, 15, 12, 0)
 """The clock every set was labelled against (a Thursday, noon)."""
 FREE_TEXT_F1 = 0.8
