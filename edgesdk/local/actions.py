@@ -51,8 +51,8 @@ FreeTextFiller = Callable[[str, Tool, list[str]], "dict[str, str] | None"]
 SlotKind = Literal["duration", "clock", "when", "date", "percent", "number", "language",
                    "contact", "enum", "flag", "text"]
 FEATURES = ("score", "cue", "cue_strong", "runner_up_gap", "missing_share", "typed_share",
-            "free_share", "free_words", "leftover_share", "question", "acts_on_existing", "zh",
-            "words", "contact_known")
+            "free_share", "free_words", "free_pieces", "leftover_share", "question",
+            "acts_on_existing", "zh", "words", "contact_known")
 """The numbers the router's action scorer reads (``CallReading.features``)."""
 CHOOSE_ABOVE = 1.5
 """A tool is chosen when its score (cue ×2 + share of required arguments filled − penalties)
@@ -115,6 +115,8 @@ class _Candidate:
     missing: tuple[str, ...] = ()
     spans: list[tuple[int, int]] = field(default_factory=list)
     leftover: str = ""
+    pieces: int = 0
+    """How many separate runs of words were left for the free text (1: one clean span)."""
 
 
 def plan_slots(tool: Tool) -> tuple[Slot, ...]:
@@ -255,6 +257,7 @@ class ActionReader:
                 "free_share": (len(best.free) / n_free) if n_free else 1.0,
                 "free_words": float(sum(len(_words(str(best.arguments[k])))
                                         for k in best.free)),
+                "free_pieces": float(best.pieces if n_free else 0),
                 "leftover_share": len(_words(best.leftover)) / n_words,
                 "question": float(question), "acts_on_existing": float(acts_on is not None),
                 "zh": float(zh), "words": float(n_words),
@@ -304,6 +307,7 @@ class ActionReader:
             spans += [(m.start(), m.end()) for m in intent.cut.finditer(command)]
         pieces = sorted((c for c in (_clean(p, intent) for p in _leftover_pieces(command, spans))
                          if c), key=lambda p: len(_words(p)), reverse=True)
+        cand.pieces = len(pieces)
         quoted = _QUOTED.search(command) if intent is not None and intent.verbatim else None
         if quoted is not None and free_slots:  # 'the check, please' is the phrase, whole
             pieces.insert(0, quoted.group(1).strip())

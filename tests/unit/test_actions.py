@@ -37,8 +37,8 @@ def test_the_unseen_commands_clear_the_issue_targets(measured) -> None:
     b = measured["heldout_b"]
     assert b["tool_choice"] >= 0.95
     assert b["full_call"] >= 0.90
-    assert b["auroc"] is not None and b["auroc"] >= 0.84
-    assert b["kept_share_of_commands"] >= 0.85 and b["kept_accuracy"] >= 0.94
+    assert b["auroc"] is not None and b["auroc"] >= 0.85
+    assert b["kept_share_of_commands"] >= 0.90 and b["kept_accuracy"] >= 0.93
     c = measured["heldout_c"]  # the hard set, first measured before it was fitted on
     assert c["tool_choice"] >= 0.92 and c["full_call"] >= 0.82
     a = measured["heldout_a"]
