@@ -23,7 +23,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_type_hints
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -44,7 +44,6 @@ KNOWN_KEYS = frozenset({"type", "description", "enum", "format", "minimum", "max
                         "additionalProperties", "minItems", "maxItems"})
 """The JSON-schema keywords the SDK validates and decodes; any other is refused."""
 FORMATS = frozenset({"date-time", "date", "time", "duration", "email", "uri"})
-ToolLike = "Tool | Callable[..., Any] | Mapping[str, Any]"
 
 
 @dataclass(frozen=True)
@@ -401,7 +400,6 @@ _FORMAT_CHECKS: dict[str, Callable[[str], str]] = {
     "date": _iso(date.fromisoformat, "an ISO date (YYYY-MM-DD)"),
     "time": _clock,
 }
-_ = time  # the format name above, not the module's type
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
