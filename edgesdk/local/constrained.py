@@ -107,4 +107,5 @@ class GrammarDecoder:
             data=data.ctypes.data_as(ctypes.POINTER(self.lib.llama_token_data)),
             size=len(ids), selected=-1, sorted=False)
         self.lib.llama_sampler_apply(self.sampler, ctypes.byref(array))
-        return np.isfinite(data["logit"])
+        finite: np.ndarray = np.isfinite(data["logit"])
+        return finite
