@@ -107,11 +107,16 @@ class Session:
     def ask(self, question: str | None = None, **options: Any) -> Answer:
         if options.get("stream"):
             raise InputError("a session answers whole turns; call ask() without stream=True")
-        history, dropped = self._window(self.state.turns)
+        history, dropped = self.window()
         answer = self.assistant.ask(question, history=history, **options)
-        return self._record(answer, dropped)
+        return self.record(answer, dropped)
 
-    def _record(self, answer: Answer, dropped: int) -> Answer:
+    def window(self) -> tuple[list[Turn], int]:
+        """The turns the next question is asked with, and how many older ones do not fit."""
+        return self._window(self.state.turns)
+
+    def record(self, answer: Answer, dropped: int) -> Answer:
+        """Add ``answer`` as a turn (unless declined); say in it what the window dropped."""
         if dropped > self.state.dropped:
             note = (f"conversation: the {dropped} oldest turn(s) no longer fit the device's "
                     "budget and were dropped")
@@ -158,9 +163,9 @@ class AsyncSession:
         return self._sync.turns
 
     async def ask(self, question: str | None = None, **options: Any) -> Answer:
-        history, dropped = self._sync._window(self._sync.state.turns)
+        history, dropped = self._sync.window()
         answer = await self.assistant.ask(question, history=history, **options)
-        return self._sync._record(answer, dropped)
+        return self._sync.record(answer, dropped)
 
     def to_json(self) -> str:
         return self._sync.to_json()
