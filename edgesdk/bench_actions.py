@@ -47,9 +47,12 @@ from edgesdk.tools import Toolbox
 REPORT_DIR = Path("docs/reports/actions")
 
 
-def reader_for_commands() -> tuple[ActionReader, set[str]]:
+def reader_for_commands(**options: Any) -> tuple[ActionReader, set[str]]:
+    """The reader over the command sets' tools, contacts and clock (``options``: ``fill``,
+    ``fill_mode``), and the names of their free-text arguments."""
     tools = load_command_tools()
-    reader = ActionReader(Toolbox(tools), contacts=load_contacts(), now=lambda: COMMANDS_NOW)
+    reader = ActionReader(Toolbox(tools), contacts=load_contacts(), now=lambda: COMMANDS_NOW,
+                          **options)
     return reader, set().union(*free_text_keys(tools).values())
 
 

@@ -14,7 +14,6 @@ import subprocess
 from datetime import date
 
 from edgesdk.bench_actions import REPORT_DIR, measure_set, reader_for_commands, write_report
-from edgesdk.local.actions import ActionReader
 from edgesdk.routing.actions import (
     CALL_CALIBRATION,
     CallCalibration,
@@ -24,13 +23,10 @@ from edgesdk.routing.actions import (
 from edgesdk.routing.fitting.actions import fit_call_calibration, proposals
 from edgesdk.testing.commands import (
     COMMAND_SETS,
-    COMMANDS_NOW,
     call_right,
-    load_command_tools,
     load_commands,
-    load_contacts,
 )
-from edgesdk.tools import Tool, Toolbox
+from edgesdk.tools import Tool
 
 FIT_SETS = ("dev", "heldout_a", "heldout_c")
 ROLES = {"dev": "parsers and cues written from it (fit)",
@@ -101,8 +97,7 @@ def llm_free_text(model_id: str, calibration: CallCalibration) -> dict[str, obje
             finally:
                 ms.append((time.perf_counter() - t) * 1000)
 
-        by_model = ActionReader(Toolbox(load_command_tools()), contacts=load_contacts(),
-                                now=lambda: COMMANDS_NOW, fill=fill, fill_mode="always")
+        by_model, _ = reader_for_commands(fill=fill, fill_mode="always")
         scores = {}
         for label, reader in (("leftover_rule", rule), ("local_model", by_model)):
             right = sum(call_right(c.expected, (r := reader.read(c.text)).tool, r.arguments,
