@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -38,9 +39,12 @@ INSTRUCTION = ("Read the text and fill in the JSON object. Use only what the tex
                "null for a field it does not give.")
 
 
+@lru_cache(maxsize=64)
 def output_schema(schema: type[BaseModel]) -> dict[str, Any]:
     """The JSON schema the device decodes and the tier is asked to follow (checked to be in
-    the subset the device can decode; a typed error names what is not)."""
+    the subset the device can decode; a typed error names what is not). Built once per model:
+    a typed request reads it up to five times (check, grammar, two prompts, the tier's
+    instructions); callers only read it."""
     return check_output_schema(schema)
 
 
