@@ -1,9 +1,9 @@
 """Measure (and with --fit, refit) the device's tool calls on the labelled command sets.
 
-    python scripts/measure_actions.py --fit   # refit P(call right) on dev, heldout_a, heldout_c
+    python scripts/measure_actions.py --fit   # refit P(call right) on dev, A, C and B
     python scripts/measure_actions.py         # measure with the shipped calibration
 
-Writes docs/reports/actions/{actions.json,actions.md,actions.png,rows.jsonl}. heldout_b is the
+Writes docs/reports/actions/{actions.json,actions.md,actions.png,rows.jsonl}. heldout_d is the
 unseen set: its figures are the ones the issue's targets are read from.
 """
 
@@ -28,11 +28,14 @@ from edgesdk.testing.commands import (
 )
 from edgesdk.tools import Tool
 
-FIT_SETS = ("dev", "heldout_a", "heldout_c")
+FIT_SETS = ("dev", "heldout_a", "heldout_c", "heldout_b")
 ROLES = {"dev": "parsers and cues written from it (fit)",
          "heldout_a": "written apart; measured first, then used to widen cues (fit)",
          "heldout_c": "written apart, hard phrasings; fits the call scorer only",
-         "heldout_b": "written apart; never used to change or fit anything"}
+         "heldout_b": "written apart; unseen until 2026-12-06, then its misses were read to widen "
+                      "the parsers and it joined the fit",
+         "heldout_d": "written apart by two more writers on 2026-12-06; never used to change or "
+                      "fit anything (the judge)"}
 
 
 def main() -> None:

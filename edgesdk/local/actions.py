@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from edgesdk.local.clock import Found, alarm_time, find_clock, find_duration, find_when
+from edgesdk.local.clock import Found
 from edgesdk.local.intents import (
     ACTS_ON_EXISTING,
     FILLERS,
@@ -36,47 +36,30 @@ from edgesdk.local.intents import (
     Intent,
     bound_intent,
 )
-from edgesdk.local.slots import (
-    find_capitalised_name,
-    find_language,
-    find_number,
-    find_percent,
-    match_contact,
-)
+from edgesdk.local.slot_plan import Slot, plan_slots, read_typed
+from edgesdk.local.utterance import CLAUSE_BREAK, apply_correction, clause_of, clauses
 from edgesdk.textnorm import CJK
 from edgesdk.tools import Tool, Toolbox
 
 FreeTextFiller = Callable[[str, Tool, list[str]], "dict[str, str] | None"]
 """(command, tool, argument names) → the free-text values picked for them, or None."""
-SlotKind = Literal["duration", "clock", "when", "date", "percent", "number", "language",
-                   "contact", "enum", "flag", "text"]
 FEATURES = ("score", "cue", "cue_strong", "runner_up_gap", "missing_share", "typed_share",
-            "free_share", "free_words", "free_pieces", "leftover_share", "question",
-            "acts_on_existing", "zh", "words", "contact_known")
+            "free_share", "free_pieces", "free_clauses", "free_timeish", "leftover_share",
+            "question", "acts_on_existing", "zh", "words", "contact_known")
 """The numbers the router's action scorer reads (``CallReading.features``)."""
 CHOOSE_ABOVE = 1.5
 """A tool is chosen when its score (cue ×2 + share of required arguments filled − penalties)
 clears this; below it the command is left to the usual path."""
 _QUOTED = re.compile(r"(?:^|(?<=[\s:：,，]))[\"'“‘「『]([^\"“”‘’「」『』]{1,200}?)[\"'”’」』]"
                      r"(?=$|[\s,，.。!?！？:：])")
+_TIMEISH = re.compile(
+    r"(?<![a-z])(?:at|on|by|until|tomorrow|tonight|today|morning|evening|afternoon|noon|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|am|pm|o'?clock|minutes?|hours?|"
+    r"next|every)(?![a-z])|\d|[点号周]|明天|今天|后天|晚上|早上|下午|上午|分钟|小时", re.IGNORECASE)
+"""Time-like words left inside a free-text argument: a value the parsers may have missed."""
 _WORD = re.compile(r"[a-z0-9']+|[\u3400-\u9fff]", re.IGNORECASE)
 _GENERIC = frozenset({"set", "get", "create", "make", "start", "send", "do", "the", "a", "to",
                       "an", "of", "for", "and", "or", "with", "it", "user", "tool", "add"})
-_ENUM_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "walking": ("walk", "on foot", "走路", "步行", "走过去"),
-    "driving": ("drive", "car", "开车", "自驾"),
-    "cycling": ("bike", "cycle", "bicycle", "biking", "骑车", "骑自行车"),
-    "transit": ("subway", "metro", "bus", "train", "public transport", "地铁", "公交", "坐车"),
-}
-
-
-@dataclass(frozen=True)
-class Slot:
-    name: str
-    kind: SlotKind
-    required: bool
-    schema: Mapping[str, Any]
-    seconds_per_unit: int = 1
 
 
 @dataclass
@@ -117,58 +100,8 @@ class _Candidate:
     leftover: str = ""
     pieces: int = 0
     """How many separate runs of words were left for the free text (1: one clean span)."""
-
-
-def plan_slots(tool: Tool) -> tuple[Slot, ...]:
-    """How each argument of ``tool`` is filled, from its type, format, name and description."""
-    required = set(tool.required)
-    out = []
-    for name, schema in tool.properties.items():
-        words = f"{name} {schema.get('description') or ''}".lower().replace("_", " ")
-        types = schema.get("type")
-        kind_of = types if isinstance(types, str) else next(
-            (t for t in (types or []) if t != "null"), "string")
-        fmt = schema.get("format")
-        kind: SlotKind
-        unit = 1
-        if "enum" in schema:
-            kind = "enum"
-        elif fmt == "time":
-            kind = "clock"
-        elif fmt == "date-time":
-            kind = "when"
-        elif fmt == "date":
-            kind = "date"
-        elif kind_of in ("integer", "number"):
-            if re.search(r"second|minute|hour|duration", words):
-                kind = "duration"
-                unit = 3600 if re.search(r"\bhours?\b", name) else 60 if re.search(
-                    r"minute", name) else 1
-            elif re.search(r"percent|volume|level|brightness|%", words) or \
-                    schema.get("maximum") == 100:
-                kind = "percent"
-            else:
-                kind = "number"
-        elif kind_of == "boolean":
-            kind = "flag"
-        elif re.search(r"date and time|date-time|datetime|timestamp|yyyy-mm-ddthh", words) or \
-                name in ("at", "when", "due", "deadline", "datetime"):
-            kind = "when"
-        elif re.search(r"clock time|hh:mm", words) or name == "time":
-            kind = "clock"
-        elif re.search(r"yyyy-mm-dd|\bdate\b", words) or name in ("date", "day"):
-            kind = "date"
-        elif re.search(r"\blanguage\b|\blang\b|locale", words):
-            kind = "language"
-        elif re.search(r"contact|recipient|callee|person|^to$|^who$", name) or (re.search(
-                r"\b(contact|recipient|callee|person)\b", words) and not re.search(
-                r"\b(message|body|text|content)\b", name)):
-            kind = "contact"
-        else:
-            kind = "text"
-        out.append(Slot(name=name, kind=kind, required=name in required, schema=schema,
-                        seconds_per_unit=unit))
-    return tuple(out)
+    at: int | None = None
+    """Where the cue starts: the clause around it is where this command's values are."""
 
 
 class ActionReader:
@@ -195,6 +128,16 @@ class ActionReader:
         """The call ``command`` asks for, or none. ``propose``: return the closest tool's call
         even when it would not be chosen (fitting the router's scorer needs the near misses)."""
         t0 = time.perf_counter()
+        corrected = apply_correction(command)
+        reading = self._read(corrected.text if corrected else command, propose=propose)
+        if corrected is not None:
+            reading.command = command
+            reading.reasons.append("action: the user corrected a value mid-command; the "
+                                   "corrected value is the one read")
+        reading.ms = (time.perf_counter() - t0) * 1000
+        return reading
+
+    def _read(self, command: str, *, propose: bool) -> CallReading:
         now = self.now()
         zh = bool(CJK.search(command))
         body_start = _polite_end(command)
@@ -210,6 +153,9 @@ class ActionReader:
             penalty = 0.0
             if asked is not None and cand.strong and _inside(cand, core, asked):
                 pass  # the question is the message or the phrase to translate
+            elif asked is not None and cand.strong and _apart(command, cand.at,
+                                                               body_start + asked[0]):
+                pass  # "remind me to take the umbrella, it's going to rain, right?"
             elif question and not cand.asks:
                 penalty += 2.5 if not cand.strong else 2.0
             if acts_on and acts_on.group(0).lower() not in cand.plan.words:
@@ -255,9 +201,11 @@ class ActionReader:
                 "typed_share": (sum(1 for k in best.arguments if k not in best.free) / n_typed
                                 if n_typed else 1.0),
                 "free_share": (len(best.free) / n_free) if n_free else 1.0,
-                "free_words": float(sum(len(_words(str(best.arguments[k])))
-                                        for k in best.free)),
                 "free_pieces": float(best.pieces if n_free else 0),
+                "free_clauses": float(sum(len(CLAUSE_BREAK.findall(str(best.arguments[k])))
+                                          for k in best.free)),
+                "free_timeish": float(sum(len(_TIMEISH.findall(str(best.arguments[k])))
+                                          for k in best.free)),
                 "leftover_share": len(_words(best.leftover)) / n_words,
                 "question": float(question), "acts_on_existing": float(acts_on is not None),
                 "zh": float(zh), "words": float(n_words),
@@ -265,7 +213,6 @@ class ActionReader:
                                            for s in best.plan.slots if s.kind == "contact")
                                        or not any(s.kind == "contact" for s in best.plan.slots)),
             }
-        reading.ms = (time.perf_counter() - t0) * 1000
         return reading
 
     # ------------------------------------------------------------------ choosing
@@ -276,9 +223,12 @@ class ActionReader:
             asks = [m for p in intent.asks if (m := p.search(command))]
             strong = [m for p in intent.strong if (m := p.search(command))]
             if asks or strong:
-                return _Candidate(plan=plan, cue=1.0, strong=bool(strong), asks=bool(asks))
-            if any(p.search(command) for p in intent.weak):
-                return _Candidate(plan=plan, cue=0.5, strong=False, asks=False)
+                return _Candidate(plan=plan, cue=1.0, strong=bool(strong), asks=bool(asks),
+                                  at=min(m.start() for m in asks + strong))
+            weak = [m for p in intent.weak if (m := p.search(command))]
+            if weak:
+                return _Candidate(plan=plan, cue=0.5, strong=False, asks=False,
+                                  at=min(m.start() for m in weak))
         overlap = _overlap(plan, command) if intent is None else 0.0
         if overlap >= 0.5:
             return _Candidate(plan=plan, cue=overlap, strong=False, asks=False)
@@ -291,11 +241,18 @@ class ActionReader:
         args: dict[str, Any] = {}
         missing: list[str] = []
         free_slots = []
+        parts = clauses(command)
+        home = clause_of(parts, cand.at) if cand.at is not None and len(parts) > 1 else None
         for slot in cand.plan.slots:
             if slot.kind == "text":
                 free_slots.append(slot)
                 continue
-            found = self._typed(slot, command, now)
+            found = read_typed(slot, command, now, self.contacts)
+            if found is not None and home is not None and not home[0] <= found.start < home[1]:
+                # another clause said a value first ("my flight is at 9, wake me at 5:45")
+                local = read_typed(slot, command[home[0]:home[1]], now, self.contacts)
+                if local is not None:
+                    found = Found(local.value, local.start + home[0], local.end + home[0])
             if found is None:
                 if slot.required:
                     missing.append(slot.name)
@@ -305,8 +262,13 @@ class ActionReader:
         intent = cand.plan.intent
         if intent is not None and intent.cut is not None:
             spans += [(m.start(), m.end()) for m in intent.cut.finditer(command)]
-        pieces = sorted((c for c in (_clean(p, intent) for p in _leftover_pieces(command, spans))
-                         if c), key=lambda p: len(_words(p)), reverse=True)
+        verbatim = intent is not None and intent.verbatim
+        raw = _leftover_pieces(command, spans, split_sentences=not verbatim)
+        if verbatim and cand.at is not None and any(at >= cand.at for at, _ in raw):
+            raw = [(at, p) for at, p in raw if at >= cand.at]  # the words after "tell mom"
+        elif home is not None:  # the clause with the cue first, longest first within each
+            raw.sort(key=lambda piece: not home[0] <= piece[0] < home[1])
+        pieces = [c for c in (_clean(p, intent) for _, p in raw) if c]
         cand.pieces = len(pieces)
         quoted = _QUOTED.search(command) if intent is not None and intent.verbatim else None
         if quoted is not None and free_slots:  # 'the check, please' is the phrase, whole
@@ -344,64 +306,20 @@ class ActionReader:
         if not cand.missing and not question:
             cand.score = max(cand.score, 2.0 * cand.cue + 1.0)
 
-    def _typed(self, slot: Slot, command: str, now: datetime) -> Found[Any] | None:
-        kind = slot.kind
-        if kind == "duration":
-            d = find_duration(command)
-            if d is None:
-                return None
-            value: Any = d.value / slot.seconds_per_unit
-            if slot.schema.get("type") == "integer":
-                if d.value % slot.seconds_per_unit:
-                    return None
-                value = int(value)
-            return Found(value, d.start, d.end)
-        if kind == "clock":
-            c = find_clock(command)
-            return Found(alarm_time(c), c.start, c.end) if c is not None else None
-        if kind in ("when", "date"):
-            w = find_when(command, now)
-            if w is None:
-                return None
-            text = w.value.date().isoformat() if kind == "date" else \
-                w.value.strftime("%Y-%m-%dT%H:%M")
-            return Found(text, w.start, w.end)
-        if kind == "percent":
-            return find_percent(command)
-        if kind == "number":
-            n = find_number(command)
-            if n is None:
-                return None
-            return Found(int(n.value) if slot.schema.get("type") == "integer" else n.value,
-                         n.start, n.end)
-        if kind == "language":
-            return find_language(command)
-        if kind == "contact":
-            return match_contact(command, self.contacts) or find_capitalised_name(command)
-        if kind == "enum":
-            return _enum(slot, command)
-        return None
-
-
-def _enum(slot: Slot, command: str) -> Found[Any] | None:
-    lowered = command.lower()
-    for value in slot.schema.get("enum") or ():
-        for word in (str(value), *_ENUM_SYNONYMS.get(str(value), ())):
-            stem = word.lower()[:-3] if word.lower().endswith("ing") and len(word) > 5 else \
-                word.lower()
-            m = re.search(rf"(?<![a-z]){re.escape(stem)}\w*" if stem.isascii() else
-                          re.escape(stem), lowered)
-            if m:
-                return Found(value, m.start(), m.end())
-    return None
-
-
 def _inside(cand: _Candidate, core: str, span: tuple[int, int]) -> bool:
     for key in cand.free:
         at = core.find(str(cand.arguments[key]))
         if at >= 0 and at <= span[0] and span[1] <= at + len(str(cand.arguments[key])):
             return True
     return False
+
+
+def _apart(command: str, cue_at: int | None, question_at: int) -> bool:
+    """The question is in another clause than the command's cue."""
+    parts = clauses(command)
+    if cue_at is None or len(parts) < 2:
+        return False
+    return clause_of(parts, cue_at) != clause_of(parts, min(question_at, len(command) - 1))
 
 
 def _polite_end(command: str) -> int:
@@ -424,25 +342,23 @@ def _question_at(core: str, *, zh: bool) -> tuple[int, int] | None:
     return None
 
 
-def _leftover_pieces(command: str, spans: Sequence[tuple[int, int]]) -> list[str]:
-    """What is not covered by ``spans``, split at them and at sentence marks, longest first."""
+def _leftover_pieces(command: str, spans: Sequence[tuple[int, int]], *,
+                     split_sentences: bool = True) -> list[tuple[int, str]]:
+    """What is not covered by ``spans`` as (start, text), split at them and (unless the text is
+    the user's own words to pass on) at sentence marks, longest first."""
     covered = [False] * len(command)
     for a, b in spans:
         for i in range(max(0, a), min(len(command), b)):
             covered[i] = True
-    pieces: list[str] = []
-    cur: list[str] = []
-    for ch, cov in zip(command, covered, strict=True):
-        if cov or ch in "，。！？；,!?;":
-            if cur:
-                pieces.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    if cur:
-        pieces.append("".join(cur))
-    cleaned = [p for p in (p.strip() for p in pieces) if _words(p)]
-    return sorted(cleaned, key=lambda p: len(_words(p)), reverse=True)
+    pieces: list[tuple[int, str]] = []
+    start = 0
+    for i, (ch, cov) in enumerate(zip(command, covered, strict=True)):
+        if cov or (split_sentences and ch in "，。！？；,!?;"):
+            pieces.append((start, command[start:i]))
+            start = i + 1
+    pieces.append((start, command[start:]))
+    cleaned = [(at + len(p) - len(p.lstrip()), p.strip()) for at, p in pieces if _words(p)]
+    return sorted(cleaned, key=lambda p: len(_words(p[1])), reverse=True)
 
 
 def _clean(text: str, intent: Intent | None) -> str:

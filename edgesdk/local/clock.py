@@ -151,6 +151,8 @@ _JOIN = re.compile(r"\s*,?\s*(?:and\s+)?(?:零|又)?\s*")
 _TAIL = re.compile(  # the bare 20 of "1 hour 20" / "一小时二十"
     r"(\d{1,2})(?![\d.:%])(?:\s*分(?!之|钟))?(?!\s*(?:percent|degrees?|times|个|点|号))")
 _SECONDS = {"h": 3600, "m": 60, "s": 1}
+_QUARTERS = re.compile(r"(an?|\d)\s+quarters?(?![a-z])(?!\s+(?:of|past|to|after)(?![a-z]))")
+"""The quarter of "an hour and a quarter", "2 hours and 3 quarters"."""
 
 
 def _amount(word: str | None) -> float:
@@ -193,6 +195,9 @@ def _duration_at(s: str, start: int = 0) -> tuple[int, int, int] | None:
             seconds, unit = _component(nxt)
             total, end = total + seconds, nxt.end()
             continue
+        quarters = _QUARTERS.match(s, pos) if unit == 3600 else None
+        if quarters is not None:
+            return round(total + _amount(quarters[1]) * 900), m.start(), quarters.end()
         tail = _TAIL.match(s, pos)
         if tail is not None and unit in (3600, 60) and int(tail[1]) < 60:
             total, end = total + int(tail[1]) * unit // 60, tail.end()
@@ -224,7 +229,7 @@ _CLOCK = re.compile(
     r"(?P<rel>past|after|to|till|til|before|of)\s+(?P<rel_h>\d{1,2})(?![\d:])"  # quarter to 8
     r"|(?:12\s+)?(?P<noon>noon|midday|midnight)"
     r"|(?P<sp_h>\d{1,2})\s+(?:(?P<sp_m>\d{2})|oh\s+(?P<sp_oh>\d))(?![\d:.])"   # seven thirty
-    r"(?!\s*(?:%|percent|[hms]|min|sec|hour))"
+    r"(?!\s*(?:%|percent|[hms](?![a-z])|min|sec|hour))"
     rf"|(?:{_AFTER_WORD})(?P<at_h>\d{{1,2}})(?![\d:.]){_NOT_HOUR}"            # at 6
     rf"|(?<=(?<![a-z])for\s)(?P<for_h>\d{{1,2}})(?![\d:.]){_NOT_HOUR}"        # alarm for 7
     r"(?!\s+(?:at|of|people|persons|guests|adults|kids)(?![a-z]))"           # not a table for 2
@@ -335,6 +340,10 @@ def alarm_time(found: Found[Clock]) -> str:
 
 # --------------------------------------------------------------------------- reminder datetimes
 
+_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
+                "september", "october", "november", "december")
+_MONTHS = "|".join(sorted({*_MONTH_NAMES, *(m[:3] for m in _MONTH_NAMES), "sept"}, key=len,
+                          reverse=True))
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY = re.compile(
     r"(?<![a-z])(?:on\s+)?(?:(?P<mod>next|this|coming|this\s+coming)\s+)?"
@@ -342,6 +351,11 @@ _DAY = re.compile(
     r"|(?<![a-z])(?:the\s+)?(?P<en>day\s+after\s+tomorrow|tomorrow|tmrw|tomorow|today|tonight)"
     r"(?![a-z])|(?P<zh>大后天|后天|明天|明日|明早|明晚|今天|今日|今晚|今早)"
     r"|(?P<zmod>下下|下|这|本|上)?个?(?:周|星期|礼拜)(?P<zwd>[1-7]|日|天)"
+    rf"|(?<![a-z\d])(?:on\s+)?(?:the\s+)?(?P<dom>\d{{1,2}})(?:st|nd|rd|th)(?![a-z])"  # the 20th
+    rf"(?:\s+of\s+(?:(?P<mon1>{_MONTHS})(?![a-z])|the\s+month))?"
+    rf"|(?<![a-z])(?:on\s+)?(?P<mon2>{_MONTHS})\.?\s+(?:the\s+)?(?P<dom2>\d{{1,2}})"   # March 3
+    r"(?:st|nd|rd|th)?(?![\d:a-z])"
+    r"|(?:(?P<zmon>\d{1,2})\s*月\s*)?(?P<zdom>\d{1,2})\s*[号日]"                       # 3月20号
 )
 _DAY_OFFSET = {"day after tomorrow": 2, "tomorrow": 1, "tmrw": 1, "tomorow": 1, "today": 0,
                "tonight": 0, "大后天": 3, "后天": 2, "明天": 1, "明日": 1, "明早": 1, "明晚": 1,
@@ -369,6 +383,26 @@ def _weekday(today: date, m: re.Match[str]) -> date:
     elif not mod.startswith("this") and ahead == 0:
         ahead = 7
     return today + timedelta(days=ahead)
+
+
+def _calendar_day(today: date, m: re.Match[str]) -> date | None:
+    """The date of "the 20th", "March 3", "3月20号": this month (or year) unless it has passed,
+    then the next one; None for a day the month does not have."""
+    day = int(m["dom"] or m["dom2"] or m["zdom"])
+    name = m["mon1"] or m["mon2"]
+    month = (next(i for i, full in enumerate(_MONTH_NAMES, 1) if full.startswith(name[:3]))
+             if name else int(m["zmon"]) if m["zmon"] else None)
+    candidates = ([(today.year, month), (today.year + 1, month)] if month else
+                  [(today.year + (today.month + k - 1) // 12, (today.month + k - 1) % 12 + 1)
+                   for k in range(3)])
+    for year, mon in candidates:
+        try:
+            d = date(year, mon, day)
+        except ValueError:
+            continue
+        if d >= today:
+            return d
+    return None
 
 
 def _relative(sp: Spoken, now: datetime) -> Found[datetime] | None:
@@ -403,6 +437,10 @@ def find_when(text: str, now: datetime) -> Found[datetime] | None:
         if key := (dm["en"] and re.sub(r"\s+", " ", dm["en"])) or dm["zh"]:
             day = now.date() + timedelta(days=_DAY_OFFSET[key])
             part = key if key in _PART_KIND else None  # tonight, 今晚, 明早 ...
+        elif dm["dom"] or dm["dom2"] or dm["zdom"]:
+            day = _calendar_day(now.date(), dm)
+            if day is None:
+                spans.pop()
         else:
             day = _weekday(now.date(), dm)
     clock = _clock_at(s)

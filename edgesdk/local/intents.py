@@ -19,7 +19,7 @@ should take.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 _I = re.IGNORECASE
 
@@ -57,15 +57,16 @@ _LANGUAGE = r"[A-Z]?[a-z]+(?:ese|ish|ian|ch|an|ic|i|ew|ai)"
 INTENTS: tuple[Intent, ...] = (
     Intent("timer", re.compile(r"timer|countdown|count down", _I),
            strong=_rx(r"\btimer\b", r"\bcount ?down\b", r"倒计时", r"计(个|一下)?时", r"定时",
-                      r"timer"),
-           cut=re.compile(r"\b(timer|count ?down( from| of)?)\b|倒计时|计(个|一下)?时器?|定时器?|"
-                          r"timer", _I)),
+                      r"timer", r"\b(minutes?|seconds?|hours?) on the clock\b"),
+           cut=re.compile(r"\b(timer|count ?down( from| of)?|on the clock)\b|倒计时|"
+                          r"计(个|一下)?时器?|定时器?|timer", _I)),
     Intent("alarm", re.compile(r"\balarm|wake", _I),
            strong=_rx(r"\b(set|make|put|need|want)\b[^.?!]{0,20}\balarm\b",
                       r"\balarm\b\s*(for|at|,)?\s*\d", r"\bwake me\b", r"\bget me up\b",
                       r"\b(need to|have to|got to|gotta|want to|wanna)\s+(be up|get up|wake up)\b",
                       r"\bbe up (at|by)\b", r"闹钟", r"叫醒", r"叫我起床", r"叫我起来",
-                      r"喊我起床", r"把我(叫|喊)(醒|起来)"),
+                      r"喊我起床", r"把我(叫|喊)(醒|起来)",
+                      r"[点:：][^，,。]{0,4}?(叫|喊)我(起床|起来)?\W*$"),
            weak=_rx(r"\balarms?\b", r"\bwake\b", r"起床")),
     Intent("reminder", re.compile(r"remind|reminder", _I),
            strong=_rx(r"\bremind me\b", r"\b(set|make|create|add)\b[^.?!]{0,12}\breminder\b",
@@ -87,13 +88,16 @@ INTENTS: tuple[Intent, ...] = (
                       r"\blet\s+(?!me\b)" + NAME + r"(\s+\w+)?\s+know\b",
                       r"\btell\s+(?!me\b|us\b|you\b|him\b|her\b|them\b)" + NAME,
                       r"\bdrop\b.{1,20}\ba (line|note)\b", r"\b(text|message)\s*一下",
+                      r"\breply (to|back to)\s+" + NAME, r"\bwrite (to|back to)\s+" + NAME,
                       r"发(个|条|一条|一个)?(短信|消息|信息|微信|message)", r"跟.{1,8}说",
                       r"告诉.{1,6}", r"给.{1,8}(发|留言|带个话)"),
            weak=_rx(r"\btexts?\b", r"\bmessages?\b", r"短信", r"消息"),
            cut=re.compile(r"\b(send|shoot|drop|write)( \S+)?( an?)? (text|message|msg|sms|note)"
-                          r"( to)?\b|\b(text|message|msg|sms|whatsapp)\b|\blet\b|\bknow\b(?=\s)|"
-                          r"\btell\b|\bdrop\b|\ba (line|note)\b|发(个|条|一条|一个)?(短信|消息|"
-                          r"信息|微信)|跟|告诉|^给|"
+                          r"( to)?\b|\b(text|message|msg|sms|whatsapp)\b|"
+                          r"\blet\s+(?:\S+\s+){1,3}?know\b|"
+                          r"\btell\b|\bdrop\b|\ba (line|note)\b|\b(reply|write)( back)?( to)?\b|"
+                          r"发(个|条|一条|一个)?(短信|消息|"
+                          r"信息|微信|message|text|msg|sms)|跟|告诉|^给|"
                           r"给(?=[^发]{1,8}发)|一下",
                           _I),
            lead=re.compile(r"^(to|a (text|message|msg)|saying|that|say|说)\s*[:：,，]?\s*", _I),
@@ -110,13 +114,16 @@ INTENTS: tuple[Intent, ...] = (
                       r"shot|snapshot|selfie|image|snap)s?\b",
                       r"\bsay cheese\b", r"\bsnap (this|that|it)\b", r"^\W*snap\b",
                       r"\bcapture (this|that|what|it)\b", r"快拍",
-                      r"拍(张|个|一张|一下|照|下)", r"照(张|个)?相", r"来(张|一张)照片", r"拍照"),
+                      r"拍(张|个|一张|一下|照|下)", r"照(张|个)?相", r"来(张|一张)照片", r"拍照",
+                      r"咔嚓"),
            weak=_rx(r"\b(photo|picture|pic|camera|selfie)s?\b", r"照片|相机")),
     Intent("navigate", re.compile(r"navigat|direction|route", _I),
            strong=_rx(r"\bnavigat(e|ion)\b", r"\bdirections?\b", r"\btake me\b",
                       r"\bget me (to|home)\b", r"\broute\b", r"\b(need|want|have|got) to get to\b",
-                      r"导(一下)?航", r"\bgo(ing)? home\b", r"\bhead home\b",
+                      r"导(个|一下)?航", r"\bgo(ing)? home\b", r"\bhead home\b",
                       r"\b(drive|walk|bike|cycle|ride|head|go)\b( me)?( over)? to\b",
+                      r"\b(guide|walk|lead) me (to|there)\b",
+                      r"\btake (the|a) (subway|metro|bus|train|tram|ferry|taxi|cab) to\b",
                       r"导航", r"带我(去|过去|回)",
                       r"(开车|骑车|走路|步行|坐地铁|坐公交|打车)(去|到|回)",
                       r"去.{1,12}的路", r"回家"),
@@ -126,16 +133,18 @@ INTENTS: tuple[Intent, ...] = (
            cut=re.compile(r"\b(start |begin )?(navigat(e|ion)|directions?)( to)?\b|"
                           r"\btake me( to)?\b|"
                           r"\bhow (do|can|would|should) (i|we) get( to)?\b|\bget me( to)?\b|"
-                          r"\broute( to)?\b|\b(i )?(need|want|have|got) to get to\b|\b(drive|"
+                          r"\broute( to)?\b|\b(i )?(need|want|have|got) to get to\b|"
+                          r"\b(guide|walk|lead) me( to| there)?\b|\b(i )?(wanna |want to )?take "
+                          r"(the|a) (subway|metro|bus|train|tram|ferry|taxi|cab)( to)?\b|\b(drive|"
                           r"walk|bike|cycle|ride|head|go)\b( me)?( over)?"
-                          r"( to)?\b|导(一下)?航(到|去)?|怎么走|怎么去|带我(去|过去|回)?|过去|"
+                          r"( to)?\b|导(个|一下)?航(到|去)?|怎么走|怎么去|带我(去|过去|回)?|过去|"
                           r"(开车|骑车|走路|步行|坐地铁|坐公交|打车)(去|到)?|的路", _I),
            lead=re.compile(r"^(to|去|到)\s*", _I)),
     Intent("music", re.compile(r"music|song|play|playlist|audio", _I),
            strong=_rx(r"^\W*(please\s+)?(play|blast|queue|shuffle)\b",
                       r"\b(play|blast|queue up|shuffle)\s+(?!a game|games?\b)\w",
                       r"\b(put|throw)\s+on\b", r"\bin the mood for\b",
-                      r"\bi (want|wanna|would like|'d like) to hear\b", r"(想|要)听",
+                      r"\bi (want to|wanna|would like to|'d like to) hear\b", r"(想|要)听",
                       r"\bput .{1,30} on\b", r"\blisten to\b",
                       r"播放", r"放(一|几)?(首|点|下|个|段)", r"来(一|几)?(首|点|段)",
                       r"听(一)?(首|点|下)", r"放.{1,12}(的歌|歌单|音乐)"),
@@ -144,8 +153,11 @@ INTENTS: tuple[Intent, ...] = (
                           r"put (that|it|this) on)\b|\bput\b|\bon\s*$|播放|放(一|几)?(首|点|下|"
                           r"个|段)?|"
                           r"来(一|几)?(首|点|段)|听(一)?(首|点|下)|(我)?(想|要)听", _I),
-           lead=re.compile(r"^(i'?m in the mood for|i (want|wanna|would like) to hear|let'?s hear|"
+           lead=re.compile(r"^(i'?m in the mood for|i (want to|wanna|would like to) hear|"
+                           r"let'?s hear|"
                            r"some|a little|a bit of|me|me some|us some|something by|anything by|"
+                           r"(the |a |that )?(playlist|album|song|track|station|podcast) "
+                           r"(called|named|titled)|"
                            r"(some )?(songs|music|stuff) (by|from))\s+", _I)),
     Intent("volume", re.compile(r"volume|loudness|speaker", _I),
            strong=_rx(r"\bvolume\b", r"\b(un)?mute\b",
@@ -158,16 +170,22 @@ INTENTS: tuple[Intent, ...] = (
            asks=_rx(r"\bhow (do|would|can|should|to) (you|i|we)?\s*say\b", r"\bhow to say\b",
                     r"\bsay\b.{1,60}\bin " + _LANGUAGE + r"\W*$",
                     r"^\W*(what'?s|what is)\b.{1,60}\bin " + _LANGUAGE + r"\W*$",
-                    r"(用|拿).{1,6}(怎么|咋)说", r"(英|日|韩|法|德|中|俄|西班牙)(语|文)怎么说",
-                    r"怎么说"),
+                    r"(用|拿).{1,6}(怎么|咋)(说|讲)",
+                    r"(英|日|韩|法|德|中|俄|西班牙)(语|文)怎么(说|讲)", r"怎么说",
+                    r"\b(what'?s|what is) the " + _LANGUAGE + r" (word|term|phrase) for\b",
+                    r"\bhow (would|do|does) an? " + _LANGUAGE + r" (person|speaker)? ?say\b",
+                    r"^\W*" + _LANGUAGE + r" for\b.{1,60}\?\s*$"),
            weak=_rx(r"\bin " + _LANGUAGE + r"\b"),
            cut=re.compile(r"\btranslat\w*( this| that)?( to| into)?\b|\b(tell me )?how (do|would|"
                           r"can"
                           r"|should|to)( you| i| we)? say\b|\bsay\b|^\W*(what'?s|what is)\b|"
                           r"\b(put|turn)\b(?=.{1,60}\b(into|in) [A-Za-z]+\W*$)|翻译(一下)?(成)?|"
-                          r"翻成|翻(一)?下|(用|拿)(?=\S{1,6}(怎么|咋)说)|(怎么|咋)说|翻|成(?=\S{1,4}(语|文))",
+                          r"翻成|翻(一)?下|(用|拿)(?=\S{1,6}(怎么|咋)(说|讲))|(怎么|咋)(说|讲)|翻|成(?=\S{1,4}(语|文))|"
+                          r"\b(what'?s|what is) the (?=[a-z]+ (word|term|phrase) for)|"
+                          r"\bhow (would|do|does) an? (?=[a-z]+ (person |speaker )?say)|"
+                          r"\b(person|speaker) say\b|\bsay\b",
                           _I),
-           lead=re.compile(r"^(把|将|me)\s*", _I),
+           lead=re.compile(r"^(把|将|me|for|((the|a) )?(word|words|phrase|term) for)\s*", _I),
            trail=re.compile(r"\s*(\b(in|into|to|from)|成|为)\s*$", _I), verbatim=True),
 )
 
@@ -186,21 +204,50 @@ POLITE = re.compile(
 POLITE_ZH = re.compile(r"^(嗯|呃|那个|喂|请|麻烦(你)?|帮(我|忙)|能不能|可以|你)+")
 ACTS_ON_EXISTING = re.compile(
     r"\b(cancel|delete|remove|clear|stop|pause|skip|snooze|dismiss|turn off|switch off|"
-    r"undo|edit|change|move|reschedule|read|check|show|list|open|find)\b|"
+    r"undo|edit|change|move|reschedule|read|check|show|list|open|find|post|share|upload)\b|"
     r"取消|删除|删掉|关掉|关闭|暂停|停止|跳过|下一首|上一首|查看|看看|打开", _I)
 """Verbs that act on something that exists; a tool whose own words do not include the verb
 (a create-style tool) should not take such a command."""
 FILLERS = re.compile(
     r"^(\W|\b(please|pls|hey|um+|uh+|er|ok|okay|so|like|just|real quick|quick|for me|"
-    r"would you|could you|can you|will you|go|now|right now|let'?s|lets|"
+    r"would you|could you|can you|will you|go ahead and|now|right now|let'?s|lets|"
     r"set|start|make|create|add|put|gimme|give me|get|run|"
     r"a|an|the|to|that|saying|say|says|and|about|of|with|on|for|at|in)\b)+|"
     r"(\W|\b(please|pls|for me|would you|could you|can you|real quick|"
     r"quick|go|now|right now|ok|okay|to|that|saying|and|about|on|for|at|in|a)\b)+$", _I)
 FILLERS_ZH = re.compile(r"^[\s，,。.:：!！?？、]*(嗯|呃|那个|请|麻烦你|麻烦|帮我|给我|一下|吧|呗|"
+                        r"我想|我要|我打算|我得|"
                         r"啊|呀|说|"
                         r"下|个|一个|一首|一点|点|首|用|的|设置|设定|设|定|来个|来|开始|弄)*|"
                         r"(一下|吧|呗|啊|呀|哈|了吗|好吗|可以吗|行吗|用)*[\s，,。.:：!！?？、]*$")
+
+
+ASCII_BOUNDARY = r"(?:(?<![A-Za-z0-9_])(?=[A-Za-z0-9_])|(?<=[A-Za-z0-9_])(?![A-Za-z0-9_]))"
+"""``\\b`` for the English words of a mixed command: Python counts Chinese characters as word
+characters, so ``\\bvolume\\b`` misses "volume调到80" and "帮我set个alarm"."""
+
+
+def mixed_script(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` with its word boundaries holding next to Chinese characters too."""
+    return re.compile(pattern.pattern.replace(r"\b", ASCII_BOUNDARY), pattern.flags)
+
+
+def _mixed(intent: Intent) -> Intent:
+    changes: dict[str, object] = {}
+    for f in fields(intent):
+        value = getattr(intent, f.name)
+        if f.name == "binds":
+            continue  # matched against a tool's (English) name and description
+        if isinstance(value, re.Pattern):
+            changes[f.name] = mixed_script(value)
+        elif isinstance(value, tuple):
+            changes[f.name] = tuple(mixed_script(p) for p in value)
+    return replace(intent, **changes)  # type: ignore[arg-type]
+
+
+INTENTS = tuple(_mixed(i) for i in INTENTS)
+ACTS_ON_EXISTING = mixed_script(ACTS_ON_EXISTING)
+FILLERS = mixed_script(FILLERS)
 
 
 def bound_intent(name: str, description: str) -> Intent | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import cache, lru_cache
+from typing import Any
 
 import langcodes
 from language_data.names import load_trie, normalize_name  # type: ignore[import-untyped]
@@ -40,7 +41,7 @@ _VOLUME_CUE = re.compile(r"(?<![a-z])(?:volume|sound|loud|louder|quiet|quieter|s
                          r"(?:it|that|this|me)|crank)(?![a-z])|音量|声音|大声|小声|调")
 _AFTER_VOLUME = re.compile(
     r"(?:(?<![a-z])(?:volume|sound|level)|音量|声音)(?:\s*(?:to|at|up|down|level|is|of|on|"
-    r"=|:|it|please|调到|调成|调为|开到|设为|设成|设置为|设置成|设置到|设到|调至|调|开|到|为|成|在))*\s*"
+    r"=|:|it|please|like|about|around|maybe|调到|调成|调为|开到|设为|设成|设置为|设置成|设置到|设到|调至|调|开|到|为|成|在))*\s*"
     r"(\d+)(?![\d.:])"
     r"|(?:(?<![a-z])(?:to|at)\s+|调到|调成|调为|开到|设为|设成|设置为|设置成|设置到|设到|调至)(\d+)"
     r"(?![\d.:])(?!\s*(?:[a-z]|点|分|秒|小时|个))"
@@ -89,7 +90,8 @@ def find_number(text: str) -> Found[float] | None:
 _ZH_EXTRA = {"汉语": "zh", "华语": "zh", "国语": "zh", "中国话": "zh", "中文": "zh", "英文": "en"}
 _EN_TOKEN = re.compile(r"[a-z]+")
 _EN_CUE_BEFORE = re.compile(r"(?<![a-z])(?:in|into|to|as|from|speak|speaks|translate|say)\s+$")
-_EN_CUE_AFTER = re.compile(r"\s+(?:word|words|for|translation|version|please)(?![a-z])")
+_EN_CUE_AFTER = re.compile(r"\s+(?:word|words|for|translation|version|please|person|speaker|"
+                           r"people)(?![a-z])")
 _ZH_CUE_BEFORE = re.compile(r"(?:用|成|译|到|说|讲|用个)\s*$")
 _ZH_CUE_AFTER = re.compile(r"\s*(?:怎么|咋|是|的说法|里|中)")
 _CUE_ANYWHERE = re.compile(r"translat|(?<![a-z])(?:say|speak|language)(?![a-z])|翻译|翻成|怎么说")
@@ -162,8 +164,62 @@ _KIN = (
 )
 _TITLES = {"dr": ("dr", "doctor"), "doctor": ("dr", "doctor"), "prof": ("prof", "professor"),
            "professor": ("prof", "professor"), "mr": ("mr", "mister"), "mrs": ("mrs", "missus"),
-           "ms": ("ms",), "miss": ("miss",)}
+           "ms": ("ms",), "miss": ("miss",), "teacher": ("teacher",)}
 _HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+_TITLES_ZH = {"医生": "dr", "大夫": "dr", "教授": "prof", "先生": "mr", "女士": "ms",
+              "太太": "mrs", "小姐": "miss", "老师": "teacher"}
+_MAX_READINGS = 8
+
+
+@cache
+def _pinyin() -> Any:
+    """xpinyin's table (130 kB wheel, 7 MB and 11 ms to load), loaded only for Chinese names.
+    Chosen over pypinyin, whose phrase tables cost 55 MB and 125 ms: a contact name needs
+    per-character readings only, and every reading of a character is tried."""
+    from xpinyin import Pinyin  # type: ignore[import-untyped]
+
+    return Pinyin()
+
+
+def _readings(han: str) -> list[str]:
+    """The romanised forms of a Chinese name ("李娜" → "li na"), every reading of each
+    character (娜: na, nuo; 单: dan, shan), at most a few combinations."""
+    out = [""]
+    for ch in han:
+        options = [r for r in dict.fromkeys(_pinyin().get_pinyins(ch, "")) if r.isascii()]
+        out = [f"{o} {r}".strip() for o in out for r in options or [ch]][:_MAX_READINGS]
+    return out
+
+
+def _han_aliases(name: str) -> list[tuple[str, int]]:
+    """A contact saved in Chinese, named in pinyin: "李娜" as "Li Na" or "Na Li"; "陈医生" as
+    "Dr Chen"."""
+    title = next((t for t in _TITLES_ZH if name.endswith(t) and len(name) > len(t)), None)
+    core = name[:-len(title)] if title else name
+    if not re.fullmatch(r"[\u3400-\u9fff]{1,4}", core) or name in (a for g in _KIN for a in g):
+        return []
+    out: list[tuple[str, int]] = []
+    for reading in _readings(core):
+        if title:
+            out += [(f"{t} {reading}", 2) for t in _TITLES[_TITLES_ZH[title]]]
+            continue
+        parts = reading.split(" ")
+        out += [(reading, 2), (" ".join(parts[1:] + parts[:1]), 1)] if len(parts) > 1 else []
+    return out
+
+
+def _titled_han(entry: str, text: str) -> Found[str] | None:
+    """A contact saved in English with a title, named in Chinese: "Dr. Chen" as "陈医生"."""
+    words = re.sub(r"\s+", " ", entry.lower().replace(".", " ")).strip().split(" ")
+    if len(words) != 2 or words[0] not in _TITLES or not words[1].isascii():
+        return None
+    titles = "|".join(t for t, en in _TITLES_ZH.items() if en in _TITLES[words[0]])
+    for m in re.finditer(rf"([\u3400-\u9fff])(?:{titles})", text) if titles else ():
+        if words[1] in _pinyin().get_pinyins(m[1], ""):
+            return Found(entry, m.start(), m.end())
+    return None
 
 
 def _aliases(entry: str) -> list[tuple[str, int]]:
@@ -174,6 +230,8 @@ def _aliases(entry: str) -> list[tuple[str, int]]:
             return [(alias, 2 if alias == name or bool(_HAN.search(alias)) == bool(
                 _HAN.search(name)) else 1) for alias in group]
     out = [(name, 3)]
+    if _HAN.search(name):
+        out += _han_aliases(name)
     words = name.split(" ")
     if words[0] in _TITLES and len(words) > 1:
         out += [(" ".join((title, *words[1:])), 3) for title in _TITLES[words[0]]]
@@ -203,18 +261,20 @@ def match_contact(text: str, contacts: Sequence[str]) -> Found[str] | None:
     best: tuple[int, int, int] | None = None  # (length, quality, -start)
     found: Found[str] | None = None
     for entry in contacts:
-        for pattern, quality in _patterns(entry):
-            m = pattern.search(s)
-            if m is None:
-                continue
-            key = (m.end() - m.start(), quality, -m.start())
+        hits = [(m.start(), m.end(), quality) for pattern, quality in _patterns(entry)
+                if (m := pattern.search(s)) is not None]
+        if (titled := _titled_han(entry, text)) is not None:
+            hits.append((titled.start, titled.end, 2))
+        for start, end, quality in hits:
+            key = (end - start, quality, -start)
             if best is None or key > best:
-                best, found = key, Found(entry, m.start(), m.end())
+                best, found = key, Found(entry, start, end)
     return found
 
 
 _VERB = re.compile(
     r"(?<![A-Za-z])(?:call|text|message|msg|tell|ring|phone|dial|ping|email|e-mail|txt|facetime|"
+    r"send(?=\s+[A-Z][a-z]+\s+an?\s+(?:text|message|msg|note))|reply\s+to|write\s+to|"
     r"send\s+(?:a\s+)?(?:text|message|msg|note)\s+to|give|let|ask|contact)\s+(?:up\s+)?"
     r"(?:(?:um|uh|to)\s+)*", re.IGNORECASE)
 _PERSON = re.compile(

@@ -9,7 +9,7 @@ the call's threshold: a sure call stays on the device, an unsure one goes up wit
 attached, and where it cannot go up (offline, only-on-device, a private topic) an unsure call
 is refused with a reason rather than executed wrongly.
 
-The scorer is one file shipped with the package (``calibrations/actions.json``): calls do not
+The scorer is one file shipped with the package (``routing/call_calibration.json``): calls do not
 depend on the local model, since parsers fill their typed arguments.
 """
 

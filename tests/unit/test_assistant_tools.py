@@ -48,6 +48,28 @@ def test_a_sure_command_is_a_call_on_the_device_without_the_model(tmp_path) -> N
     assert zh.text.startswith("好的：")
 
 
+def test_a_command_with_private_details_is_made_on_the_device_and_nothing_leaves(
+        tmp_path) -> None:
+    """The smart-glasses demo's reminder: read right, kept on the device, never sent up."""
+    def create_reminder(text: str, at: str | None = None) -> str:
+        """Remind the user to do something, optionally at a time.
+
+        Args:
+            text: What to remind the user of.
+            at: When, as local date and time YYYY-MM-DDTHH:MM.
+        """
+        return text
+
+    tier = FakeTier()
+    command = ("Remind me to email jane.doe@example.com and call +1 415 555 0100 about card "
+               "4111 1111 1111 1111")
+    with make(tmp_path, tiers=[tier], tools=[create_reminder]) as a:
+        answer = a.ask(command)
+    assert [(c.name, c.arguments) for c in answer.tool_calls] == [
+        ("create_reminder", {"text": command[len("Remind me to "):]})]
+    assert (answer.tier, answer.escalated, tier.calls) == ("device", False, [])
+
+
 def test_a_question_with_tools_takes_the_usual_path(tmp_path) -> None:
     with make(tmp_path, tools=load_command_tools()) as a:
         answer = a.ask("What is the capital of France?")
