@@ -5,9 +5,10 @@ from edgesdk.async_assistant import AsyncAssistant
 from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile, DeviceState
 from edgesdk.errors import EdgeSDKError
+from edgesdk.knowledge import Knowledge
 from edgesdk.session import Session
 from edgesdk.tools import Tool
-from edgesdk.types import Answer, ToolCall
+from edgesdk.types import Answer, Citation, ToolCall
 from edgesdk.wiring import AnswerStream, AssistantStats
 
 __all__ = [
@@ -16,9 +17,11 @@ __all__ = [
     "Assistant",
     "AssistantStats",
     "AsyncAssistant",
+    "Citation",
     "DeviceProfile",
     "DeviceState",
     "EdgeSDKError",
+    "Knowledge",
     "Session",
     "Settings",
     "Tool",

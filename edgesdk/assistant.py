@@ -38,15 +38,10 @@ from edgesdk.device_path import (
     step,
 )
 from edgesdk.devices import DeviceProfile, DeviceState, get_profile
-from edgesdk.errors import (
-    CalibrationError,
-    ContextOverflow,
-    EmptyQuestion,
-    InputTooLong,
-    UnknownMode,
-)
+from edgesdk.errors import CalibrationError, ContextOverflow, UnknownMode
 from edgesdk.escalation import Escalator, free_label
 from edgesdk.finishing import build_answer
+from edgesdk.knowledge.base import Knowledge, KnowledgeSpec, open_knowledge
 from edgesdk.local.llm import LlamaCppLLM, LocalLLM
 from edgesdk.local.skills import warm_up as warm_up_skills
 from edgesdk.protocols import (
@@ -76,6 +71,7 @@ from edgesdk.wiring import (
     TierOutcome,
     build_default_tiers,
     check_budget,
+    check_question,
     default_redactor,
     default_router,
     router_options,
@@ -110,6 +106,7 @@ class Assistant:
         now: Callable[[], datetime] | None = None,
         tools: Iterable[ToolSpec] = (),
         contacts: Sequence[str] = (),
+        knowledge: KnowledgeSpec | Knowledge = None,
     ) -> None:
         """``peer`` / ``probe``: the router's costlier optional signals (a second local model's
         agreement, or the hidden-state probe); ``None`` takes the profile's ``peer_llm`` /
@@ -119,7 +116,9 @@ class Assistant:
         recalibrate the router on the device from the cloud's answers (opt-in, bounded,
         ``routing/online.py``). ``tools``: the app's tools (typed functions or OpenAI
         definitions; more with ``@assistant.tool``); ``contacts``: names a command may call
-        or message (matched on the device, never sent anywhere for it)."""
+        or message (matched on the device, never sent anywhere for it). ``knowledge``: ``True``
+        keeps the cloud's answers for reuse; paths (files, folders) also index the app's
+        documents (``knowledge/``; more with ``assistant.knowledge.add``)."""
         self.settings = settings or load_settings()
         self.profile = profile if isinstance(profile, DeviceProfile) else get_profile(profile)
         self.mode: Mode = _check_mode(mode)
@@ -133,7 +132,8 @@ class Assistant:
                      also=[model_id] if llm is not None else [],
                      probe_for=model_id if use_probe and router is None else None,
                      question_embedder=None if router is not None else
-                     question_embedder(model_id, home=self.settings.home))
+                     question_embedder(model_id, home=self.settings.home),
+                     knowledge_embedder=self.profile.knowledge_embedder if knowledge else None)
         self.llm: LocalLLM = llm or self._load_llm(model_id)
         self.peer: LocalLLM | None = self._load_llm(peer) if isinstance(peer, str) else peer
         """A second local model whose agreement the router weighs, if its calibration has a
@@ -159,6 +159,9 @@ class Assistant:
         clock = now or (lambda: datetime.now().astimezone())
         self.actions = ToolPath(tools=tools, contacts=contacts, now=clock, llm=self.llm)
         """The app's tools: read on the device first (``tool_path.py``)."""
+        self.knowledge, self._knowing = open_knowledge(knowledge, self.profile,
+                                                       self.settings.home, now=clock)
+        """The app's documents and the cloud's kept answers (``knowledge/``), or None."""
         self.device = DevicePath(llm=self.llm, max_tokens=self.profile.max_tokens, now=clock,
                                  perception=perception, keep_image=curator is not None,
                                  peer=self.peer)
@@ -218,6 +221,8 @@ class Assistant:
             self.escalator.close()
         if hasattr(self, "router"):
             self.router.close()
+        if getattr(self, "knowledge", None) is not None:
+            self.knowledge.close()  # type: ignore[union-attr]
         for model in (self.llm, self.peer):
             close = getattr(model, "close", None)
             if close is not None:
@@ -280,14 +285,8 @@ class Assistant:
         with the answer declined (``typed_path.py``); a typed answer does not stream.
         ``history``: earlier turns this question follows (``session()`` passes them)."""
         chosen: Mode = _check_mode(mode) if mode is not None else self.mode
-        if question is not None and len(question) > self.settings.max_question_chars:
-            raise InputTooLong(
-                f"the question is {len(question)} characters; the limit is "
-                f"{self.settings.max_question_chars}. Shorten it "
-                "(or raise EDGESDK_MAX_QUESTION_CHARS)"
-            )
-        if (question is None or not question.strip()) and audio is None:
-            raise EmptyQuestion("the question is empty. Pass a question, or audio that asks one")
+        check_question(question, has_audio=audio is not None,
+                       max_chars=self.settings.max_question_chars)
         budget = deadline_s if deadline_s is not None else self.settings.deadline_s
         deadline = time.monotonic() + budget
         offered = self.actions.offered(tools)
@@ -311,6 +310,8 @@ class Assistant:
             self._stats.feedback += 1
             if not good:
                 self._stats.negative_feedback += 1
+        if self._knowing is not None:
+            self._knowing.feedback(answer_id, good=good)  # a wrong kept answer is forgotten
         if self.curator is not None:
             self.curator.feedback(answer_id, good=good, correction=correction)
 
@@ -341,6 +342,10 @@ class Assistant:
                 return
         if skills:
             self.device.skills(attempt)
+        if attempt.skill is None and self._knowing is not None and mode != "only-cloud":
+            self._knowing.consult(attempt)  # documents, kept cloud answers, the fleet's pack
+            if attempt.decision is not None:
+                return
         state = self._policy_state(deadline)
         if attempt.skill is None:  # the embedding a lookup signal reads, outside the decision
             t = time.perf_counter()
@@ -463,6 +468,8 @@ class Assistant:
             free_label(self.router, attempt, outcome.answer.text, tier=outcome.tier.tier)
         answer = build_answer(attempt, outcome, reasons, started, declined=declined,
                               model_id=self.llm.model_id)
+        if self._knowing is not None:
+            self._knowing.after(attempt, answer, redactor=self.redactor)
         if self.curator is not None:
             t = time.perf_counter()
             decision = self.curator.consider(answer, image=attempt.image_bytes)

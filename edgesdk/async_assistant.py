@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgesdk.assistant import Assistant
 from edgesdk.device_path import AudioInput, ImageInput
+from edgesdk.knowledge.base import Knowledge
 from edgesdk.types import Answer, Mode, Percept
 from edgesdk.wiring import AssistantStats
 
@@ -53,6 +54,11 @@ class AsyncAssistant:
     def sync(self) -> Assistant:
         """The blocking assistant underneath (its ``tool`` decorator, stats, ...)."""
         return self._sync
+
+    @property
+    def knowledge(self) -> Knowledge | None:
+        """The device's documents and kept answers (``Assistant(knowledge=...)``), or None."""
+        return self._sync.knowledge
 
     def session(self, **kwargs: Any) -> AsyncSession:
         """A conversation: ``await session.ask(...)`` answers in context (``session.py``)."""

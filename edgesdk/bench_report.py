@@ -79,6 +79,8 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
         prof.llm, profile, limit=8 if smoke else None,
         llm_factory=lambda: LlamaCppLLM.load(prof.llm, catalog=catalog, n_ctx=prof.n_ctx,
                                              threads=prof.threads))
+    say("knowledge: a week of repeated questions, with and without learned answers and packs")
+    knowledge = knowledge_cost(profile, smoke=smoke)
     watch_rss = next((r.get("peak_rss_mb") for r in rss if r["profile"] == "watch"), None)
     report: dict[str, Any] = {
         "profile": profile,
@@ -100,6 +102,9 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
         "cost": cost,
         "realistic_mix": realistic,
         "realistic_cost_ratio_at_95": realistic["cost_ratio_at_95"],
+        "knowledge": knowledge,
+        "knowledge_cost_ratio_learned": knowledge["learned"]["cost_ratio_vs_always_cloud"],
+        "knowledge_cost_ratio_packs": knowledge["learned+packs"]["cost_ratio_vs_always_cloud"],
         "router": router,
         "machine": {"python": platform.python_version(), "machine": platform.machine(),
                     "processor": platform.processor(), "cpus": _cpus()},
@@ -111,6 +116,24 @@ def run_bench(*, profile: str, quick: bool, out: Path, dataset: Path | None = No
     write_outputs(report, out)
     say(f"wrote {out}/bench.json, bench.md and plots in {report['elapsed_s']:.0f} s")
     return report
+
+
+def knowledge_cost(profile: str, *, smoke: bool) -> dict[str, Any]:
+    """The repeated-question week (``bench_knowledge.run_workload``) on ``profile``'s embedder:
+    the cloud's share and cost with learned answers, and with packs, against always-cloud."""
+    from edgesdk.bench_knowledge import run_workload
+    from edgesdk.knowledge.base import Knowledge
+    from edgesdk.testing.knowledge_sets import LANGS, load_groups
+
+    prof = get_profile(profile)
+    knowledge = Knowledge(None, embedder_id=prof.knowledge_embedder, max_chunks=10,
+                          max_learned=prof.learned_answers)
+    groups = [g for lang in LANGS for g in load_groups(lang, "test")]
+    result = run_workload(knowledge, groups, seed=0, devices=4 if smoke else 20,
+                          per_device=20 if smoke else 150)
+    for arm in ("learned", "learned+packs"):
+        result[arm].pop("wrong_reuses", None)
+    return result
 
 
 def _cpus() -> int:
@@ -143,7 +166,12 @@ def write_outputs(report: dict[str, Any], out: Path) -> None:
               f"| `quality_ratio_vs_cloud` | {_f(report['quality_ratio_vs_cloud'], 3)} | "
               "reported | |",
               f"| `realistic_cost_ratio_at_95` | {_f(report['realistic_cost_ratio_at_95'], 3)} "
-              f"| reported on the realistic mix {report['realistic_mix']['mix']} | |", "",
+              f"| reported on the realistic mix {report['realistic_mix']['mix']} | |",
+              f"| `knowledge_cost_ratio_learned` | "
+              f"{_f(report['knowledge_cost_ratio_learned'], 3)} | reported: a week of repeated "
+              "questions vs always-cloud (docs/knowledge.md) | |",
+              f"| `knowledge_cost_ratio_packs` | {_f(report['knowledge_cost_ratio_packs'], 3)} "
+              "| reported: the same with nightly fleet packs | |", "",
               "## Local LLMs (median of interleaved runs)", "",
               "| model | load s | TTFT ms | prompt tok/s | decode tok/s (edgesdk) | plain | ratio "
               "| evidence overhead | limit tok/s | bandwidth eff. |", "|---" * 10 + "|"]

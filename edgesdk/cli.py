@@ -18,6 +18,7 @@ from edgesdk.errors import EdgeSDKError, InputError
 COMMAND_MODULES: tuple[str, ...] = (
     "edgesdk.commands.ask",
     "edgesdk.commands.chat",
+    "edgesdk.commands.knowledge",
     "edgesdk.commands.models",
     "edgesdk.commands.eval",
     "edgesdk.commands.router",

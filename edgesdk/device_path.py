@@ -39,6 +39,7 @@ from edgesdk.wiring import image_bytes, percept_context
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from edgesdk.knowledge.path import KnowledgeAnswer
     from edgesdk.local.actions import CallReading
     from edgesdk.tools import Toolbox
 
@@ -54,7 +55,7 @@ class DeviceAttempt:
     """What the device produced for one question, before any escalation."""
 
     __slots__ = ("calls", "context", "decision", "generation", "history", "image_bytes",
-                 "percepts",
+                 "knowledge", "percepts",
                  "question", "reading", "redactions", "saw_image", "schema", "skill", "tools",
                  "trace", "transcript")
 
@@ -79,6 +80,8 @@ class DeviceAttempt:
         """The validated calls the device makes (escalated ones are on the tier's outcome)."""
         self.schema: type[BaseModel] | None = None
         """The pydantic model a typed answer must validate as (``typed_path.py``)."""
+        self.knowledge: KnowledgeAnswer | None = None
+        """An answer from the device's documents, learned answers or pack (``knowledge/``)."""
         self.redactions: list[tuple[str, str]] = []
         """(placeholder, original) pairs redacted from what left the device, in order, so a
         tier's tool call can be given the user's words back on the device."""
@@ -89,6 +92,8 @@ class DeviceAttempt:
             return confirmation(self.calls, zh=CJK.search(self.question) is not None)
         if self.skill is not None:
             return self.skill.text
+        if self.knowledge is not None:
+            return self.knowledge.text
         return self.generation.text.strip() if self.generation is not None else ""
 
 
@@ -246,9 +251,11 @@ def declines(attempt: DeviceAttempt, outcome: Any, reasons: list[str], *,
 
 
 def device_source(attempt: DeviceAttempt) -> Literal["skill", "llm", "percept", "action",
-                                                     "none"]:
+                                                     "knowledge", "none"]:
     if attempt.calls:
         return "action"
+    if attempt.knowledge is not None:
+        return "knowledge"
     if attempt.skill is not None:
         return "percept" if attempt.skill.skill in PERCEPT_SKILLS else "skill"
     return "llm" if attempt.generation is not None else "none"

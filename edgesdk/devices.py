@@ -111,6 +111,14 @@ class DeviceProfile(BaseModel):
     built-in profile: on the phone it lifted Gemma's cross-validated AUROC 0.881 → 0.887 but
     moved neither the cloud share nor the kept answers' accuracy measurably, while the bench's
     on-device answers went from 134 to 201 ms p50 (``docs/router.md``)."""
+    knowledge_embedder: str = "minilm-l6-int8"
+    """The sentence vectors of ``Assistant(knowledge=...)`` (documents and learned answers):
+    MiniLM-L6 (~160 MB), MiniLM-L3 (~100 MB) or ``hashed-words-v1`` (no model: words only,
+    for a budget that holds no MiniLM)."""
+    knowledge_chunks: int = Field(default=20_000, ge=0)
+    """The cap on indexed document chunks (~1.5 KB of vectors each; 0: documents off)."""
+    learned_answers: int = Field(default=5_000, ge=0)
+    """The cap on kept cloud answers (least recently used go first)."""
 
     @model_validator(mode="after")
     def _peer_is_allowed(self) -> DeviceProfile:
@@ -158,6 +166,9 @@ PROFILES: dict[str, DeviceProfile] = {
             target_device_accuracy=0.6,
             refuse_below=DEFAULT_REFUSE_BELOW,
             upload_min_battery=0.3,
+            knowledge_embedder="hashed-words-v1",
+            knowledge_chunks=2_000,
+            learned_answers=1_000,
         ),
         DeviceProfile(
             name="glasses",
@@ -173,6 +184,9 @@ PROFILES: dict[str, DeviceProfile] = {
             target_device_accuracy=0.6,
             refuse_below=DEFAULT_REFUSE_BELOW,
             upload_min_battery=0.3,
+            knowledge_embedder="minilm-l3-paraphrase",
+            knowledge_chunks=5_000,
+            learned_answers=2_000,
         ),
         DeviceProfile(
             name="phone",
@@ -202,6 +216,8 @@ PROFILES: dict[str, DeviceProfile] = {
             max_tokens=96,
             refuse_below=DEFAULT_REFUSE_BELOW,
             upload_min_battery=0.0,
+            knowledge_chunks=100_000,
+            learned_answers=20_000,
         ),
     )
 }

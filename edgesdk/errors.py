@@ -279,3 +279,27 @@ class UploadError(EdgeSDKError):
 
 class UploadAuthError(UploadError):
     code = "upload_auth"
+
+
+class KnowledgeError(EdgeSDKError):
+    code = "knowledge_error"
+
+
+class KnowledgeFileError(KnowledgeError, ValueError):
+    """A document the device cannot index (too large, binary, unreadable, an unknown kind);
+    the rest of a folder still indexes."""
+
+    code = "knowledge_file"
+
+
+class KnowledgeIndexMismatch(KnowledgeError):
+    """An index written with another embedding model than the one the device loads."""
+
+    code = "knowledge_index_mismatch"
+
+
+class PackError(KnowledgeError):
+    """An answer pack that is not taken (bad signature, too large, another model, a newer
+    format); the pack in use stays."""
+
+    code = "pack_rejected"

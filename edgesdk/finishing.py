@@ -59,9 +59,12 @@ def build_answer(attempt: DeviceAttempt, outcome: TierOutcome | None, reasons: l
                               and attempt.decision.confidence_known),
             escalated=False, reasons=reasons, latency_ms=latency_ms, usage=usage,
             cost=Cost(), percepts=attempt.percepts, trace=attempt.trace,
-            model=("actions" if attempt.calls else model_id if attempt.skill is None
+            model=("actions" if attempt.calls else f"knowledge:{attempt.knowledge.kind}"
+                   if attempt.knowledge is not None else model_id if attempt.skill is None
                    else f"skill:{attempt.skill.skill}"),
             source=device_source(attempt),
+            citations=([attempt.knowledge.citation]
+                       if attempt.knowledge is not None and not declined else []),
             question=attempt.question,
             device_text=(attempt.text or None) if declined else None,
             declined=declined,

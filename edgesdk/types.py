@@ -168,6 +168,19 @@ class SkillResult(Frozen):
     confidence: float = 1.0
 
 
+class Citation(Frozen):
+    """Where a device answer from its knowledge came from: a document the app indexed
+    (``kind="document"``, ``source`` its path or name), an answer the cloud gave this device
+    earlier (``"learned"``), or the fleet's answer pack (``"pack"``)."""
+
+    kind: Literal["document", "learned", "pack"]
+    source: str
+    title: str = ""
+    passage: str = ""
+    """The passage (or the earlier question) the answer was read from, at most 300 chars."""
+    score: float = 0.0
+
+
 class ToolCall(Frozen):
     """One call of an app's tool, in the OpenAI shape (``arguments`` as a JSON object, not the
     wire's JSON string). The SDK never runs it unless asked (``ask(..., execute=True)``)."""
@@ -263,7 +276,10 @@ class Answer(Frozen):
     percepts: list[Percept] = Field(default_factory=list)
     trace: list[TraceStep] = Field(default_factory=list)
     model: str = ""
-    source: Literal["skill", "llm", "percept", "action", "tier", "none"] = "llm"
+    source: Literal["skill", "llm", "percept", "action", "knowledge", "tier", "none"] = "llm"
+    citations: list[Citation] = Field(default_factory=list)
+    """For an answer from the device's knowledge (``source="knowledge"``): the document,
+    earlier cloud answer or pack entry it came from."""
     question: str = ""
     device_text: str | None = None
     reasoning: str | None = None

@@ -16,7 +16,13 @@ from pydantic import BaseModel, Field
 from edgesdk.catalog import Catalog
 from edgesdk.config import Settings
 from edgesdk.devices import DeviceProfile, asr_model_for
-from edgesdk.errors import CloudError, ConfigError, MemoryBudgetExceeded
+from edgesdk.errors import (
+    CloudError,
+    ConfigError,
+    EmptyQuestion,
+    InputTooLong,
+    MemoryBudgetExceeded,
+)
 from edgesdk.local.embed import RESIDENT_MB as EMBEDDER_RESIDENT_MB
 from edgesdk.local.llm import LocalLLM
 from edgesdk.local.whisper import RESIDENT_MB as ASR_RESIDENT_MB
@@ -42,13 +48,16 @@ PROBE_N_CTX = 256
 
 def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog,
                        model_ids: str | Sequence[str], *, probe_for: str | None = None,
-                       question_embedder: str | None = None) -> int:
+                       question_embedder: str | None = None,
+                       knowledge_embedder: str | None = None) -> int:
     """Peak resident memory a profile needs for its LLM(s), its perceivers, with ``probe_for``
     the hidden-state probe over that model, and the router's ``question_embedder`` (the id its
     lookup signal was fitted with: ``calibration.question_embedder``; hashed words cost nothing)
     (MB)."""
     ids = [model_ids] if isinstance(model_ids, str) else list(model_ids)
     total = float(profile.runtime_overhead_mb) + embedder_mb(question_embedder)
+    if knowledge_embedder != question_embedder:  # the same MiniLM is loaded once, shared
+        total += embedder_mb(knowledge_embedder)
     for model_id in ids:
         total += catalog.manifest(model_id).size / 1e6 + profile.n_ctx * KV_MB_PER_CTX_TOKEN
     if probe_for is not None:
@@ -207,7 +216,8 @@ class AssistantStats(BaseModel):
 
 def check_budget(profile: DeviceProfile, catalog: Catalog, model_ids: Sequence[str], *,
                  also: Sequence[str] = (), probe_for: str | None = None,
-                 question_embedder: str | None = None) -> None:
+                 question_embedder: str | None = None,
+                 knowledge_embedder: str | None = None) -> None:
     """Refuse, before loading anything, models the profile may not or cannot hold (with
     the default router's question embedder, when its lookup signal needs a model)."""
     for model_id in model_ids:
@@ -217,14 +227,19 @@ def check_budget(profile: DeviceProfile, catalog: Catalog, model_ids: Sequence[s
                 f"profile '{profile.name}' may not load model '{model_id}' "
                 f"(allowed: {', '.join(profile.allowed_llms)}). Pick an allowed model "
                 "or a bigger profile (phone, edge)")
-    if not model_ids and probe_for is None and not embedder_mb(question_embedder):
+    if not model_ids and probe_for is None and not embedder_mb(question_embedder) and \
+            not embedder_mb(knowledge_embedder):
         return
+    also = [m for m in also if m in catalog.manifests]  # an app's own backend: size unknown
     needed = estimate_memory_mb(profile, catalog, [*model_ids, *also],
-                                probe_for=probe_for, question_embedder=question_embedder)
+                                probe_for=probe_for, question_embedder=question_embedder,
+                                knowledge_embedder=knowledge_embedder)
     if needed > profile.memory_budget_mb:
         extras = (" and the hidden-state probe" if probe_for is not None else "") + (
             f" and the router's question embedder ({question_embedder})"
-            if embedder_mb(question_embedder) else "")
+            if embedder_mb(question_embedder) else "") + (
+            f" and the knowledge embedder ({knowledge_embedder})"
+            if embedder_mb(knowledge_embedder) else "")
         raise MemoryBudgetExceeded(
             f"profile '{profile.name}' has a {profile.memory_budget_mb} MB budget "
             f"but {' + '.join(dict.fromkeys([*model_ids, *also]))}{extras} with its "
@@ -285,3 +300,12 @@ def default_router(model_id: str, profile: DeviceProfile, *, catalog: Catalog | 
                   LlamaHiddenStates(model_path=(catalog or Catalog()).locate(model_id),
                                     threads=profile.threads, n_ctx=PROBE_N_CTX))
     return Router.for_model(model_id, profile=profile, online=online, home=home, hidden=hidden)
+
+
+def check_question(question: str | None, *, has_audio: bool, max_chars: int) -> None:
+    """A request's question before anything runs: ``InputTooLong`` or ``EmptyQuestion``."""
+    if question is not None and len(question) > max_chars:
+        raise InputTooLong(f"the question is {len(question)} characters; the limit is "
+                           f"{max_chars}. Shorten it (or raise EDGESDK_MAX_QUESTION_CHARS)")
+    if (question is None or not question.strip()) and not has_audio:
+        raise EmptyQuestion("the question is empty. Pass a question, or audio that asks one")

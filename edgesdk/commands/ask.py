@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "is answered with tool_calls (never run by the CLI)")
     parser.add_argument("--contacts", default=None, metavar="NAMES",
                         help="comma-separated contact names a command may call or message")
+    parser.add_argument("--knowledge", nargs="*", type=Path, default=None, metavar="PATH",
+                        help="use the device's knowledge: answers kept from the cloud, the "
+                        "fleet's pack and documents indexed earlier (edgesdk knowledge add) "
+                        "or given here")
     parser.set_defaults(handler=run)
 
 
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     with Assistant(profile=profile, mode=args.mode or settings.mode, model=args.model,
                    peer=args.peer, probe=args.probe, settings=settings,
                    perception=_perception(profile, args), tools=tools,
-                   contacts=contacts) as assistant:
+                   contacts=contacts, knowledge=_knowledge_arg(args)) as assistant:
         if args.stream:
             stream = assistant.ask(args.question, image=args.image, audio=args.audio,
                                    stream=True, deadline_s=args.deadline)
@@ -93,3 +97,10 @@ def _perception(profile: str, args: argparse.Namespace) -> PerceptionLike | None
     from edgesdk.local.perceive import build_perceivers
 
     return build_perceivers(get_profile(profile), catalog=Catalog())
+
+
+def _knowledge_arg(args: argparse.Namespace) -> bool | list[Path]:
+    """``--knowledge`` alone: on; with paths: on, and those documents indexed too."""
+    if args.knowledge is None:
+        return False
+    return list(args.knowledge) or True

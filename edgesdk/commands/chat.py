@@ -22,6 +22,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="OpenAI-format tool definitions: commands become tool calls")
     parser.add_argument("--contacts", default=None, metavar="NAMES",
                         help="comma-separated contact names a command may call or message")
+    parser.add_argument("--knowledge", nargs="*", type=Path, default=None, metavar="PATH",
+                        help="use the device's knowledge: answers kept from the cloud, the "
+                        "fleet's pack and documents indexed earlier (edgesdk knowledge add) "
+                        "or given here")
     parser.add_argument("--load", type=Path, default=None, metavar="FILE",
                         help="continue a conversation saved with --save or /save")
     parser.add_argument("--save", type=Path, default=None, metavar="FILE",
@@ -42,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     contacts = [c.strip() for c in (args.contacts or "").split(",") if c.strip()]
     interactive = sys.stdin.isatty()
     with Assistant(profile=args.profile or settings.profile, mode=args.mode or settings.mode,
-                   settings=settings, tools=tools, contacts=contacts) as assistant:
+                   settings=settings, tools=tools, contacts=contacts,
+                   knowledge=_knowledge_arg(args)) as assistant:
         chat = (Session.load(assistant, args.load) if args.load is not None
                 else assistant.session())
         while True:
@@ -72,3 +77,10 @@ def run(args: argparse.Namespace) -> int:
         if args.save is not None:
             chat.save(args.save)
     return 0
+
+
+def _knowledge_arg(args: argparse.Namespace) -> bool | list[Path]:
+    """``--knowledge`` alone: on; with paths: on, and those documents indexed too."""
+    if args.knowledge is None:
+        return False
+    return list(args.knowledge) or True

@@ -196,6 +196,7 @@ class Curator:
             "declined": answer.declined,
             "route_reasons": list(answer.reasons),
             "percepts": percepts,
+            "citations": [c.model_dump() for c in answer.citations],
             "usage": answer.usage.model_dump(),
             "latency_ms": round(answer.latency_ms, 1),
         }

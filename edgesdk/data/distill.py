@@ -1,4 +1,6 @@
-"""Distillation set: escalated questions with the upper tier's answers, as chat JSONL.
+"""Distillation set: escalated questions with the upper tier's answers, as chat JSONL — and
+the device's own knowledge: answers it kept from the cloud (``records_from_learned``) and
+answers read out of the app's documents, with the passage in the prompt.
 
 Every escalation is a free lesson: the device could not answer well, and a bigger model (the
 teacher) did. Exporting those pairs in the chat fine-tuning format
@@ -56,7 +58,9 @@ def distill_example(payload: dict[str, Any], *, system: str | None = None,
     not an upper tier's answer, empty, a fallback, declined, or one its tier was unsure of."""
     question = str(payload.get("question") or "").strip()
     answer = str(payload.get("answer") or "").strip()
-    if not (payload.get("escalated") and payload.get("tier") in TEACHER_TIERS):
+    passage = _document_passage(payload)
+    if passage is None and not (payload.get("escalated") and payload.get("tier") in
+                                TEACHER_TIERS):
         return None
     if not question or not answer or "fallback" in (payload.get("route_reasons") or []):
         return None
@@ -66,9 +70,27 @@ def distill_example(payload: dict[str, Any], *, system: str | None = None,
         return None
     redact = (redactor or _default_redactor()).redact_text
     messages = [] if system is None else [{"role": "system", "content": redact(system)}]
-    messages += [{"role": "user", "content": redact(question)},
+    asked = question if passage is None else f"{passage}\n\nQuestion: {question}"
+    messages += [{"role": "user", "content": redact(asked)},
                  {"role": "assistant", "content": redact(answer)}]
     return {"messages": messages}
+
+
+def _document_passage(payload: dict[str, Any]) -> str | None:
+    """The passage of a device answer read out of the app's documents (a retrieval hit): the
+    model learns to answer from a passage in its prompt."""
+    if payload.get("source") != "knowledge":
+        return None
+    for citation in payload.get("citations") or []:
+        if isinstance(citation, dict) and citation.get("kind") == "document":
+            return str(citation.get("passage") or "") or None
+    return None
+
+
+def records_from_learned(learned: Any) -> Iterator[dict[str, Any]]:
+    """The cloud answers a device kept (``knowledge.learned``) as interaction payloads."""
+    for question, answer, _ in learned.rows():
+        yield {"question": question, "answer": answer, "escalated": True, "tier": "cloud"}
 
 
 @lru_cache(maxsize=1)

@@ -19,8 +19,12 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -117,8 +121,14 @@ class Uploader:
         lease_s: float = 60.0,
         timeout_s: float = 30.0,
         redactor: Redactor | None = None,
+        device_id: str | None = None,
+        packs: PackSubscription | None = None,
     ) -> None:
+        """``device_id``: the pseudonymous install id sent with each batch (default: a random
+        one kept beside the outbox), so a fleet pack can count distinct devices without
+        knowing any. ``packs``: pull the fleet's answer pack after each drain, when due."""
         self.outbox = outbox
+        self.packs = packs
         self.redactor = redactor or outbox.redactor
         """The last check before a record leaves the device (``Redactor.findings``)."""
         self.url = ingest_url.rstrip("/") + "/v1/records"
@@ -129,7 +139,8 @@ class Uploader:
         self.batch_records = batch_records
         self.batch_bytes = batch_bytes
         self.lease_s = lease_s
-        headers = {"User-Agent": "edgesdk-uploader"}
+        headers = {"User-Agent": "edgesdk-uploader",
+                   "X-EdgeSDK-Device": device_id or install_id(outbox.path.parent)}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._client = httpx.Client(transport=transport, headers=headers, timeout=timeout_s)
@@ -193,6 +204,8 @@ class Uploader:
                 continue
             ready_at = self.outbox.next_ready_at()
             if ready_at is None:
+                if self.packs is not None:
+                    self.packs.pull_if_due(self._clock())
                 return tally.report(blocked=None, remaining=self.outbox.stats().pending)
             delay = max(ready_at - self._clock(), 0.0) + 0.01
             if max_wait_s is not None and waited + delay > max_wait_s:
@@ -300,3 +313,52 @@ def load_json_lines(body: bytes) -> list[dict[str, object]]:
     if body[:2] == b"\x1f\x8b":
         body = gzip.decompress(body)
     return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+
+
+def install_id(folder: Path) -> str:
+    """A random id for this install, made once and kept in ``folder/install_id`` (delete the
+    file to rotate it). It names no person and no device model."""
+    path = folder / "install_id"
+    try:
+        return path.read_text("utf-8").strip() or _new_id(path)
+    except OSError:
+        return _new_id(path)
+
+
+def _new_id(path: Path) -> str:
+    value = uuid.uuid4().hex
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(value, "utf-8")
+    except OSError:
+        pass  # an unwritable home: a fresh id per process, still no identity
+    return value
+
+
+@dataclass
+class PackSubscription:
+    """Pull ``url``'s answer pack into ``knowledge``'s learned answers every ``every_s``."""
+
+    url: str
+    public_key: bytes
+    knowledge: Any
+    every_s: float = 24 * 3600
+    last: float = 0.0
+    error: str | None = None
+
+    def pull_if_due(self, now: float) -> bool:
+        if now - self.last < self.every_s:
+            return False
+        self.last = now
+        from edgesdk.errors import PackError
+        from edgesdk.knowledge.packs import pull_pack
+
+        try:
+            pull_pack(self.url, learned=self.knowledge.learned, public_key=self.public_key,
+                      embedder_id=self.knowledge.embedder_id)
+        except PackError as exc:  # the pack in use stays; say why on the next report
+            self.error = str(exc)
+            log.warning("answer pack not taken: %s", exc)
+            return False
+        self.error = None
+        return True

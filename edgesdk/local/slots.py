@@ -178,7 +178,7 @@ def _pinyin() -> Any:
     """xpinyin's table (130 kB wheel, 7 MB and 11 ms to load), loaded only for Chinese names.
     Chosen over pypinyin, whose phrase tables cost 55 MB and 125 ms: a contact name needs
     per-character readings only, and every reading of a character is tried."""
-    from xpinyin import Pinyin  # type: ignore[import-untyped]
+    from xpinyin import Pinyin
 
     return Pinyin()
 

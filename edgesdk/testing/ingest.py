@@ -14,6 +14,11 @@ Protocol::
                        -> 200 {"accepted": n, "duplicates": m}
     GET  /v1/campaigns -> 200 {"campaigns": [...]}
     GET  /v1/stats     -> 200 {"records": n, "requests": n, "duplicates": n, "bytes": n}
+    GET  /v1/packs/latest -> 200 the newest signed answer pack (``knowledge/packs.py``), or 404
+
+With ``parquet_dir`` it also writes what it accepts as Parquet partitions by day and campaign
+(``data/fleet.py``), the input of ``edgesdk packs build``; the device's pseudonymous install id
+(header ``X-EdgeSDK-Device``) is kept per record so a pack can require several devices.
 """
 
 from __future__ import annotations
@@ -56,8 +61,13 @@ class IngestServer(BackgroundHTTPServer):
         max_body_bytes: int | None = None,
         delay_s: float = 0.0,
         campaigns: Sequence[dict[str, Any]] = (),
+        parquet_dir: str | Path | None = None,
+        pack: bytes | None = None,
     ) -> None:
         self.db_path = str(db_path)
+        self.parquet_dir = Path(parquet_dir) if parquet_dir is not None else None
+        self.pack = pack
+        """The signed pack served at ``/v1/packs/latest`` (set it after ``packs build``)."""
         self.token = token
         self.max_body_bytes = max_body_bytes
         self.delay_s = delay_s
@@ -114,8 +124,9 @@ class IngestServer(BackgroundHTTPServer):
 
     # ------------------------------------------------------------------ request handling
 
-    def _store(self, lines: list[dict[str, Any]]) -> tuple[int, int]:
+    def _store(self, lines: list[dict[str, Any]], device: str | None = None) -> tuple[int, int]:
         now = time.time()
+        fresh: list[dict[str, Any]] = []
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             accepted = 0
@@ -129,6 +140,8 @@ class IngestServer(BackgroundHTTPServer):
                          json.dumps(rec.get("payload", {}), ensure_ascii=False), now),
                     )
                     accepted += cur.rowcount
+                    if cur.rowcount:
+                        fresh.append(rec)
                 duplicates = len(lines) - accepted
                 self._db.execute(
                     "INSERT INTO counters (key, num) VALUES ('duplicates', ?) "
@@ -137,6 +150,10 @@ class IngestServer(BackgroundHTTPServer):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            if self.parquet_dir is not None and fresh:
+                from edgesdk.data.fleet import write_partitions
+
+                write_partitions(fresh, self.parquet_dir, device=device)
         return accepted, duplicates
 
 
@@ -173,6 +190,12 @@ def _handler_for(server: IngestServer) -> type[BaseHTTPRequestHandler]:
                 self._reply(200, {"campaigns": server.campaigns})
             elif self.path.rstrip("/") == "/v1/stats":
                 self._reply(200, server.stats())
+            elif self.path.rstrip("/") == "/v1/packs/latest" and server.pack is not None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(server.pack)))
+                self.end_headers()
+                self.wfile.write(server.pack)
             else:
                 self._reply(404, {"error": "not found"})
 
@@ -211,7 +234,8 @@ def _handler_for(server: IngestServer) -> type[BaseHTTPRequestHandler]:
             except (ValueError, OSError, EOFError) as exc:
                 self._reply(400, {"error": f"bad body: {exc}"})
                 return
-            accepted, duplicates = server._store(lines)
+            device = self.headers.get("X-EdgeSDK-Device")
+            accepted, duplicates = server._store(lines, device=device[:64] if device else None)
             self._reply(200, {"accepted": accepted, "duplicates": duplicates})
 
     return Handler

@@ -3,7 +3,8 @@
 import edgesdk
 
 EXPECTED = {
-    "Answer", "AnswerStream", "Assistant", "AssistantStats", "AsyncAssistant", "DeviceProfile",
+    "Answer", "AnswerStream", "Assistant", "AssistantStats", "AsyncAssistant", "Citation",
+    "DeviceProfile", "Knowledge",
     "DeviceState", "EdgeSDKError", "Session", "Settings", "Tool", "ToolCall", "__version__",
 }
 

@@ -27,6 +27,7 @@ public final class Answer {
     private final String deviceText;
     private final List<Percept> percepts;
     private final List<ToolCall> toolCalls;
+    private final List<Citation> citations;
     private final String model;
     private final String source;
     private final String question;
@@ -53,6 +54,7 @@ public final class Answer {
         this.deviceText = m.get("device_text") instanceof String ? (String) m.get("device_text") : null;
         this.percepts = Percept.listFrom(Json.list(m, "percepts"));
         this.toolCalls = ToolCall.listFrom(Json.list(m, "tool_calls"));
+        this.citations = Citation.listFrom(Json.list(m, "citations"));
         this.model = Json.str(m, "model", "");
         this.source = Json.str(m, "source", "");
         this.question = Json.str(m, "question", "");
@@ -105,9 +107,12 @@ public final class Answer {
     /** The app's tools to call (empty when the answer is text); see {@link ToolCall}. */
     public List<ToolCall> getToolCalls() { return toolCalls; }
 
+    /** Where a knowledge answer came from (empty otherwise); see {@link Citation}. */
+    public List<Citation> getCitations() { return citations; }
+
     public String getModel() { return model; }
 
-    /** "skill", "llm", "percept", "tier" or "none". */
+    /** "skill", "llm", "percept", "action", "knowledge", "tier" or "none". */
     public String getSource() { return source; }
 
     public String getQuestion() { return question; }

@@ -60,6 +60,10 @@ public final class ErrorCodes {
         m.put("storage_error", "edgesdk_error");
         m.put("upload_error", "edgesdk_error");
         m.put("upload_auth", "upload_error");
+        m.put("knowledge_error", "edgesdk_error");
+        m.put("knowledge_file", "knowledge_error");
+        m.put("knowledge_index_mismatch", "knowledge_error");
+        m.put("pack_rejected", "knowledge_error");
         m.put("body_too_large", "input_error");
         m.put("busy", "edgesdk_error");
         m.put("internal_error", "edgesdk_error");

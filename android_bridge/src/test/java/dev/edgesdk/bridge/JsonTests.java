@@ -46,6 +46,17 @@ final class JsonTests {
             check(body.contains("\"tools\":[{\"type\":\"function\""), "tools in the body: " + body);
             expect(IllegalArgumentException.class, () -> AskRequest.builder("x").tools("{}"));
         });
+        t.test("answer reads where a knowledge answer came from", () -> {
+            Answer known = Answer.fromJson(Json.parseObject("{\"text\":\"Day pass: $15.\",\"tier\":\"device\","
+                    + "\"confidence\":0.9,\"source\":\"knowledge\",\"citations\":[{\"kind\":\"document\","
+                    + "\"source\":\"/docs/gym.md\",\"title\":\"Ironworks\",\"passage\":\"Day pass: $15.\","
+                    + "\"score\":1.2}]}"));
+            equal(1, known.getCitations().size(), "one citation");
+            equal("document", known.getCitations().get(0).getKind(), "kind");
+            equal("/docs/gym.md", known.getCitations().get(0).getSource(), "source");
+            check(Answer.fromJson(Json.parseObject("{\"text\":\"Paris\",\"tier\":\"device\",\"confidence\":0.9}"))
+                    .getCitations().isEmpty(), "an older bridge: none");
+        });
         t.test("a server killed by a signal is named, with where to look", () -> {
             equal("exited with 1", ServerProcess.describeExit(1), "a normal failure");
             check(ServerProcess.describeExit(139).startsWith("was killed by SIGSEGV"), "128 + 11");
