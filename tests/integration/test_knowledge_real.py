@@ -195,3 +195,37 @@ def test_parquet_rows_carry_the_flags_the_pack_query_filters_on(tmp_path: Path) 
     assert flags["What is my blood type?"][1] is True
     assert flags["bitcoin price today"][2] is True
     assert flags["Who wrote Pride and Prejudice?"] == (False, False, False, "trivia")
+
+
+def test_the_uploader_sends_its_install_id_and_pulls_the_pack_after_a_drain(
+        tmp_path: Path) -> None:
+    import duckdb
+
+    from edgesdk.data.outbox import Outbox
+    from edgesdk.data.uploader import PackSubscription, Uploader
+
+    hashed = "hashed-words-v1"  # no model: this test is about the cycle
+    knowledge = Knowledge(tmp_path / "k", embedder_id=hashed, max_chunks=10, max_learned=10)
+    private, public = generate_keys()
+    with IngestServer(parquet_dir=tmp_path / "parquet") as server, \
+            Outbox(tmp_path / "outbox" / "o.sqlite3") as box:
+        box.put("interaction", {"question": "Who wrote Hamlet?", "answer": "Shakespeare",
+                                "tier": "cloud", "escalated": True, "declined": False})
+        subscription = PackSubscription(url=f"{server.url}/v1/packs/latest",
+                                        public_key=public, knowledge=knowledge, every_s=3600)
+        up = Uploader(outbox=box, ingest_url=server.url, packs=subscription)
+        assert up.run_once().sent == 1
+        assert subscription.error is not None and "404" in subscription.error  # none yet
+        device = (tmp_path / "outbox" / "install_id").read_text().strip()
+        rows = duckdb.connect().execute(
+            "SELECT device FROM read_parquet(?, hive_partitioning = true)",
+            [[str(f) for f in parquet_files(tmp_path / "parquet")]]).fetchall()
+        assert rows == [(device,)] and len(device) == 32
+        server.pack = build_pack(parquet_files(tmp_path / "parquet"),
+                                 embedder=knowledge.embedder, embedder_id=hashed,
+                                 private_key=private, version="v2", min_devices=1)
+        assert up.run_once().sent == 0 and knowledge.learned.pack_version() is None  # not due
+        subscription.last = 0.0
+        up.run_once()
+        assert subscription.error is None and knowledge.learned.pack_version() == "v2"
+        up.close()
