@@ -217,3 +217,39 @@ def test_distillation_includes_document_answers_and_kept_answers(tmp_path: Path)
     store.keep("capital of japan", "Tokyo", vec("capital of japan"))
     examples = [distill_example(p) for p in records_from_learned(store)]
     assert [e["messages"][1]["content"] for e in examples if e] == ["Tokyo"]
+
+
+def tiny_pdf(text: str) -> bytes:
+    """A one-page PDF with ``text`` in Helvetica (hand-written objects and xref)."""
+    stream = b"BT /F1 12 Tf 10 100 Td (" + text.encode() + b") Tj ET"
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 144] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objs) + 1, xref)
+
+
+def test_pdfs_are_read_and_oversized_or_broken_files_are_named(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    import edgesdk.knowledge.text as text
+
+    good = tmp_path / "guide.pdf"
+    good.write_bytes(tiny_pdf("The museum opens daily at 9 am."))
+    assert read_file(good) == "The museum opens daily at 9 am."
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    with pytest.raises(KnowledgeFileError, match=r"broken\.pdf"):
+        read_file(broken)
+    monkeypatch.setattr(text, "MAX_FILE_BYTES", 10)
+    with pytest.raises(KnowledgeFileError, match="over the"):
+        read_file(good)
