@@ -10,6 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from edgesdk.commands.options import (
+    add_contacts_option,
+    add_knowledge_option,
+    contacts_arg,
+    knowledge_arg,
+)
 from edgesdk.protocols import PerceptionLike
 from edgesdk.types import MODES
 
@@ -40,12 +46,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--tools", type=Path, default=None, metavar="FILE",
                         help="JSON file with a list of OpenAI-format tool definitions: a command "
                         "is answered with tool_calls (never run by the CLI)")
-    parser.add_argument("--contacts", default=None, metavar="NAMES",
-                        help="comma-separated contact names a command may call or message")
-    parser.add_argument("--knowledge", nargs="*", type=Path, default=None, metavar="PATH",
-                        help="use the device's knowledge: answers kept from the cloud, the "
-                        "fleet's pack and documents indexed earlier (edgesdk knowledge add) "
-                        "or given here")
+    add_contacts_option(parser)
+    add_knowledge_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -57,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(cloud_base_url=args.cloud_url, cloud_model=args.cloud_model)
     profile = args.profile or settings.profile
     tools = list(load_tools(args.tools)) if args.tools is not None else []
-    contacts = [c.strip() for c in (args.contacts or "").split(",") if c.strip()]
+    contacts = contacts_arg(args)
     with Assistant(profile=profile, mode=args.mode or settings.mode, model=args.model,
                    peer=args.peer, probe=args.probe, settings=settings,
                    perception=_perception(profile, args), tools=tools,
-                   contacts=contacts, knowledge=_knowledge_arg(args)) as assistant:
+                   contacts=contacts, knowledge=knowledge_arg(args)) as assistant:
         if args.stream:
             stream = assistant.ask(args.question, image=args.image, audio=args.audio,
                                    stream=True, deadline_s=args.deadline)
@@ -97,10 +99,3 @@ def _perception(profile: str, args: argparse.Namespace) -> PerceptionLike | None
     from edgesdk.local.perceive import build_perceivers
 
     return build_perceivers(get_profile(profile), catalog=Catalog())
-
-
-def _knowledge_arg(args: argparse.Namespace) -> bool | list[Path]:
-    """``--knowledge`` alone: on; with paths: on, and those documents indexed too."""
-    if args.knowledge is None:
-        return False
-    return list(args.knowledge) or True

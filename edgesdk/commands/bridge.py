@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from edgesdk.commands.options import add_knowledge_option, knowledge_arg
 from edgesdk.commands.serving import add_listen_options, bind, listen_config, serve_until_stopped
 from edgesdk.errors import ConfigError
 from edgesdk.types import MODES
@@ -36,9 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--model", default=None, help="local model id")
     parser.add_argument("--perception", action="store_true",
                         help="load the profile's perceivers (needs their models fetched)")
-    parser.add_argument("--knowledge", nargs="*", type=Path, default=None, metavar="PATH",
-                        help="answer from the device's knowledge (kept cloud answers, the pack, "
-                        "documents indexed earlier or given here); answers carry citations")
+    add_knowledge_option(parser)
     add_listen_options(parser, remote_who="other machines", max_body_bytes=16 * 1024 * 1024,
                        max_deadline_help="largest deadline a client may ask for",
                        max_in_flight=64,
@@ -78,8 +76,7 @@ def serve(args: argparse.Namespace) -> int:
         assistant = Assistant(profile=profile, mode=args.mode or settings.mode,
                               model=args.model, settings=settings,
                               perception=_perception(profile) if args.perception else None,
-                              knowledge=(list(args.knowledge) or True)
-                              if args.knowledge is not None else False)
+                              knowledge=knowledge_arg(args))
         closer = assistant.close
         backend = AssistantBackend(assistant=assistant)
     server = bind(lambda: BridgeServer(backend=backend, config=config), args, on_error=closer)

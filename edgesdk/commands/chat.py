@@ -11,6 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from edgesdk.commands.options import (
+    add_contacts_option,
+    add_knowledge_option,
+    contacts_arg,
+    knowledge_arg,
+)
 from edgesdk.types import MODES
 
 
@@ -20,12 +26,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--mode", choices=MODES, default=None)
     parser.add_argument("--tools", type=Path, default=None, metavar="FILE",
                         help="OpenAI-format tool definitions: commands become tool calls")
-    parser.add_argument("--contacts", default=None, metavar="NAMES",
-                        help="comma-separated contact names a command may call or message")
-    parser.add_argument("--knowledge", nargs="*", type=Path, default=None, metavar="PATH",
-                        help="use the device's knowledge: answers kept from the cloud, the "
-                        "fleet's pack and documents indexed earlier (edgesdk knowledge add) "
-                        "or given here")
+    add_contacts_option(parser)
+    add_knowledge_option(parser)
     parser.add_argument("--load", type=Path, default=None, metavar="FILE",
                         help="continue a conversation saved with --save or /save")
     parser.add_argument("--save", type=Path, default=None, metavar="FILE",
@@ -43,11 +45,11 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(cloud_base_url=args.cloud_url, cloud_model=args.cloud_model)
     tools = list(load_tools(args.tools)) if args.tools is not None else []
-    contacts = [c.strip() for c in (args.contacts or "").split(",") if c.strip()]
+    contacts = contacts_arg(args)
     interactive = sys.stdin.isatty()
     with Assistant(profile=args.profile or settings.profile, mode=args.mode or settings.mode,
                    settings=settings, tools=tools, contacts=contacts,
-                   knowledge=_knowledge_arg(args)) as assistant:
+                   knowledge=knowledge_arg(args)) as assistant:
         chat = (Session.load(assistant, args.load) if args.load is not None
                 else assistant.session())
         while True:
@@ -77,10 +79,3 @@ def run(args: argparse.Namespace) -> int:
         if args.save is not None:
             chat.save(args.save)
     return 0
-
-
-def _knowledge_arg(args: argparse.Namespace) -> bool | list[Path]:
-    """``--knowledge`` alone: on; with paths: on, and those documents indexed too."""
-    if args.knowledge is None:
-        return False
-    return list(args.knowledge) or True
