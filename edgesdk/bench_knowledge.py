@@ -32,11 +32,10 @@ from typing import Any
 import numpy as np
 
 from edgesdk.knowledge.base import Knowledge
-from edgesdk.knowledge.learned import LearnedAnswers, Stored, match_features
+from edgesdk.knowledge.learned import LearnedAnswers, best_match
 from edgesdk.knowledge.timely import expiry
 from edgesdk.routing.knowledge import load_knowledge_calibration
 from edgesdk.testing.knowledge_sets import Group, same_answer
-from edgesdk.textnorm import CJK
 
 REPORT_DIR = Path("docs/reports/knowledge")
 REAL_VECTORS = 1000
@@ -95,8 +94,8 @@ def run_workload(knowledge: Knowledge, groups: Sequence[Group], *, seed: int = 0
                     day = int((at - WEEK_START) // DAY)
                     _nightly_pack(uploads, stores, knowledge, Path(tmp), day, keys)
                 store = stores[device]
-                best = _best(store.nearest(vectors[question], k=3, now=at), question, at,
-                             calibration)
+                best = best_match(question, store.nearest(vectors[question], k=3, now=at),
+                                  calibration, now=at)
                 if best is not None and best[0] >= calibration.threshold:
                     stored = best[1]
                     stale += stored.expires is not None and stored.expires <= at
@@ -135,14 +134,6 @@ def _dt(at: float) -> Any:
     from datetime import datetime
 
     return datetime.fromtimestamp(at).astimezone()
-
-
-def _best(candidates: Sequence[Stored], question: str, at: float,
-          scorer: Any) -> tuple[float, Stored] | None:
-    zh = float(bool(CJK.search(question)))
-    scored = [(scorer.probability({**match_features(question, s, now=at), "ln_zh": zh}), s)
-              for s in candidates]
-    return max(scored, key=lambda x: x[0]) if scored else None
 
 
 def _nightly_pack(uploads: list[dict[str, Any]], stores: Sequence[LearnedAnswers],

@@ -146,7 +146,7 @@ def open_knowledge(spec: KnowledgeSpec | Knowledge, profile: DeviceProfile, home
     embedder_id = spec.embedder_id if isinstance(spec, Knowledge) else profile.knowledge_embedder
     load_knowledge_calibration(embedder_id)  # no scorer for this embedder: a typed error now
     knowledge = spec if isinstance(spec, Knowledge) else Knowledge(
-        home / "knowledge" / profile.name, embedder_id=profile.knowledge_embedder,
+        home / "knowledge" / profile.name, embedder_id=embedder_id,
         max_chunks=profile.knowledge_chunks, max_learned=profile.learned_answers)
     paths = documents_of(None if isinstance(spec, Knowledge) else spec)
     if paths:

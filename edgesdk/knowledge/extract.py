@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from edgesdk.knowledge.index import Hit
 from edgesdk.knowledge.text import sentences, terms
 from edgesdk.protocols import Embedder
+from edgesdk.textnorm import CJK
 
 MAX_ANSWER_CHARS = 280
 
@@ -137,6 +138,7 @@ def extract(question: str, hits: Sequence[Hit], *, embedder: Embedder | None = N
         "kn_kind_asked": float(kind is not None),
         "kn_kind_found": float(typed), "kn_terms": float(len(q_terms)),
         "kn_from_top": float(hit.id == top.id),
+        "kn_zh": float(bool(CJK.search(question))),
     }
     return Extracted(text=text, source=hit.source, title=hit.title, passage=hit.text,
                      features=features)

@@ -21,13 +21,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from edgesdk.knowledge.index import open_sqlite
 from edgesdk.knowledge.text import terms
-from edgesdk.textnorm import question_key
+from edgesdk.textnorm import CJK, question_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -88,7 +89,19 @@ def match_features(question: str, stored: Stored, *, now: float) -> dict[str, fl
         "ln_age_days": min(30.0, max(0.0, (now - stored.created) / 86400)),
         "ln_from_pack": float(stored.origin == PACK),
         "ln_devices": float(min(stored.devices, 50)),
+        "ln_zh": float(bool(CJK.search(question))),
     }
+
+
+def best_match(question: str, candidates: Sequence[Stored], scorer: Any, *, now: float
+               ) -> tuple[float, Stored, dict[str, float]] | None:
+    """The candidate the scorer (``routing.knowledge.KnowledgeScorer``) is surest of:
+    (P(its answer is right for ``question``), it, its features), or None without any."""
+    scored = []
+    for stored in candidates:
+        features = match_features(question, stored, now=now)
+        scored.append((scorer.probability(features), stored, features))
+    return max(scored, key=lambda s: s[0]) if scored else None
 
 
 class LearnedAnswers:

@@ -154,13 +154,10 @@ def _same_question(question: str, other: str, cosine: float, embedder_id: str) -
         return True
     from edgesdk.knowledge.learned import LEARNED, Stored, match_features
     from edgesdk.routing.knowledge import load_knowledge_calibration
-    from edgesdk.textnorm import CJK
 
     scorer = load_knowledge_calibration(embedder_id).learned
     stored = Stored("", LEARNED, other, "", 0.0, None, 1, cosine)
-    features = {**match_features(question, stored, now=0.0),
-                "ln_zh": float(bool(CJK.search(question)))}
-    return scorer.probability(features) >= scorer.threshold
+    return scorer.probability(match_features(question, stored, now=0.0)) >= scorer.threshold
 
 
 def build_pack(files: Sequence[str | Path], *, embedder: Embedder, embedder_id: str,

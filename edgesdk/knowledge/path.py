@@ -17,7 +17,9 @@ only until its expiry (``timely.py``).
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,15 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 from edgesdk.knowledge.base import Knowledge
 from edgesdk.knowledge.extract import extract
-from edgesdk.knowledge.learned import PACK, match_features
+from edgesdk.knowledge.learned import PACK, best_match
 from edgesdk.knowledge.timely import expiry
 from edgesdk.routing.knowledge import Kind, load_knowledge_calibration
-from edgesdk.textnorm import CJK
 from edgesdk.types import Answer, Citation, RouteDecision
 
 if TYPE_CHECKING:
     from edgesdk.device_path import DeviceAttempt
     from edgesdk.protocols import TextRedactor
+
 
 def threshold_of(kind: Kind, embedder: str) -> float:
     """The P(right) at which a knowledge answer of ``kind`` stays on the device."""
@@ -44,6 +46,7 @@ PERSONAL = re.compile(r"\b(my|mine|our|ours|myself|i'm|i've|i am)\b|我的|我�
                        r"我(是|有|在|家|要|想)", re.IGNORECASE)
 """A question about the user's own life: its answer is theirs, not the world's to reuse."""
 PASSAGE_CHARS = 300
+VECTORS_KEPT = 16
 
 
 @dataclass
@@ -63,22 +66,37 @@ class KnowledgePath:
         self.now = now
         self._entries: dict[str, str] = {}
         """answer id → learned entry, for feedback (the last few hundred answers)."""
+        self._vectors: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _vector(self, question: str) -> Any:
+        """The question's embedding, once per request: ``consult`` and ``learn`` of the same
+        question share it (the last few questions are kept)."""
+        with self._lock:
+            if question in self._vectors:
+                return self._vectors[question]
+        vector = self.knowledge.vector(question)
+        with self._lock:
+            self._vectors[question] = vector
+            while len(self._vectors) > VECTORS_KEPT:
+                self._vectors.popitem(last=False)
+        return vector
 
     def consult(self, attempt: DeviceAttempt) -> None:
         """Set ``attempt.knowledge`` and a stay decision when the device's knowledge answers
-        surely; otherwise add the reason it did not and leave the decision to the usual path."""
+        surely; otherwise leave the decision to the usual path (the trace says what was
+        found and how sure)."""
         question = attempt.question
         if attempt.percepts or attempt.history or not question.strip():
             return  # about what was just seen or said: not what documents or the cloud knew
         t = time.perf_counter()
-        vector = self.knowledge.vector(question)
+        vector = self._vector(question)
         best = self._learned(question, vector)
         embedder = self.knowledge.embedder_id
         if best is None or best.p < threshold_of("learned", embedder):
             found = self._documents(question, vector)
             if found is not None and (best is None or found.p > best.p):
                 best = found
-        ms = (time.perf_counter() - t) * 1000
         from edgesdk.device_path import step
 
         if best is None:
@@ -86,7 +104,7 @@ class KnowledgePath:
             return
         keep = threshold_of(best.kind, embedder)
         attempt.trace.append(step("knowledge", t, kind=best.kind, p=round(best.p, 4),
-                                  kept=best.p >= keep, ms_total=round(ms, 2)))
+                                  kept=best.p >= keep))
         if best.p < keep:
             return
         attempt.knowledge = best
@@ -101,12 +119,10 @@ class KnowledgePath:
         if not candidates:
             return None
         scorer = load_knowledge_calibration(self.knowledge.embedder_id).learned
-        zh = float(bool(CJK.search(question)))
-        scored = []
-        for stored in candidates:
-            features = {**match_features(question, stored, now=now), "ln_zh": zh}
-            scored.append((scorer.probability(features), stored, features))
-        p, stored, features = max(scored, key=lambda s: s[0])
+        best = best_match(question, candidates, scorer, now=now)
+        if best is None:
+            return None
+        p, stored, features = best
         kind = "pack" if stored.origin == PACK else "learned"
         return KnowledgeAnswer(
             text=stored.answer, kind="learned", p=p, entry=stored.id, features=features,
@@ -121,11 +137,10 @@ class KnowledgePath:
         found = extract(question, hits, embedder=self.knowledge.embedder, vector=vector)
         if found is None:
             return None
-        features = {**found.features, "kn_zh": float(bool(CJK.search(question)))}
         p = load_knowledge_calibration(self.knowledge.embedder_id).documents.probability(
-            features)
+            found.features)
         return KnowledgeAnswer(
-            text=found.text, kind="documents", p=p, features=features,
+            text=found.text, kind="documents", p=p, features=found.features,
             citation=Citation(kind="document", source=found.source, title=found.title,
                               passage=found.passage[:PASSAGE_CHARS],
                               score=hits[0].score if hits else 0.0))
@@ -148,7 +163,7 @@ class KnowledgePath:
             return why
         asked = self.now()
         until = expiry(answer.question, asked)
-        vector = self.knowledge.vector(answer.question)
+        vector = self._vector(answer.question)
         self.knowledge.learned.keep(answer.question, answer.text.strip(), vector,
                                     tier=answer.tier, model=answer.model,
                                     expires=until.timestamp() if until else None,

@@ -39,7 +39,6 @@ from edgesdk.testing.knowledge_sets import (
     contains_answer,
     same_answer,
 )
-from edgesdk.textnorm import CJK
 
 Row = tuple[dict[str, float], bool]
 
@@ -53,8 +52,8 @@ def document_rows(knowledge: Knowledge, questions: Sequence[DocQuestion]) -> lis
         found = extract(q.question, hits, embedder=knowledge.embedder, vector=vector)
         if found is None:
             continue
-        features = {**found.features, "kn_zh": float(bool(CJK.search(q.question)))}
-        rows.append((features, bool(q.answers) and contains_answer(found.text, q.answers)))
+        rows.append((found.features,
+                     bool(q.answers) and contains_answer(found.text, q.answers)))
     return rows
 
 
@@ -71,10 +70,9 @@ def learned_rows(knowledge: Knowledge, groups: Sequence[Group], *, now: float) -
     rows = []
     vectors = knowledge.embedder.embed([q for q, _ in asked])
     for (question, answer), vector in zip(asked, vectors, strict=True):
-        zh = float(bool(CJK.search(question)))
         for stored in store.nearest(vector, k=3, now=now):
-            features = {**match_features(question, stored, now=now), "ln_zh": zh}
-            rows.append((features, same_answer(stored.answer, answer)))
+            rows.append((match_features(question, stored, now=now),
+                         same_answer(stored.answer, answer)))
     return rows
 
 
