@@ -276,7 +276,8 @@ class KnowledgeIndex:
         sims = self._matrix @ q
         top = np.argpartition(-sims, min(CANDIDATES, len(sims)) - 1)[:CANDIDATES]
         cosine = {int(self._ids[i]): float(sims[i]) for i in top}
-        lexical = self._lexical(question)
+        q_terms = terms(question)
+        lexical = self._lexical(q_terms)
         ids = list(dict.fromkeys([*cosine, *lexical]))
         marks = ",".join("?" * len(ids))
         rows = {r[0]: r[1:] for r in self._db.execute(
@@ -284,7 +285,6 @@ class KnowledgeIndex:
             ids)} if ids else {}
         stored_terms = {r[0]: r[1] for r in self._db.execute(
             f"SELECT rowid, terms FROM chunk_terms WHERE rowid IN ({marks})", ids)} if ids else {}
-        q_terms = terms(question)
         weights = self._idf(q_terms)
         hits = []
         for cid in ids:
@@ -303,8 +303,8 @@ class KnowledgeIndex:
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
 
-    def _lexical(self, question: str) -> dict[int, float]:
-        q_terms = list(dict.fromkeys(terms(question)))
+    def _lexical(self, question_terms: Sequence[str]) -> dict[int, float]:
+        q_terms = list(dict.fromkeys(question_terms))
         if not q_terms:
             return {}
         match = " OR ".join(f'"{t}"' for t in q_terms if '"' not in t)
