@@ -133,7 +133,8 @@ class Assistant:
                      probe_for=model_id if use_probe and router is None else None,
                      question_embedder=None if router is not None else
                      question_embedder(model_id, home=self.settings.home),
-                     knowledge_embedder=self.profile.knowledge_embedder if knowledge else None)
+                     knowledge_embedder=self.profile.knowledge_embedder if knowledge else None,
+                     knowledge_reader=self.profile.knowledge_reader if knowledge else None)
         self.llm: LocalLLM = llm or self._load_llm(model_id)
         self.peer: LocalLLM | None = self._load_llm(peer) if isinstance(peer, str) else peer
         """A second local model whose agreement the router weighs, if its calibration has a

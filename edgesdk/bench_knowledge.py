@@ -34,7 +34,6 @@ import numpy as np
 from edgesdk.knowledge.base import Knowledge
 from edgesdk.knowledge.learned import LearnedAnswers, best_match
 from edgesdk.knowledge.timely import expiry
-from edgesdk.routing.knowledge import load_knowledge_calibration
 from edgesdk.testing.knowledge_sets import Group, same_answer
 
 REPORT_DIR = Path("docs/reports/knowledge")
@@ -71,7 +70,7 @@ def workload(groups: Sequence[Group], *, devices: int, per_device: int, seed: in
 
 def run_workload(knowledge: Knowledge, groups: Sequence[Group], *, seed: int = 0,
                  devices: int = 20, per_device: int = 150) -> dict[str, Any]:
-    calibration = load_knowledge_calibration(knowledge.embedder_id).learned
+    calibration = knowledge.calibration().learned
     asked = workload(groups, devices=devices, per_device=per_device, seed=seed)
     texts = sorted({q for _, _, q, _, _ in asked})
     vectors = dict(zip(texts, np.asarray(knowledge.embedder.embed(texts), np.float32),
@@ -157,10 +156,11 @@ def _nightly_pack(uploads: list[dict[str, Any]], stores: Sequence[LearnedAnswers
         install_pack(pack, store)
 
 
-def measure_latency(profile: str, *, chunks: int = 10_000, queries: int = 60
-                    ) -> dict[str, Any]:
+def measure_latency(profile: str, *, chunks: int = 10_000, queries: int = 60,
+                    reader: bool = True) -> dict[str, Any]:
     """Retrieval p50/p95 (question embedding + vector scan + FTS5 + fusion) at ``chunks``
-    chunks, and the sentence read-back on top, for ``profile``'s embedder."""
+    chunks, and the sentence read-back on top, for ``profile``'s embedder (and its document
+    reader, unless ``reader`` is False)."""
     from edgesdk.devices import get_profile
     from edgesdk.knowledge.extract import extract
     from edgesdk.knowledge.text import sentences
@@ -168,7 +168,7 @@ def measure_latency(profile: str, *, chunks: int = 10_000, queries: int = 60
 
     p = get_profile(profile)
     knowledge = Knowledge(None, embedder_id=p.knowledge_embedder, max_chunks=chunks + 1000,
-                          max_learned=10)
+                          max_learned=10, reader_id=p.knowledge_reader if reader else None)
     pool = [s for lang in LANGS for f in sorted(docs_dir(lang).iterdir())
             for s in sentences(f.read_text("utf-8"))]
     rng = np.random.default_rng(0)
@@ -196,11 +196,12 @@ def measure_latency(profile: str, *, chunks: int = 10_000, queries: int = 60
         vector = knowledge.vector(q)
         hits = index.search(q, k=3, vector=vector)
         t1 = time.perf_counter()
-        extract(q, hits, embedder=knowledge.embedder, vector=vector)
+        extract(q, hits, embedder=knowledge.embedder, vector=vector, reader=knowledge.reader)
         t2 = time.perf_counter()
         search_ms.append((t1 - t0) * 1000)
         read_ms.append((t2 - t1) * 1000)
-    return {"profile": profile, "embedder": p.knowledge_embedder, "chunks": len(index),
+    return {"profile": profile, "embedder": p.knowledge_embedder, "reader": knowledge.reader_id,
+            "chunks": len(index),
             "build_s": round(build_s, 1),
             "retrieval_ms_p50": statistics.median(search_ms),
             "retrieval_ms_p95": float(np.percentile(search_ms, 95)),
@@ -217,7 +218,8 @@ def write_report(result: dict[str, Any], out: Path) -> None:
 def markdown(result: dict[str, Any]) -> str:
     lines = ["# The device's knowledge", "",
              f"Measured {result['date']} on this machine, profile `{result['profile']}` "
-             f"(embedder `{result['embedder']}`); `{result['command']}`.", "",
+             f"(embedder `{result['embedder']}`, document reader "
+             f"`{result.get('reader') or 'none'}`); `{result['command']}`.", "",
              "## Document questions (test split: documents never fitted on)", "",
              "| language / kind | questions | right (sentence read back) | AUROC | kept share | "
              "right when kept |", "|---|---:|---:|---:|---:|---:|"]
@@ -242,7 +244,8 @@ def markdown(result: dict[str, Any]) -> str:
     if "latency" in result:
         lat = result["latency"]
         lines += ["", "## Retrieval latency", "",
-                  f"{lat['chunks']} chunks ({lat['embedder']}): retrieval p50 "
+                  f"{lat['chunks']} chunks ({lat['embedder']}, reader "
+                  f"{lat.get('reader') or 'none'}): retrieval p50 "
                   f"{lat['retrieval_ms_p50']:.1f} ms (p95 {lat['retrieval_ms_p95']:.1f}); "
                   f"reading the sentence back p50 {lat['read_back_ms_p50']:.1f} ms; indexing "
                   f"took {lat['build_s']} s."]

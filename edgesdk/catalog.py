@@ -70,7 +70,7 @@ class Manifest(BaseModel):
 
     id: str
     task: Literal["llm", "face", "object", "ocr-det", "ocr-rec", "ocr-cls", "vad", "wakeword",
-                  "denoise", "asr", "embed", "tokenizer", "labels"]
+                  "denoise", "asr", "embed", "rerank", "tokenizer", "labels"]
     runtime: Literal["llama.cpp", "onnxruntime", "litert", "ctypes", "pocketsphinx",
                      "ctranslate2", "data"]
     file: str

@@ -115,6 +115,9 @@ class DeviceProfile(BaseModel):
     """The sentence vectors of ``Assistant(knowledge=...)`` (documents and learned answers):
     MiniLM-L6 (~160 MB), MiniLM-L3 (~100 MB) or ``hashed-words-v1`` (no model: words only,
     for a budget that holds no MiniLM)."""
+    knowledge_reader: str | None = "reader-msmarco-l12-int8"
+    """The document reader that chooses the sentence read back (a cross-encoder, ~85 MB,
+    ~40 ms a question; English): ``None`` chooses by words and vectors alone."""
     knowledge_chunks: int = Field(default=20_000, ge=0)
     """The cap on indexed document chunks (~1.5 KB of vectors each; 0: documents off)."""
     learned_answers: int = Field(default=5_000, ge=0)
@@ -167,6 +170,7 @@ PROFILES: dict[str, DeviceProfile] = {
             refuse_below=DEFAULT_REFUSE_BELOW,
             upload_min_battery=0.3,
             knowledge_embedder="hashed-words-v1",
+            knowledge_reader=None,
             knowledge_chunks=2_000,
             learned_answers=1_000,
         ),
@@ -185,6 +189,7 @@ PROFILES: dict[str, DeviceProfile] = {
             refuse_below=DEFAULT_REFUSE_BELOW,
             upload_min_battery=0.3,
             knowledge_embedder="minilm-l3-paraphrase",
+            knowledge_reader=None,
             knowledge_chunks=5_000,
             learned_answers=2_000,
         ),

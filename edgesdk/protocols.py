@@ -131,6 +131,16 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
 
 
+@runtime_checkable
+class DocumentReader(Protocol):
+    """Scores how well each passage answers a question (higher is better), for the languages
+    it reads: ``edgesdk.local.rerank.CrossEncoderReader``."""
+
+    languages: frozenset[str]
+
+    def score(self, question: str, passages: Sequence[str]) -> NDArray[np.float32]: ...
+
+
 class PerceptionResultLike(Protocol):
     @property
     def percepts(self) -> Sequence[Percept]: ...

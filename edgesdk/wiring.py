@@ -25,6 +25,7 @@ from edgesdk.errors import (
 )
 from edgesdk.local.embed import RESIDENT_MB as EMBEDDER_RESIDENT_MB
 from edgesdk.local.llm import LocalLLM
+from edgesdk.local.rerank import RESIDENT_MB as READER_RESIDENT_MB
 from edgesdk.local.whisper import RESIDENT_MB as ASR_RESIDENT_MB
 from edgesdk.protocols import ChatResultLike, RouterLike, TextRedactor, TierClient
 from edgesdk.streams import FinalStream
@@ -49,15 +50,17 @@ PROBE_N_CTX = 256
 def estimate_memory_mb(profile: DeviceProfile, catalog: Catalog,
                        model_ids: str | Sequence[str], *, probe_for: str | None = None,
                        question_embedder: str | None = None,
-                       knowledge_embedder: str | None = None) -> int:
+                       knowledge_embedder: str | None = None,
+                       knowledge_reader: str | None = None) -> int:
     """Peak resident memory a profile needs for its LLM(s), its perceivers, with ``probe_for``
-    the hidden-state probe over that model, and the router's ``question_embedder`` (the id its
-    lookup signal was fitted with: ``calibration.question_embedder``; hashed words cost nothing)
-    (MB)."""
+    the hidden-state probe over that model, the router's ``question_embedder`` (the id its
+    lookup signal was fitted with: ``calibration.question_embedder``; hashed words cost
+    nothing), and the knowledge's embedder and document reader (MB)."""
     ids = [model_ids] if isinstance(model_ids, str) else list(model_ids)
     total = float(profile.runtime_overhead_mb) + embedder_mb(question_embedder)
     if knowledge_embedder != question_embedder:  # the same MiniLM is loaded once, shared
         total += embedder_mb(knowledge_embedder)
+    total += READER_RESIDENT_MB.get(knowledge_reader or "", 0)
     for model_id in ids:
         total += catalog.manifest(model_id).size / 1e6 + profile.n_ctx * KV_MB_PER_CTX_TOKEN
     if probe_for is not None:
@@ -217,7 +220,8 @@ class AssistantStats(BaseModel):
 def check_budget(profile: DeviceProfile, catalog: Catalog, model_ids: Sequence[str], *,
                  also: Sequence[str] = (), probe_for: str | None = None,
                  question_embedder: str | None = None,
-                 knowledge_embedder: str | None = None) -> None:
+                 knowledge_embedder: str | None = None,
+                 knowledge_reader: str | None = None) -> None:
     """Refuse, before loading anything, models the profile may not or cannot hold (with
     the default router's question embedder, when its lookup signal needs a model)."""
     for model_id in model_ids:
@@ -228,18 +232,20 @@ def check_budget(profile: DeviceProfile, catalog: Catalog, model_ids: Sequence[s
                 f"(allowed: {', '.join(profile.allowed_llms)}). Pick an allowed model "
                 "or a bigger profile (phone, edge)")
     if not model_ids and probe_for is None and not embedder_mb(question_embedder) and \
-            not embedder_mb(knowledge_embedder):
+            not embedder_mb(knowledge_embedder) and knowledge_reader is None:
         return
     also = [m for m in also if m in catalog.manifests]  # an app's own backend: size unknown
     needed = estimate_memory_mb(profile, catalog, [*model_ids, *also],
                                 probe_for=probe_for, question_embedder=question_embedder,
-                                knowledge_embedder=knowledge_embedder)
+                                knowledge_embedder=knowledge_embedder,
+                                knowledge_reader=knowledge_reader)
     if needed > profile.memory_budget_mb:
         extras = (" and the hidden-state probe" if probe_for is not None else "") + (
             f" and the router's question embedder ({question_embedder})"
             if embedder_mb(question_embedder) else "") + (
             f" and the knowledge embedder ({knowledge_embedder})"
-            if embedder_mb(knowledge_embedder) else "")
+            if embedder_mb(knowledge_embedder) else "") + (
+            f" and the document reader ({knowledge_reader})" if knowledge_reader else "")
         raise MemoryBudgetExceeded(
             f"profile '{profile.name}' has a {profile.memory_budget_mb} MB budget "
             f"but {' + '.join(dict.fromkeys([*model_ids, *also]))}{extras} with its "

@@ -60,7 +60,8 @@ def _knowledge(profile_name: str | None) -> object:
     profile = get_profile(profile_name or settings.profile)
     return Knowledge(settings.home / "knowledge" / profile.name,
                      embedder_id=profile.knowledge_embedder,
-                     max_chunks=profile.knowledge_chunks, max_learned=profile.learned_answers)
+                     max_chunks=profile.knowledge_chunks, max_learned=profile.learned_answers,
+                     reader_id=profile.knowledge_reader)
 
 
 def run_knowledge(args: argparse.Namespace) -> int:
@@ -78,7 +79,8 @@ def run_knowledge(args: argparse.Namespace) -> int:
             return 1 if report.skipped and not report.indexed else 0
         if args.action == "search":
             hits = knowledge.search(args.question, k=max(args.k, 8))
-            found = extract(args.question, hits, embedder=knowledge.embedder)
+            found = extract(args.question, hits, embedder=knowledge.embedder,
+                            reader=knowledge.reader)
             print(json.dumps({
                 "answer": found.text if found else None,
                 "source": found.source if found else None,

@@ -10,7 +10,9 @@ The embedder is the profile's (``DeviceProfile.knowledge_embedder``): MiniLM-L6 
 MiniLM-L3 on glasses, and on the watch the router's hashed words, which need no model at all
 (the watch's 400 MB budget does not hold a MiniLM beside SmolLM2; docs/knowledge.md measures
 what that costs in accuracy). It is loaded on first use and shared with the router's lookup
-when both use the same model.
+when both use the same model. The phone and edge also hold a document reader
+(``DeviceProfile.knowledge_reader``, a cross-encoder, ``local/rerank.py``) that chooses the
+sentence to read back; it too is loaded on first use, by the first document question.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from numpy.typing import NDArray
 
 from edgesdk.knowledge.index import AddReport, Hit, KnowledgeIndex
 from edgesdk.knowledge.learned import LearnedAnswers
-from edgesdk.protocols import Embedder
+from edgesdk.protocols import DocumentReader, Embedder
 
 if TYPE_CHECKING:
     from edgesdk.devices import DeviceProfile
     from edgesdk.knowledge.path import KnowledgePath
+    from edgesdk.routing.knowledge import KnowledgeCalibration
 
 log = logging.getLogger("edgesdk.knowledge")
 KnowledgeSpec = bool | str | Path | Iterable[str | Path] | None
@@ -42,10 +45,14 @@ class Knowledge:
     answers (``learned``; ``forget()`` clears them)."""
 
     def __init__(self, home: Path | None, *, embedder_id: str, max_chunks: int,
-                 max_learned: int, embedder: Embedder | None = None) -> None:
-        """``home``: the folder for the files (``None``: in memory)."""
+                 max_learned: int, embedder: Embedder | None = None,
+                 reader_id: str | None = None, reader: DocumentReader | None = None) -> None:
+        """``home``: the folder for the files (``None``: in memory). ``reader_id``: the
+        document reader's catalog id (``None``: sentences are chosen by words and vectors)."""
         self.home = home
         self.embedder_id = embedder_id
+        self.reader_id = reader_id
+        self._reader = reader
         self.max_chunks = max_chunks
         self._embedder = embedder
         self._lock = threading.Lock()
@@ -61,6 +68,15 @@ class Knowledge:
 
                 self._embedder = bank_embedder(self.embedder_id)
             return self._embedder
+
+    @property
+    def reader(self) -> DocumentReader | None:
+        with self._lock:
+            if self._reader is None and self.reader_id is not None:
+                from edgesdk.local.rerank import shared_reader
+
+                self._reader = shared_reader(self.reader_id)
+            return self._reader
 
     @property
     def index(self) -> KnowledgeIndex:
@@ -79,6 +95,12 @@ class Knowledge:
                                            embedder_id=self.embedder_id,
                                            max_entries=self.max_learned)
         return self._learned
+
+    def calibration(self) -> KnowledgeCalibration:
+        """The scorers for this embedder and reader (``routing/knowledge_calibration.json``)."""
+        from edgesdk.routing.knowledge import load_knowledge_calibration
+
+        return load_knowledge_calibration(self.embedder_id, reader=self.reader_id)
 
     def has_documents(self) -> bool:
         if self._index is None and (self.home is None or not (
@@ -141,13 +163,11 @@ def open_knowledge(spec: KnowledgeSpec | Knowledge, profile: DeviceProfile, home
 
     if spec is None or spec is False:
         return None, None
-    from edgesdk.routing.knowledge import load_knowledge_calibration
-
-    embedder_id = spec.embedder_id if isinstance(spec, Knowledge) else profile.knowledge_embedder
-    load_knowledge_calibration(embedder_id)  # no scorer for this embedder: a typed error now
     knowledge = spec if isinstance(spec, Knowledge) else Knowledge(
-        home / "knowledge" / profile.name, embedder_id=embedder_id,
-        max_chunks=profile.knowledge_chunks, max_learned=profile.learned_answers)
+        home / "knowledge" / profile.name, embedder_id=profile.knowledge_embedder,
+        max_chunks=profile.knowledge_chunks, max_learned=profile.learned_answers,
+        reader_id=profile.knowledge_reader)
+    knowledge.calibration()  # no scorer for this embedder and reader: a typed error now
     paths = documents_of(None if isinstance(spec, Knowledge) else spec)
     if paths:
         report = knowledge.add(paths)

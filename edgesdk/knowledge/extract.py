@@ -4,10 +4,17 @@ the document it came from, and the numbers the router needs to judge it.
 Why a sentence and not generated text: a 135M-270M model asked to answer from a passage
 paraphrases it wrong or copies the wrong line often enough that the figures in
 docs/knowledge.md favour reading back the document's own sentence; the sentence carries the
-fact in the document's words, and the citation says where it is. The sentence is chosen by the
-question's rare terms it contains and by whether it holds the kind of value the question asks
-for (a clock time for "when does it open", a price for "how much", a phone number for "what's
-the number").
+fact in the document's words, and the citation says where it is.
+
+Two ways to choose the sentence:
+- with a document reader (a cross-encoder, ``local/rerank.py``; the phone's and edge's) that
+  reads the question's language: each sentence of the two best passages, headed by its
+  document's title, is scored with the question, and the best is read back. This is what
+  answers a question asked in other words than the document's.
+- otherwise (Chinese, and the glasses and watch, which hold no reader): by the question's rare
+  terms the sentence contains, its meaning (the embedder's cosine), and whether it holds the
+  kind of value the question asks for (a clock time for "when does it open", a price for "how
+  much", a phone number for "what's the number").
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from numpy.typing import NDArray
 
 from edgesdk.knowledge.index import Hit
 from edgesdk.knowledge.text import sentences, terms
-from edgesdk.protocols import Embedder
+from edgesdk.protocols import DocumentReader, Embedder
 from edgesdk.textnorm import CJK
 
 MAX_ANSWER_CHARS = 280
@@ -67,6 +74,8 @@ MEANING_OF = 8
 with MiniLM-L6 here); the rest are ranked out by their words first."""
 SHORT = 40
 """A sentence shorter than this is read back with the line after it."""
+READ = 16
+"""Sentences the reader scores at most (~2.5 ms each on 2 cores); the likeliest by words."""
 _DIGIT = re.compile(r"\d")
 
 
@@ -92,11 +101,36 @@ def holds(kind: str | None, sentence: str) -> bool:
     return kind is not None and any(k == kind and has.search(sentence) for k, _, has in _KINDS)
 
 
+def reads(reader: DocumentReader | None, question: str) -> bool:
+    """Whether ``reader`` reads ``question``'s language (the English cross-encoder does not
+    read Chinese: measured, it ranks an unrelated Chinese sentence above the answer)."""
+    return reader is not None and ("zh" if CJK.search(question) else "en") in reader.languages
+
+
+def _likeliest(candidates: list[tuple[int, Hit, str]], q_terms: Sequence[str], kind: str | None,
+               keep: int) -> list[tuple[int, Hit, str]]:
+    """The ``keep`` candidates most likely to answer by their words (in document order)."""
+    if len(candidates) <= keep:
+        return candidates
+    order = sorted(range(len(candidates)), key=lambda i: -(
+        _cover(q_terms, candidates[i][2]) + 0.5 * holds(kind, candidates[i][2])
+        + 0.15 * (candidates[i][0] == 0)))
+    return [candidates[i] for i in sorted(order[:keep])]
+
+
+def _with_next(sentence: str, lines: Sequence[str], at: int) -> str:
+    """A short line ("Sunday hours:", a table's label) read with the line after it."""
+    return f"{sentence} {lines[at + 1]}" if len(sentence) < SHORT and at + 1 < len(lines) \
+        else sentence
+
+
 def extract(question: str, hits: Sequence[Hit], *, embedder: Embedder | None = None,
-            vector: NDArray[np.float32] | None = None) -> Extracted | None:
+            vector: NDArray[np.float32] | None = None,
+            reader: DocumentReader | None = None) -> Extracted | None:
     """The best sentence of the best passages (the top two), or None when nothing was found.
-    With ``embedder`` (and the question's ``vector``), a sentence's meaning counts too, which
-    is what finds the answer to a question asked in other words than the document's."""
+    With a ``reader`` of the question's language, the reader chooses it; otherwise, with
+    ``embedder`` (and the question's ``vector``), a sentence's meaning counts beside its words,
+    which is what finds the answer to a question asked in other words than the document's."""
     if not hits:
         return None
     q_terms = list(dict.fromkeys(terms(question)))
@@ -105,10 +139,11 @@ def extract(question: str, hits: Sequence[Hit], *, embedder: Embedder | None = N
                   for sentence in sentences(hit.text)]
     if not candidates:
         return None
-    if embedder is not None and len(candidates) > MEANING_OF:  # the likeliest, by words
-        candidates.sort(key=lambda c: -(_cover(q_terms, c[2]) + 0.5 * holds(kind, c[2])
-                                        + 0.15 * (c[0] == 0)))
-        candidates = candidates[:MEANING_OF]
+    if reader is not None and reads(reader, question):
+        return _read(question, hits, reader, _likeliest(candidates, q_terms, kind, READ),
+                     q_terms, kind)
+    if embedder is not None:
+        candidates = _likeliest(candidates, q_terms, kind, MEANING_OF)
     meaning = [0.0] * len(candidates)
     if embedder is not None:
         q = vector if vector is not None else embedder.embed([question])[0]
@@ -124,9 +159,36 @@ def extract(question: str, hits: Sequence[Hit], *, embedder: Embedder | None = N
     assert best is not None
     score, cover, cos, typed, sentence, hit = best
     lines = sentences(hit.text)
-    at = lines.index(sentence)
-    if len(sentence) < SHORT and at + 1 < len(lines):  # "Sunday hours:" needs its next line
-        sentence = f"{sentence} {lines[at + 1]}"
+    sentence = _with_next(sentence, lines, lines.index(sentence))
+    return _answer(question, hits, hit, sentence, q_terms, kind, {
+        "kn_sentence_cover": cover, "kn_sentence_cosine": cos, "kn_kind_found": float(typed)})
+
+
+def _read(question: str, hits: Sequence[Hit], reader: DocumentReader,
+          candidates: list[tuple[int, Hit, str]], q_terms: Sequence[str],
+          kind: str | None) -> Extracted:
+    """The sentence the reader scores highest, each read as "title. sentence" (a gym's price
+    list says "Day pass: $15", not whose day pass it is)."""
+    texts = []
+    for _, hit, sentence in candidates:
+        lines = sentences(hit.text)
+        texts.append(_with_next(sentence, lines, lines.index(sentence)))
+    scores = np.asarray(reader.score(question, [
+        text if text.startswith(c[1].title) else f"{c[1].title}. {text}"
+        for c, text in zip(candidates, texts, strict=True)]))
+    best = int(np.argmax(scores))
+    hit, sentence = candidates[best][1], texts[best]
+    others = [float(x) for x, text in zip(scores, texts, strict=True)  # a short line read with
+              if text not in sentence and sentence not in text]  # the next is the same answer
+    margin = float(scores[best]) - max(others) if others else 0.0
+    return _answer(question, hits, hit, sentence, q_terms, kind, {
+        "kn_sentence_cover": _cover(q_terms, sentence),
+        "kn_kind_found": float(holds(kind, sentence)), "kn_read": 1.0,
+        "kn_reader": float(scores[best]), "kn_reader_margin": margin})
+
+
+def _answer(question: str, hits: Sequence[Hit], hit: Hit, sentence: str,
+            q_terms: Sequence[str], kind: str | None, found: dict[str, float]) -> Extracted:
     top = hits[0]
     other = next((h for h in hits[1:] if h.source != top.source), None)
     text = sentence if len(sentence) <= MAX_ANSWER_CHARS else sentence[:MAX_ANSWER_CHARS - 1] + "…"
@@ -134,11 +196,11 @@ def extract(question: str, hits: Sequence[Hit], *, embedder: Embedder | None = N
         "kn_cosine": top.cosine, "kn_coverage": top.coverage,
         "kn_bm25": math.log1p(max(0.0, top.bm25)), "kn_score": top.score,
         "kn_margin": top.score - (other.score if other is not None else 0.0),
-        "kn_sentence_cover": cover, "kn_sentence_cosine": cos,
-        "kn_kind_asked": float(kind is not None),
-        "kn_kind_found": float(typed), "kn_terms": float(len(q_terms)),
-        "kn_from_top": float(hit.id == top.id),
+        "kn_sentence_cover": 0.0, "kn_sentence_cosine": 0.0,
+        "kn_kind_asked": float(kind is not None), "kn_kind_found": 0.0,
+        "kn_terms": float(len(q_terms)), "kn_from_top": float(hit.id == top.id),
         "kn_zh": float(bool(CJK.search(question))),
-    }
+        "kn_read": 0.0, "kn_reader": 0.0, "kn_reader_margin": 0.0,
+    } | found
     return Extracted(text=text, source=hit.source, title=hit.title, passage=hit.text,
                      features=features)

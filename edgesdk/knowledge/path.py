@@ -29,17 +29,12 @@ from edgesdk.knowledge.base import Knowledge
 from edgesdk.knowledge.extract import extract
 from edgesdk.knowledge.learned import PACK, best_match
 from edgesdk.knowledge.timely import expiry
-from edgesdk.routing.knowledge import Kind, load_knowledge_calibration
+from edgesdk.routing.knowledge import Kind
 from edgesdk.types import Answer, Citation, RouteDecision
 
 if TYPE_CHECKING:
     from edgesdk.device_path import DeviceAttempt
     from edgesdk.protocols import TextRedactor
-
-
-def threshold_of(kind: Kind, embedder: str) -> float:
-    """The P(right) at which a knowledge answer of ``kind`` stays on the device."""
-    return load_knowledge_calibration(embedder).scorer(kind).threshold
 
 
 PERSONAL = re.compile(r"\b(my|mine|our|ours|myself|i'm|i've|i am)\b|我的|我们的|咱们|咱的|"
@@ -92,8 +87,8 @@ class KnowledgePath:
         t = time.perf_counter()
         vector = self._vector(question)
         best = self._learned(question, vector)
-        embedder = self.knowledge.embedder_id
-        if best is None or best.p < threshold_of("learned", embedder):
+        calibration = self.knowledge.calibration()
+        if best is None or best.p < calibration.learned.threshold:
             found = self._documents(question, vector)
             if found is not None and (best is None or found.p > best.p):
                 best = found
@@ -102,7 +97,7 @@ class KnowledgePath:
         if best is None:
             attempt.trace.append(step("knowledge", t, found=False))
             return
-        keep = threshold_of(best.kind, embedder)
+        keep = calibration.scorer(best.kind, best.features).threshold
         attempt.trace.append(step("knowledge", t, kind=best.kind, p=round(best.p, 4),
                                   kept=best.p >= keep))
         if best.p < keep:
@@ -118,8 +113,7 @@ class KnowledgePath:
         candidates = self.knowledge.learned.nearest(vector, k=3, now=now)
         if not candidates:
             return None
-        scorer = load_knowledge_calibration(self.knowledge.embedder_id).learned
-        best = best_match(question, candidates, scorer, now=now)
+        best = best_match(question, candidates, self.knowledge.calibration().learned, now=now)
         if best is None:
             return None
         p, stored, features = best
@@ -134,10 +128,11 @@ class KnowledgePath:
             return None
         index = self.knowledge.index
         hits = index.search(question, k=8, vector=vector)
-        found = extract(question, hits, embedder=self.knowledge.embedder, vector=vector)
+        found = extract(question, hits, embedder=self.knowledge.embedder, vector=vector,
+                        reader=self.knowledge.reader)
         if found is None:
             return None
-        p = load_knowledge_calibration(self.knowledge.embedder_id).documents.probability(
+        p = self.knowledge.calibration().scorer("documents", found.features).probability(
             found.features)
         return KnowledgeAnswer(
             text=found.text, kind="documents", p=p, features=found.features,

@@ -51,6 +51,29 @@ def _import(module: str) -> ModuleType:
         raise MissingExtra(module=module, extra="embed", purpose="sentence embeddings") from exc
 
 
+def load_text_model(model: Path, tokenizer: Path, *, threads: int, what: str,
+                    ids: tuple[str, str], spin: bool = True) -> tuple[Any, Any]:
+    """An onnxruntime session on ``threads`` cores and its HF tokenizer (the embedders' and
+    the document reader's), or a ``ModelLoadError`` that says how to re-fetch ``ids``.
+    ``spin=False``: the session's threads sleep between runs instead of spinning."""
+    ort = _import("onnxruntime")
+    tokenizers = _import("tokenizers")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        session = ort.InferenceSession(str(model), sess_options=options,
+                                       providers=["CPUExecutionProvider"])
+        tok = tokenizers.Tokenizer.from_file(str(tokenizer))
+    except Exception as exc:  # engine errors are not ours to leak
+        raise ModelLoadError(
+            f"could not load {what} {model} / {tokenizer}: {exc}. "
+            f"Re-fetch with: edgesdk models fetch {' '.join(ids)} --force") from exc
+    return session, tok
+
+
 class MiniLMEmbedder:
     """``embed(texts) -> float32[n, 384]``, rows L2-normalised."""
 
@@ -82,20 +105,9 @@ class MiniLMEmbedder:
     @classmethod
     def from_files(cls, *, model: Path, tokenizer: Path, threads: int = 1,
                    max_length: int = 256, model_id: str = MODEL_ID) -> MiniLMEmbedder:
-        ort = _import("onnxruntime")
-        tokenizers = _import("tokenizers")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            session = ort.InferenceSession(str(model), sess_options=options,
-                                           providers=["CPUExecutionProvider"])
-            tok = tokenizers.Tokenizer.from_file(str(tokenizer))
-        except Exception as exc:  # engine errors are not ours to leak
-            raise ModelLoadError(
-                f"could not load the embedding model {model} / {tokenizer}: {exc}. "
-                f"Re-fetch with: edgesdk models fetch {model_id} {TOKENIZER_ID} --force"
-            ) from exc
+        session, tok = load_text_model(model, tokenizer, threads=threads,
+                                       what="the embedding model",
+                                       ids=(model_id, TOKENIZER_ID))
         return cls(session=session, tokenizer=tok, max_length=max_length, model_id=model_id)
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:

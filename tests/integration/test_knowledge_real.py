@@ -1,5 +1,6 @@
-"""The device's knowledge end to end, with the real MiniLM embeddings and the real index: the
-app's documents answered with a citation, cloud answers kept and reused for paraphrases (and
+"""The device's knowledge end to end, with the real MiniLM embeddings, the real index and the
+phone's real document reader (the cross-encoder): the app's documents answered with a
+citation, also when asked in other words, cloud answers kept and reused for paraphrases (and
 forgotten on bad feedback, or when private, personal or past their expiry), kill -9, and a
 fleet pack's round trip: uploads → Parquet → DuckDB → signed pack → served → pulled →
 verified → answered — with tampered, foreign and oversized packs refused."""
@@ -23,6 +24,7 @@ from edgesdk.data.fleet import parquet_files, write_partitions
 from edgesdk.errors import PackError
 from edgesdk.knowledge.base import Knowledge
 from edgesdk.knowledge.packs import build_pack, generate_keys, pull_pack, verify_pack
+from edgesdk.local.rerank import CrossEncoderReader
 from edgesdk.testing.ingest import IngestServer
 from edgesdk.testing.knowledge_sets import docs_dir
 from tests.fakes import FakeLLM, FakeRouter, FakeTier
@@ -59,6 +61,20 @@ def test_documents_answer_on_the_device_with_their_source(tmp_path: Path) -> Non
     with assistant(tmp_path, tier, clock, knowledge=True) as again:  # persisted, not re-added
         assert len(again.knowledge.sources()) == 10  # type: ignore[union-attr]
         assert again.ask("How much is a day pass at Ironworks?").source == "knowledge"
+
+
+def test_the_phone_s_reader_answers_a_question_asked_in_other_words(tmp_path: Path) -> None:
+    reader = CrossEncoderReader.load()
+    scores = reader.score("When does the library open on Saturday?", [
+        "It opens at 10 am on Saturdays.", "It opens at 9 am on weekdays.",
+        "Penguins are flightless birds that live in the Southern Hemisphere."])
+    assert scores[0] > 3.0 and scores[0] - 3.0 > scores[1] > scores[2]
+    tier = FakeTier(text="from the cloud")
+    with assistant(tmp_path, tier, Clock(), knowledge=[docs_dir("en")]) as a:
+        answer = a.ask("is there somewhere safe to leave my bike at the hive")
+        assert (answer.source, tier.calls) == ("knowledge", [])
+        assert "basement" in answer.text
+        assert answer.citations[0].source.endswith("hive-coworking.txt")
 
 
 def test_cloud_answers_are_kept_reused_and_forgotten(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from edgesdk.routing.knowledge import (
     DOCUMENT_FEATURES,
     LEARNED_FEATURES,
     LEARNED_INTERACTIONS,
+    READ_FEATURES,
     KnowledgeCalibration,
     KnowledgeScorer,
 )
@@ -49,7 +50,8 @@ def document_rows(knowledge: Knowledge, questions: Sequence[DocQuestion]) -> lis
     for q in questions:
         vector = knowledge.vector(q.question)
         hits = knowledge.index.search(q.question, k=8, vector=vector)
-        found = extract(q.question, hits, embedder=knowledge.embedder, vector=vector)
+        found = extract(q.question, hits, embedder=knowledge.embedder, vector=vector,
+                        reader=knowledge.reader)
         if found is None:
             continue
         rows.append((found.features,
@@ -91,8 +93,19 @@ def fit_kind(rows: Sequence[Row], features: Sequence[str], *, target: float = 0.
 
 
 def fit_knowledge_calibration(document: Sequence[Row], learned: Sequence[Row], *,
-                              embedder: str, fitted_on: str) -> KnowledgeCalibration:
-    docs, _ = fit_kind(document, DOCUMENT_FEATURES, fitted_on=fitted_on)
+                              embedder: str, fitted_on: str,
+                              reader: str | None = None) -> KnowledgeCalibration:
+    """With a ``reader``, the sentences it chose and the others (a language it does not read)
+    get a scorer each, fitted on their own rows (kept answers are not read: docs/knowledge.md
+    says why)."""
     kept, _ = fit_kind(learned, LEARNED_FEATURES, fitted_on=fitted_on,
                        interactions=LEARNED_INTERACTIONS)
-    return KnowledgeCalibration(embedder=embedder, documents=docs, learned=kept)
+    if reader is None:
+        docs, _ = fit_kind(document, DOCUMENT_FEATURES, fitted_on=fitted_on)
+        return KnowledgeCalibration(embedder=embedder, documents=docs, learned=kept)
+    read, _ = fit_kind([r for r in document if r[0].get("kn_read")], READ_FEATURES,
+                       fitted_on=fitted_on)
+    others, _ = fit_kind([r for r in document if not r[0].get("kn_read")], DOCUMENT_FEATURES,
+                         fitted_on=fitted_on)
+    return KnowledgeCalibration(embedder=embedder, documents=others, learned=kept,
+                                reader=reader, read=read)
