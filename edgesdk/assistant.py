@@ -222,8 +222,8 @@ class Assistant:
             self.escalator.close()
         if hasattr(self, "router"):
             self.router.close()
-        if getattr(self, "knowledge", None) is not None:
-            self.knowledge.close()  # type: ignore[union-attr]
+        if getattr(self, "_knowing", None) is not None:
+            self._knowing.close()  # type: ignore[union-attr]
         for model in (self.llm, self.peer):
             close = getattr(model, "close", None)
             if close is not None:

@@ -70,6 +70,10 @@ class UploadReport(BaseModel):
     retries: int = 0
     blocked: str | None = None
     remaining: int = 0
+    pack_pulled: str | None = None
+    """The version of the answer pack taken in this cycle (``Uploader(packs=...)``), if any."""
+    pack_error: str | None = None
+    """Why the pack due in this cycle was not taken (the one in use stays)."""
 
 
 class _Tally:
@@ -77,11 +81,13 @@ class _Tally:
         self.sent = self.accepted = self.duplicates = self.requests = 0
         self.bytes_sent = self.bytes_raw = self.parked = self.retries = self.quarantined = 0
 
-    def report(self, *, blocked: str | None, remaining: int) -> UploadReport:
+    def report(self, *, blocked: str | None, remaining: int, pack_pulled: str | None = None,
+               pack_error: str | None = None) -> UploadReport:
         return UploadReport(sent=self.sent, accepted=self.accepted, duplicates=self.duplicates,
                             requests=self.requests, bytes_sent=self.bytes_sent,
                             bytes_raw=self.bytes_raw, parked=self.parked, retries=self.retries,
-                            quarantined=self.quarantined, blocked=blocked, remaining=remaining)
+                            quarantined=self.quarantined, blocked=blocked, remaining=remaining,
+                            pack_pulled=pack_pulled, pack_error=pack_error)
 
 
 class _Retry(Exception):
@@ -204,8 +210,10 @@ class Uploader:
                 continue
             ready_at = self.outbox.next_ready_at()
             if ready_at is None:
-                if self.packs is not None:
-                    self.packs.pull_if_due(self._clock())
+                if self.packs is not None and self.packs.pull_if_due(self._clock()) is not None:
+                    return tally.report(blocked=None, remaining=self.outbox.stats().pending,
+                                        pack_pulled=self.packs.version,
+                                        pack_error=self.packs.error)
                 return tally.report(blocked=None, remaining=self.outbox.stats().pending)
             delay = max(ready_at - self._clock(), 0.0) + 0.01
             if max_wait_s is not None and waited + delay > max_wait_s:
@@ -345,20 +353,25 @@ class PackSubscription:
     every_s: float = 24 * 3600
     last: float = 0.0
     error: str | None = None
+    """Why the last pull's pack was not taken (None after a pack is taken)."""
+    version: str | None = None
+    """The version of the last pack taken."""
 
-    def pull_if_due(self, now: float) -> bool:
+    def pull_if_due(self, now: float) -> bool | None:
+        """None when no pull was due; else whether the pack was taken (``error`` says why
+        not; the cycle's ``UploadReport`` carries both)."""
         if now - self.last < self.every_s:
-            return False
+            return None
         self.last = now
         from edgesdk.errors import PackError
         from edgesdk.knowledge.packs import pull_pack
 
         try:
-            pull_pack(self.url, learned=self.knowledge.learned, public_key=self.public_key,
-                      embedder_id=self.knowledge.embedder_id)
-        except PackError as exc:  # the pack in use stays; say why on the next report
+            pack = pull_pack(self.url, learned=self.knowledge.learned,
+                             public_key=self.public_key, embedder_id=self.knowledge.embedder_id)
+        except PackError as exc:  # the pack in use stays; the report says why
             self.error = str(exc)
             log.warning("answer pack not taken: %s", exc)
             return False
-        self.error = None
+        self.error, self.version = None, pack.version
         return True

@@ -173,4 +173,4 @@ def open_knowledge(spec: KnowledgeSpec | Knowledge, profile: DeviceProfile, home
         report = knowledge.add(paths)
         for path, why in report.skipped:
             log.warning("knowledge: skipped %s: %s", path, why)
-    return knowledge, KnowledgePath(knowledge, now=now)
+    return knowledge, KnowledgePath(knowledge, now=now, owned=not isinstance(spec, Knowledge))

@@ -56,13 +56,21 @@ class KnowledgeAnswer:
 
 
 class KnowledgePath:
-    def __init__(self, knowledge: Knowledge, *, now: Callable[[], datetime]) -> None:
+    def __init__(self, knowledge: Knowledge, *, now: Callable[[], datetime],
+                 owned: bool = True) -> None:
+        """``owned``: the assistant made ``knowledge`` and closes it; one the app passed in
+        stays open for the app (another assistant may share it)."""
         self.knowledge = knowledge
         self.now = now
+        self.owned = owned
         self._entries: dict[str, str] = {}
         """answer id → learned entry, for feedback (the last few hundred answers)."""
         self._vectors: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        if self.owned:
+            self.knowledge.close()
 
     def _vector(self, question: str) -> Any:
         """The question's embedding, once per request: ``consult`` and ``learn`` of the same

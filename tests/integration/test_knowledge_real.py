@@ -77,6 +77,18 @@ def test_the_phone_s_reader_answers_a_question_asked_in_other_words(tmp_path: Pa
         assert answer.citations[0].source.endswith("hive-coworking.txt")
 
 
+def test_knowledge_the_app_passed_in_stays_open_after_the_assistant_closes(
+        tmp_path: Path) -> None:
+    shared = Knowledge(tmp_path / "shared", embedder_id="hashed-words-v1", max_chunks=100,
+                       max_learned=10)
+    shared.add_text("Day pass: $15. A 10-visit pass costs $120.", source="gym.txt",
+                    title="Ironworks Fitness")
+    with assistant(tmp_path, FakeTier(text="from the cloud"), Clock(), knowledge=shared) as a:
+        assert a.knowledge is shared
+    assert shared.search("How much is a day pass?")[0].source == "gym.txt"  # still open
+    shared.close()
+
+
 def test_cloud_answers_are_kept_reused_and_forgotten(tmp_path: Path) -> None:
     clock = Clock()
     tier = FakeTier(text="Canberra")
@@ -230,8 +242,9 @@ def test_the_uploader_sends_its_install_id_and_pulls_the_pack_after_a_drain(
         subscription = PackSubscription(url=f"{server.url}/v1/packs/latest",
                                         public_key=public, knowledge=knowledge, every_s=3600)
         up = Uploader(outbox=box, ingest_url=server.url, packs=subscription)
-        assert up.run_once().sent == 1
-        assert subscription.error is not None and "404" in subscription.error  # none yet
+        first = up.run_once()
+        assert first.sent == 1 and first.pack_pulled is None
+        assert first.pack_error is not None and "404" in first.pack_error  # none served yet
         device = (tmp_path / "outbox" / "install_id").read_text().strip()
         rows = duckdb.connect().execute(
             "SELECT device FROM read_parquet(?, hive_partitioning = true)",
@@ -240,8 +253,11 @@ def test_the_uploader_sends_its_install_id_and_pulls_the_pack_after_a_drain(
         server.pack = build_pack(parquet_files(tmp_path / "parquet"),
                                  embedder=knowledge.embedder, embedder_id=hashed,
                                  private_key=private, version="v2", min_devices=1)
-        assert up.run_once().sent == 0 and knowledge.learned.pack_version() is None  # not due
+        not_due = up.run_once()
+        assert not_due.sent == 0 and knowledge.learned.pack_version() is None
+        assert (not_due.pack_pulled, not_due.pack_error) == (None, None)
         subscription.last = 0.0
-        up.run_once()
-        assert subscription.error is None and knowledge.learned.pack_version() == "v2"
+        taken = up.run_once()
+        assert (taken.pack_pulled, taken.pack_error) == ("v2", None)
+        assert knowledge.learned.pack_version() == "v2"
         up.close()
