@@ -75,7 +75,10 @@ with MiniLM-L6 here); the rest are ranked out by their words first."""
 SHORT = 40
 """A sentence shorter than this is read back with the line after it."""
 READ = 16
-"""Sentences the reader scores at most (~2.5 ms each on 2 cores); the likeliest by words."""
+"""Sentences the reader scores at most (16: ~100 ms on 2 cores); the likeliest by words."""
+Candidate = tuple[int, Hit, str, str]
+"""(the passage's rank, the passage, a sentence, what is read back: the sentence, or a short
+line with the line after it)."""
 _DIGIT = re.compile(r"\d")
 
 
@@ -107,8 +110,8 @@ def reads(reader: DocumentReader | None, question: str) -> bool:
     return reader is not None and ("zh" if CJK.search(question) else "en") in reader.languages
 
 
-def _likeliest(candidates: list[tuple[int, Hit, str]], q_terms: Sequence[str], kind: str | None,
-               keep: int) -> list[tuple[int, Hit, str]]:
+def _likeliest(candidates: list[Candidate], q_terms: Sequence[str], kind: str | None,
+               keep: int) -> list[Candidate]:
     """The ``keep`` candidates most likely to answer by their words (in document order)."""
     if len(candidates) <= keep:
         return candidates
@@ -118,10 +121,17 @@ def _likeliest(candidates: list[tuple[int, Hit, str]], q_terms: Sequence[str], k
     return [candidates[i] for i in sorted(order[:keep])]
 
 
-def _with_next(sentence: str, lines: Sequence[str], at: int) -> str:
-    """A short line ("Sunday hours:", a table's label) read with the line after it."""
-    return f"{sentence} {lines[at + 1]}" if len(sentence) < SHORT and at + 1 < len(lines) \
-        else sentence
+def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
+    """Every sentence of the two best passages; a short line ("Sunday hours:", a table's
+    label) is read back with the line after it."""
+    out = []
+    for rank, hit in enumerate(hits[:2]):
+        lines = sentences(hit.text)
+        for at, line in enumerate(lines):
+            shown = f"{line} {lines[at + 1]}" if len(line) < SHORT and at + 1 < len(lines) \
+                else line
+            out.append((rank, hit, line, shown))
+    return out
 
 
 def extract(question: str, hits: Sequence[Hit], *, embedder: Embedder | None = None,
@@ -135,8 +145,7 @@ def extract(question: str, hits: Sequence[Hit], *, embedder: Embedder | None = N
         return None
     q_terms = list(dict.fromkeys(terms(question)))
     kind = asks_for(question)
-    candidates = [(rank, hit, sentence) for rank, hit in enumerate(hits[:2])
-                  for sentence in sentences(hit.text)]
+    candidates = _candidates(hits)
     if not candidates:
         return None
     if reader is not None and reads(reader, question):
@@ -149,30 +158,24 @@ def extract(question: str, hits: Sequence[Hit], *, embedder: Embedder | None = N
         q = vector if vector is not None else embedder.embed([question])[0]
         meaning = (np.asarray(embedder.embed([c[2] for c in candidates])) @ q).tolist()
     best: tuple[float, float, float, bool, str, Hit] | None = None
-    for (rank, hit, sentence), cos in zip(candidates, meaning, strict=True):
+    for (rank, hit, sentence, shown), cos in zip(candidates, meaning, strict=True):
         cover = _cover(q_terms, sentence)
         typed = holds(kind, sentence)
         score = cos + cover + (0.5 if typed else 0.0) + (0.15 if rank == 0 else 0.0) - \
             (1.0 if sentence.strip() == hit.title.strip() else 0.5 if _heading(sentence) else 0)
         if best is None or score > best[0]:
-            best = (score, cover, cos, typed, sentence, hit)
+            best = (score, cover, cos, typed, shown, hit)
     assert best is not None
     score, cover, cos, typed, sentence, hit = best
-    lines = sentences(hit.text)
-    sentence = _with_next(sentence, lines, lines.index(sentence))
     return _answer(question, hits, hit, sentence, q_terms, kind, {
         "kn_sentence_cover": cover, "kn_sentence_cosine": cos, "kn_kind_found": float(typed)})
 
 
 def _read(question: str, hits: Sequence[Hit], reader: DocumentReader,
-          candidates: list[tuple[int, Hit, str]], q_terms: Sequence[str],
-          kind: str | None) -> Extracted:
+          candidates: list[Candidate], q_terms: Sequence[str], kind: str | None) -> Extracted:
     """The sentence the reader scores highest, each read as "title. sentence" (a gym's price
     list says "Day pass: $15", not whose day pass it is)."""
-    texts = []
-    for _, hit, sentence in candidates:
-        lines = sentences(hit.text)
-        texts.append(_with_next(sentence, lines, lines.index(sentence)))
+    texts = [c[3] for c in candidates]
     scores = np.asarray(reader.score(question, [
         text if text.startswith(c[1].title) else f"{c[1].title}. {text}"
         for c, text in zip(candidates, texts, strict=True)]))
