@@ -56,10 +56,8 @@ def knowledge_for(profile: str, *, reader: bool = True) -> Knowledge:
 
 
 def kept(rows: list[tuple[dict[str, float], bool]],
-         scorer: KnowledgeScorer | Callable[[dict[str, float]], KnowledgeScorer]
-         ) -> dict[str, Any]:
-    """``scorer``: one, or the one for each row's features (a reader's sentences have theirs)."""
-    pick = scorer if callable(scorer) else (lambda _: scorer)
+         pick: Callable[[dict[str, float]], KnowledgeScorer]) -> dict[str, Any]:
+    """``pick``: the scorer for a row's features (a reader's sentences have their own)."""
     probs = np.array([pick(f).probability(f) for f, _ in rows])
     right = np.array([r for _, r in rows], dtype=bool)
     keep = probs >= np.array([pick(f).threshold for f, _ in rows])
@@ -139,7 +137,7 @@ def main() -> None:
     result["documents"] = documents_report(knowledge, calibration)
     test_groups = [g for lang in LANGS for g in load_groups(lang, "test")]
     result["learned_lookups"] = kept(learned_rows(knowledge, test_groups, now=NOW),
-                                     calibration.learned)
+                                     lambda _: calibration.learned)
     result["workload"] = run_workload(knowledge, test_groups, seed=0)
     if not args.no_latency:
         result["latency"] = measure_latency(args.profile, reader=not args.no_reader)
